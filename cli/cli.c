@@ -1,0 +1,83 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <getopt.h>
+
+int cli_exit_code(enum ss_status s)
+{
+    switch (s) {
+    case SS_OK: return EXIT_CODE_OK;
+    case SS_ERR_INPUT:
+    case SS_ERR_IO: return EXIT_CODE_BAD_INPUT;
+    case SS_ERR_INTERRUPTED: return EXIT_CODE_INTERRUPTED;
+    default: return EXIT_CODE_INTERNAL;
+    }
+}
+
+int cli_report(const struct ss_error *e)
+{
+    fprintf(stderr, "sinkscope: %s\n", e->msg[0] ? e->msg : "unknown error");
+    return cli_exit_code(e->status);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "sinkscope %s: %s (see 'sinkscope %s --help')\n", cmd, buf, cmd);
+    return EXIT_CODE_BAD_INPUT;
+}
+
+struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run, "run a checkpoint on text or token ids, write statistics and dumps to HDF5"},
+    {"info", cmd_info, "show a checkpoint's config, gate layout, parameters and memory"},
+    {"synth", cmd_synth, "write a random-weight checkpoint with a real model's shapes"},
+    {"tokenize", cmd_tokenize, "tokenize text with a checkpoint's tokenizer.json"},
+    {"summary", cmd_summary, "headline table (paper Table 4 columns) and per-layer tables of a run"},
+    {"compare", cmd_compare, "runs side by side with ratios and differences"},
+    {"audit", cmd_audit, "check a run against limits; exit 1 when one is exceeded"},
+    {"plot", cmd_plot, "gnuplot figures of the paper's sink and gate findings"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sinkscope COMMAND [OPTIONS]   (sinkscope COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nexit status: 0 ok, 1 audit limit exceeded, 2 bad input, 3 internal error\n");
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_CODE_BAD_INPUT;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_CODE_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("sinkscope %s\n", SINKSCOPE_VERSION);
+        return EXIT_CODE_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) {
+            optind = 0; /* commands use getopt_long; reset for in-process reuse (tests) */
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "sinkscope: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_CODE_BAD_INPUT;
+}

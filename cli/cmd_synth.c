@@ -1,0 +1,9 @@
+#include "cli.h"
+
+/* Placeholder until this command lands; replaced by its owner. */
+int cmd_synth(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return cli_usage_error("synth", "not implemented yet");
+}

@@ -1,0 +1,93 @@
+/* model/hooks.h — named hook points of the forward pass.
+ *
+ * A probe subscribes a callback to a point by name ("attn_probs", "gate", ...);
+ * model_forward calls it with a read-only view of the tensor. A point with no
+ * subscriber costs nothing (tensors computed only for it, e.g. attn_scores copies,
+ * are skipped). Callbacks must not keep the pointer past their return.
+ *
+ * Shapes per event (T = sequence length, D = head_dim, G = gate_dim):
+ *   point        layer   shape                      notes
+ *   attn_norm    l       [T, hidden]                normed layer input (feeds q/k/v and the gate)
+ *   q            l       [T, n_heads, D]            after QK-norm and RoPE
+ *   k            l       [T, n_kv, D]               after QK-norm and RoPE
+ *   v            l       [T, n_kv, D]
+ *   attn_scores  l       [nq, nk] tile              pre-softmax q.k/sqrt(D) for head `head`,
+ *                                                   queries q0..q0+nq, keys 0..nk (nk = q0+nq);
+ *                                                   masked (key > query) entries are -INFINITY
+ *   attn_probs   l       [nq, nk] tile              softmax of the above; masked entries are 0
+ *   attn_out     l       [T, n_heads, D]            attention output (SDPA) before the gate
+ *   gate         l       [T, n_heads, G]            gate values actually applied (after --gate mode)
+ *   attn_gated   l       [T, n_heads, D]            attn_out * gate (== attn_out when ungated)
+ *   o_proj       l       [T, hidden]                after o_proj ("attention output" stream)
+ *   resid_mid    l       [T, hidden]                residual after attention
+ *   ffn_norm     l       [T, hidden]                post_attention_layernorm output
+ *   ffn_out      l       [T, hidden]                SwiGLU output after down_proj
+ *   resid_post   l       [T, hidden]                residual leaving the layer
+ *   final_norm   -1      [T, hidden]                model.norm output
+ *   logits       -1      [n, vocab] tile            positions p0..p0+n
+ * The attention tiles of one (layer, head) arrive in increasing q0 and cover all
+ * T queries; heads arrive in increasing order within a layer. */
+#ifndef SS_MODEL_HOOKS_H
+#define SS_MODEL_HOOKS_H
+
+#include <stdint.h>
+
+#include "../common/error.h"
+
+enum hook_point {
+    HOOK_ATTN_NORM = 0,
+    HOOK_Q,
+    HOOK_K,
+    HOOK_V,
+    HOOK_ATTN_SCORES,
+    HOOK_ATTN_PROBS,
+    HOOK_ATTN_OUT,
+    HOOK_GATE,
+    HOOK_ATTN_GATED,
+    HOOK_O_PROJ,
+    HOOK_RESID_MID,
+    HOOK_FFN_NORM,
+    HOOK_FFN_OUT,
+    HOOK_RESID_POST,
+    HOOK_FINAL_NORM,
+    HOOK_LOGITS,
+    HOOK_COUNT
+};
+
+/* "attn_norm", "q", ... as in the table above; NULL when out of range. */
+const char *hook_point_name(enum hook_point p);
+/* The point named `name`, or -1. */
+int hook_point_find(const char *name);
+
+struct hook_event {
+    enum hook_point point;
+    int layer;                 /* -1 for final_norm and logits */
+    const float *data;         /* row-major, shape below */
+    int ndim;
+    int64_t shape[3];
+    int head;                  /* attention tiles: query head; else -1 */
+    int q0;                    /* attention tiles: first query; logits tiles: first position; else 0 */
+    int T;                     /* sequence length of this forward */
+};
+
+/* Return 0 to continue; non-zero stops the forward pass (fill err). */
+typedef int (*hook_fn)(void *user, const struct hook_event *ev, struct ss_error *err);
+
+#define HOOK_MAX_SUBSCRIBERS 8
+
+struct hook_set {
+    int n[HOOK_COUNT];
+    hook_fn fn[HOOK_COUNT][HOOK_MAX_SUBSCRIBERS];
+    void *user[HOOK_COUNT][HOOK_MAX_SUBSCRIBERS];
+};
+
+void hook_set_init(struct hook_set *h);
+/* Subscribe fn to the point named `name`; SS_ERR_INPUT for an unknown name or a full point. */
+enum ss_status hook_set_add(struct hook_set *h, const char *name, hook_fn fn, void *user,
+                            struct ss_error *err);
+static inline int hook_set_wants(const struct hook_set *h, enum hook_point p)
+{
+    return h && h->n[p] > 0;
+}
+
+#endif

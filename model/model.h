@@ -1,0 +1,147 @@
+/* model/model.h — the contract of model/: a Hugging Face checkpoint in, an
+ * instrumented float32 forward pass out.
+ *
+ * model/ includes nothing from probes/, analyze/ or plots/ (only common/).
+ * Probes subscribe to named hook points (model/hooks.h); when nobody listens to a
+ * point, the forward pass does no extra work for it.
+ *
+ * Conventions (llama2.c / llm.c): struct model_config (what config.json says),
+ * struct model_weights (float32 arrays, converted once at load from F32/BF16/F16
+ * safetensors), struct run_state (every activation, one arena). Shapes in the
+ * comments are row-major, T = positions in the sequence. */
+#ifndef SS_MODEL_MODEL_H
+#define SS_MODEL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/error.h"
+#include "hooks.h"
+
+enum gate_kind {
+    GATE_KIND_NONE = 0,
+    GATE_KIND_HEADWISE,    /* one sigmoid scalar per head and token (gate_dim 1) */
+    GATE_KIND_ELEMENTWISE, /* one sigmoid per head, token and head dim (gate_dim head_dim) */
+};
+const char *gate_kind_name(enum gate_kind k); /* "none" | "headwise" | "elementwise" */
+
+enum rope_type {
+    ROPE_TYPE_DEFAULT = 0,
+    ROPE_TYPE_LINEAR,
+    ROPE_TYPE_LLAMA3,
+    ROPE_TYPE_YARN,
+};
+
+struct rope_config {
+    enum rope_type type;
+    double theta;              /* rope_theta (base) */
+    double factor;             /* scaling factor (linear, llama3, yarn) */
+    double low_freq_factor;    /* llama3 */
+    double high_freq_factor;   /* llama3 */
+    int original_max_pos;      /* llama3, yarn: original_max_position_embeddings */
+    double beta_fast, beta_slow; /* yarn (defaults 32, 1) */
+    double attention_factor;   /* yarn: multiplies cos/sin (0 = derive default) */
+    double mscale, mscale_all_dim; /* yarn, optional */
+    int truncate;              /* yarn: transformers' `truncate` (default true) */
+};
+
+struct model_config {
+    char model_type[32];       /* "qwen3" | "qwen2" | "llama" | "mistral" */
+    int n_layers;              /* num_hidden_layers */
+    int hidden;                /* hidden_size */
+    int n_heads;               /* num_attention_heads */
+    int n_kv_heads;            /* num_key_value_heads (absent: = n_heads) */
+    int head_dim;              /* head_dim (absent: hidden / n_heads) */
+    int ffn;                   /* intermediate_size */
+    int vocab;                 /* vocab_size */
+    int max_pos;               /* max_position_embeddings */
+    float rms_eps;             /* rms_norm_eps */
+    int qk_norm;               /* per-head RMSNorm on q and k before RoPE (qwen3, use_qk_norm) */
+    int qkv_bias;              /* q/k/v projections carry a bias (qwen2; qkv_bias; attention_bias) */
+    int o_bias;                /* o_proj carries a bias (paper's qkv_bias; llama attention_bias) */
+    int tied;                  /* lm_head.weight absent: logits use embed_tokens */
+    enum gate_kind gate;       /* headwise_attn_output_gate / elementwise_attn_output_gate */
+    struct rope_config rope;
+    int bos_token_id, eos_token_id; /* -1 when absent */
+    char dtype[8];             /* storage dtype of the weights: "f32" | "bf16" | "f16" */
+};
+
+/* Width of q_proj's output: n_heads*head_dim plus the fused gate logits. */
+int model_config_q_out(const struct model_config *c);
+/* gate values per (token, head): 0 none, 1 headwise, head_dim elementwise. */
+int model_config_gate_dim(const struct model_config *c);
+
+struct layer_weights {
+    float *attn_norm;          /* [hidden]                       input_layernorm */
+    float *wq, *bq;            /* [q_out, hidden], [q_out]        q_proj (gate fused, per KV group) */
+    float *wk, *bk;            /* [n_kv*head_dim, hidden], [...]  k_proj */
+    float *wv, *bv;            /* [n_kv*head_dim, hidden], [...]  v_proj */
+    float *wo, *bo;            /* [hidden, n_heads*head_dim], [hidden] o_proj */
+    float *q_norm, *k_norm;    /* [head_dim]                      QK-norm (or NULL) */
+    float *ffn_norm;           /* [hidden]                        post_attention_layernorm */
+    float *w_gate, *w_up;      /* [ffn, hidden]                   SwiGLU gate_proj / up_proj */
+    float *w_down;             /* [hidden, ffn]                   down_proj */
+};
+
+struct model_weights {
+    float *embed;              /* [vocab, hidden] */
+    float *final_norm;         /* [hidden] */
+    float *lm_head;            /* [vocab, hidden] (== embed when tied) */
+    struct layer_weights *layers; /* [n_layers] */
+};
+
+struct model {
+    struct model_config cfg;
+    struct model_weights w;
+    char dir[4096];            /* the checkpoint directory as given */
+    char config_json[1 << 15]; /* config.json verbatim (truncated past 32 KiB), for run-file metadata */
+    size_t n_params;           /* parameters as stored (tied embeddings counted once) */
+    int n_nonfinite_tensors;   /* tensors with NaN/Inf (a warning was printed for each) */
+    void *arena;               /* owns every float array above */
+};
+
+/* Load DIR/config.json and DIR/model.safetensors (or the shards named by
+ * DIR/model.safetensors.index.json); weights are converted to float32.
+ * Warnings (NaN/Inf in a tensor) go to stderr as one line each. */
+enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err);
+void model_free(struct model *m);
+
+/* Parse only the config (for `info`); the weights are not read. */
+enum ss_status model_config_load(struct model_config *c, const char *dir, struct ss_error *err);
+
+/* ---- forward pass ---------------------------------------------------------- */
+
+enum gate_mode_kind {
+    GATE_MODE_NATIVE = 0,      /* sigmoid(gate logits): the checkpoint as trained */
+    GATE_MODE_OFF,             /* gate = 1: the ungated forward of a gated checkpoint */
+    GATE_MODE_CONSTANT,        /* every gate value replaced by `value` */
+};
+struct gate_mode {
+    enum gate_mode_kind kind;
+    float value;
+};
+/* Parse "native" | "off" | "constant=X" into *g; 0 on success, -1 if malformed. */
+int gate_mode_parse(struct gate_mode *g, const char *s);
+
+struct forward_opts {
+    struct gate_mode gate;
+    int threads;               /* BLAS threads (openblas_set_num_threads); <= 0: all cores */
+    int attn_tile;             /* query rows per attention tile; 0 = default (128) */
+    int logits_tile;           /* positions per logits tile; 0 = default (256) */
+};
+
+/* Activations for sequences of up to max_T positions, allocated once.
+ * Never holds a T x T matrix: attention goes tile by tile. */
+struct run_state;
+enum ss_status run_state_new(struct run_state **rs, const struct model_config *c, int max_T,
+                             const struct forward_opts *opts, struct ss_error *err);
+void run_state_free(struct run_state *rs);
+
+/* Run tokens[0..T) (one sequence) through the model, firing hooks on the way.
+ * Token ids must lie in [0, vocab). A hook that returns non-zero stops the pass
+ * and its error is returned. */
+enum ss_status model_forward(const struct model *m, struct run_state *rs, const int32_t *tokens,
+                             int T, const struct hook_set *hooks, const struct forward_opts *opts,
+                             struct ss_error *err);
+
+#endif

@@ -1,0 +1,101 @@
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+
+const char *test_tmpdir(const char *tag)
+{
+    static char bufs[64][512];
+    static int next;
+    static int counter;
+    char *p = bufs[next++ % 64];
+    mkdir("tests/out", 0755);
+    snprintf(p, 512, "tests/out/%s-%d-%d", tag, (int)getpid(), counter++);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0)
+        return NULL;
+    mkdir(p, 0755);
+    return p;
+}
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    if (!buf || n == 0)
+        return;
+    buf[0] = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    size_t r = fread(buf, 1, n - 1, f);
+    buf[r] = 0;
+    fclose(f);
+}
+
+int test_cli(char *out, size_t nout, char *err, size_t nerr, const char *arg0, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "sinkscope";
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    mkdir("tests/out", 0755);
+    char fo[256], fe[256];
+    snprintf(fo, sizeof fo, "tests/out/cli-%d.out", (int)getpid());
+    snprintf(fe, sizeof fe, "tests/out/cli-%d.err", (int)getpid());
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    int o = open(fo, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = open(fe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(o, 1);
+    dup2(e, 2);
+    close(o);
+    close(e);
+    int rc = cli_main(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    slurp(fo, out, nout);
+    slurp(fe, err, nerr);
+    return rc;
+}
+
+int test_count_lines(const char *s)
+{
+    int n = 0;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\n')
+            n++;
+    if (len && s[len - 1] != '\n')
+        n++;
+    return n;
+}
+
+double test_max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || isnan(d))
+            m = isnan(d) ? INFINITY : d;
+    }
+    return m;
+}
