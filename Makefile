@@ -8,13 +8,16 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DH5_USE_110_API -g $(O
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhdf5_serial_hl -lm -lpthread
 
+# BUILD, BIN and TESTBIN may be overridden so parallel builds do not collide.
 ifeq ($(SAN),1)
   CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
-  BUILD   := build/san
+  BUILD   ?= build/san
 else
-  BUILD   := build/rel
+  BUILD   ?= build/rel
 endif
+BIN     ?= sinkscope
+TESTBIN ?= tests/run_tests
 
 LIB_DIRS := common model probes analyze plots
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
@@ -27,9 +30,9 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 
 .PHONY: all deps test bench demo corpus fuzz clean check-deps
-all: sinkscope
+all: $(BIN)
 
-sinkscope: $(BUILD)/libsinkscope.a $(CLI_OBJ)
+$(BIN): $(BUILD)/libsinkscope.a $(CLI_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsinkscope.a $(LDLIBS)
 
 $(BUILD)/libsinkscope.a: $(LIB_OBJ)
@@ -52,7 +55,7 @@ $(BUILD)/tests/main.o: tests/main.c $(BUILD)/tests/suites.gen.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/tests -MMD -MP -c $< -o $@
 
-tests/run_tests: $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a
+$(TESTBIN): $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a $(LDLIBS) -lcunit
 
 # Debian packages; idempotent, installs only what is missing.
@@ -74,12 +77,18 @@ fetch-data:
 	@sh tests/fixtures/fetch.sh
 
 test: deps
-	@$(MAKE) --no-print-directory sinkscope tests/run_tests
-	./tests/run_tests
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	./$(TESTBIN)
+
+# Benchmark programs: each bench/NAME.c becomes $(BUILD)/bench/NAME, linked with the library.
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsinkscope.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: deps
-	@$(MAKE) --no-print-directory sinkscope
-	sh bench/run.sh
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
+	BUILD=$(BUILD) sh bench/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory sinkscope
