@@ -1,0 +1,213 @@
+/* probes/probes.h — the contract of probes/: hook subscribers that turn a
+ * forward pass into the statistics and dumps of docs/SCHEMA.md, and the HDF5
+ * writer of the run file. The read side is probes/runfile.h.
+ *
+ * Flow of one run (cli/cmd_run.c):
+ *   probes_new(opts) ; probes_subscribe(hooks)
+ *   for each sequence s:  probes_seq_begin(target, s, tokens) ; model_forward(hooks) ;
+ *                         probes_seq_end()   (folds the sequence into the run totals)
+ *   probes_write_results(file)                 (/stats, /summary)
+ *
+ * Statistics never need a T x T array: attention arrives as [nq, nk] tiles and
+ * is reduced row by row. Per-sequence accumulators (struct seq_stats) live in one
+ * flat double buffer, so a finished sequence can be saved and restored bit for
+ * bit (--resume); run totals (struct run_stats) are folds over those records in
+ * sequence order, so a resumed run equals an uninterrupted one exactly.
+ * probes/ includes model/hooks.h (the event type) but not model/model.h. */
+#ifndef SS_PROBES_PROBES_H
+#define SS_PROBES_PROBES_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/error.h"
+#include "../model/hooks.h"
+
+#define PROBES_SINK_KEYS 4        /* K: keys 0..3 of sink_alpha / sink_rate */
+#define PROBES_TOP_RANKS 5        /* R: most-attended keys per (layer, head) */
+#define PROBES_ACT_RANKS 10       /* largest |x| kept per (layer, stream) */
+#define PROBES_GATE_BINS 50       /* B: gate histogram bins on [0, 1] */
+#define PROBES_GATE_THRESHOLDS 3  /* 0.01, 0.1, 0.5 */
+#define PROBES_OUT_THRESHOLDS 2   /* 1e-2, 1e-3 */
+#define PROBES_STREAMS 4          /* attn_output, attn_residual, ffn_output, ffn_residual */
+
+extern const double probes_gate_thresholds[PROBES_GATE_THRESHOLDS];
+extern const double probes_out_thresholds[PROBES_OUT_THRESHOLDS];
+/* "attn_output" | "attn_residual" | "ffn_output" | "ffn_residual" */
+const char *probes_stream_name(int stream);
+
+/* Shapes of one run (from the model config); T = positions of every sequence. */
+struct probes_shape {
+    int n_layers, n_heads, n_kv_heads, head_dim, hidden, vocab;
+    int gate_dim;              /* 0 ungated, 1 headwise, head_dim elementwise */
+    int T;
+};
+
+/* ---- per-sequence accumulators (probes/stats.c) ---------------------------- */
+
+/* Every array is a view into buf (n doubles). Sums are over the one sequence;
+ * L layers, H heads, T positions, B gate bins, K sink keys. */
+struct seq_stats {
+    struct probes_shape shape;
+    const int32_t *tokens;     /* [T] of the current sequence (NLL targets); not owned */
+    size_t n;
+    double *buf;
+    /* attention, from attn_probs tiles */
+    double *fts_sum;           /* [L,H] sum over q >= 1 of A[q,0] */
+    double *a00;               /* [L,H] A[0,0] */
+    double *profile;           /* [L,T] sum over heads of A[q,0] */
+    double *colsum;            /* [L,H,T] sum over q of A[q,k] */
+    double *entropy_sum;       /* [L,H] sum over q >= 1 of -sum_k A ln A */
+    double *rows_seen;         /* [L,H] attention rows received */
+    /* gates, from gate events */
+    double *gate_sum, *gate_sumsq, *gate_min, *gate_max; /* [L,H] */
+    double *gate_hist;         /* [L,B] counts */
+    double *gate_below;        /* [L,3] counts below probes_gate_thresholds */
+    double *gate_pos0;         /* [L] sum at position 0 */
+    double *gate_rest;         /* [L] sum at positions >= 1 */
+    double *gate_by_pos;       /* [L,T] sum over heads and gate dims */
+    double *gate_seen;         /* [L] */
+    /* attention output before/after the gate */
+    double *out_abssum;        /* [L] sum |Y| */
+    double *out_below;         /* [L,2] counts |Y| < probes_out_thresholds */
+    double *gated_abssum;      /* [L] */
+    double *gated_below;       /* [L,2] */
+    double *out_seen, *gated_seen; /* [L] */
+    /* massive activations, [L,4 streams] */
+    double *act_max, *act_median, *act_c100, *act_c1000, *act_massive;
+    double *act_top_val;       /* [L,4,10] descending */
+    double *act_top_idx;       /* [L,4,10,2] (pos, dim) */
+    double *stream_seen;       /* [L,4] */
+    double *resid_ratio;       /* [L] ||h_0|| / mean_{t>=1} ||h_t|| of resid_post */
+    double *value_norm;        /* [L,T] mean over KV heads of ||v_t|| */
+    double *value_seen;        /* [L] */
+    /* likelihood, from logits tiles */
+    double *nll;               /* [T] NaN at T-1 */
+    double *logit_rows;        /* [1] positions received */
+    /* scratch for medians (not part of the record) */
+    float *scratch;            /* [T*hidden] */
+};
+
+enum ss_status seq_stats_init(struct seq_stats *s, const struct probes_shape *shape,
+                              struct ss_error *err);
+void seq_stats_free(struct seq_stats *s);
+/* Zero the accumulators for a new sequence of shape.T tokens. */
+void seq_stats_reset(struct seq_stats *s, const int32_t *tokens);
+/* Reduce one hook event into the accumulators. SS_ERR_INTERNAL when the event's
+ * shape disagrees with the run's shape. Points not used by statistics are ignored. */
+enum ss_status seq_stats_event(struct seq_stats *s, const struct hook_event *ev,
+                               struct ss_error *err);
+/* SS_ERR_INTERNAL naming the first hook point that did not fire completely. */
+enum ss_status seq_stats_check(const struct seq_stats *s, struct ss_error *err);
+
+/* Median of x[0..n) (mean of the two middle values when n is even); reorders x. */
+double probes_median(float *x, size_t n);
+
+/* ---- run totals (probes/stats.c) ------------------------------------------- */
+
+struct run_stats {
+    struct probes_shape shape;
+    double sink_epsilon;
+    int n_seqs;                /* folded so far */
+    size_t n;
+    double *buf;
+    double *fts, *fts0;        /* [L,H] sums of per-sequence shares */
+    double *profile;           /* [L,T] sum of per-sequence head means */
+    double *alpha;             /* [L,H,T] sum of per-sequence alpha_k */
+    double *sink_count;        /* [K] (seq, layer, head) with alpha_k > eps */
+    double *entropy;           /* [L,H] */
+    double *gate_sum, *gate_sumsq, *gate_min, *gate_max, *gate_hist, *gate_below;
+    double *gate_pos0, *gate_rest, *gate_by_pos;
+    double *out_abssum, *out_below, *gated_abssum, *gated_below;
+    double *act_max, *act_median, *act_c100, *act_c1000, *act_massive;
+    double *act_top_val;       /* [L,4,10] */
+    double *act_top_idx;       /* [L,4,10,3] (seq, pos, dim) */
+    double *resid_ratio;       /* [L] */
+    double *value_norm;        /* [L,T] */
+    double *nll_sum, *nll_count; /* [1] */
+};
+
+enum ss_status run_stats_init(struct run_stats *r, const struct probes_shape *shape,
+                              double sink_epsilon, struct ss_error *err);
+void run_stats_free(struct run_stats *r);
+/* Add one finished sequence (index seq) to the totals. */
+void run_stats_fold(struct run_stats *r, const struct seq_stats *s, int seq);
+
+/* ---- results: the /stats and /summary datasets (probes/results.c) ---------- */
+
+struct probes_dataset {
+    char path[64];             /* "/stats/first_token_share" */
+    const char *long_name, *units;
+    int is_int;                /* written as int32 (values are exact in double) */
+    int ndim;                  /* 0 = scalar */
+    const char *dims[4];       /* dimension names, scales under /dims */
+    int64_t shape[4];
+    double *data;
+};
+
+struct probes_results {
+    int n;
+    struct probes_dataset *d;
+};
+
+/* Final statistics of the folded run. Gate datasets only when gate_dim > 0. */
+enum ss_status probes_results_compute(const struct run_stats *r, struct probes_results *out,
+                                      struct ss_error *err);
+void probes_results_free(struct probes_results *res);
+/* The dataset at path, or NULL. */
+const struct probes_dataset *probes_results_find(const struct probes_results *res,
+                                                 const char *path);
+
+/* ---- the run object: statistics + dumps as hook subscribers (probes/probes.c) */
+
+enum probes_dump {
+    PROBES_DUMP_ATTENTION = 1 << 0,
+    PROBES_DUMP_GATES = 1 << 1,
+    PROBES_DUMP_HIDDEN = 1 << 2,
+    PROBES_DUMP_LOGITS = 1 << 3,
+};
+/* "attention,gates,hidden,logits" -> mask; -1 for an unknown word. */
+int probes_dump_parse(const char *list);
+
+struct probes_opts {
+    struct probes_shape shape;
+    int n_seqs;                /* sequences of the run (extent of the seq axis) */
+    double sink_epsilon;       /* default 0.3 */
+    int stats;                 /* 0: no statistics (baseline for benchmarks) */
+    unsigned dump;             /* enum probes_dump mask */
+    const unsigned char *layer_sel; /* [n_layers], 1 = dump this layer; NULL = all */
+    const int *head_sel;       /* heads dumped from attention; NULL = all */
+    int n_head_sel;
+    int dump_f16;              /* dumps stored as IEEE half */
+    volatile sig_atomic_t *stop; /* non-zero: stop at the next layer (SS_ERR_INTERRUPTED) */
+};
+
+struct h5w;                    /* an output file being written (probes/h5write.h) */
+struct probes;
+
+enum ss_status probes_new(struct probes **p, const struct probes_opts *opts, struct ss_error *err);
+void probes_free(struct probes *p);
+/* Subscribe to the hook points the statistics and dumps need. */
+enum ss_status probes_subscribe(struct probes *p, struct hook_set *hooks, struct ss_error *err);
+
+/* Create the per-sequence datasets (/tokens, /token_text, /stats/nll, dumps)
+ * in w with a seq axis of n_seqs, and the /dims scales. */
+enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seqs,
+                                      int with_text, struct ss_error *err);
+/* Start a sequence: dumps go to row `row` of w's datasets. */
+enum ss_status probes_seq_begin(struct probes *p, struct h5w *w, int row, const int32_t *tokens,
+                                struct ss_error *err);
+/* After model_forward: check every hook fired, write /tokens, /token_text (pieces
+ * may be NULL) and /stats/nll rows, fold the sequence into the run as `seq`. */
+enum ss_status probes_seq_end(struct probes *p, int seq, char *const *pieces,
+                              struct ss_error *err);
+/* The finished sequence's accumulators (valid until the next probes_seq_begin). */
+const struct seq_stats *probes_seq_stats(const struct probes *p);
+/* Fold a saved record (resume) as sequence seq. */
+void probes_fold_saved(struct probes *p, const struct seq_stats *s, int seq);
+const struct run_stats *probes_run_stats(const struct probes *p);
+/* Write /stats and /summary into w. */
+enum ss_status probes_write_results(struct probes *p, struct h5w *w, struct ss_error *err);
+
+#endif

@@ -1,0 +1,314 @@
+/* probes/results.c — run totals -> the /stats and /summary datasets of
+ * docs/SCHEMA.md (names, shapes, long_name, units). Pure arithmetic; the
+ * writer (probes/probes.c) stores them. */
+#include "probes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_RESULTS 64
+
+struct builder {
+    struct probes_results *res;
+    struct ss_error *err;
+    int failed;
+};
+
+/* Append a dataset of the given dims ("layer,head") and return its zeroed data. */
+static double *push(struct builder *b, const char *path, const char *long_name, const char *units,
+                    int is_int, int ndim, const char *d0, int64_t n0, const char *d1, int64_t n1,
+                    const char *d2, int64_t n2, const char *d3, int64_t n3)
+{
+    if (b->failed)
+        return NULL;
+    if (b->res->n >= MAX_RESULTS) {
+        b->failed = 1;
+        ss_fail(b->err, SS_ERR_INTERNAL, "probes: more than %d result datasets", MAX_RESULTS);
+        return NULL;
+    }
+    struct probes_dataset *d = &b->res->d[b->res->n];
+    memset(d, 0, sizeof *d);
+    snprintf(d->path, sizeof d->path, "%s", path);
+    d->long_name = long_name;
+    d->units = units;
+    d->is_int = is_int;
+    d->ndim = ndim;
+    const char *names[4] = {d0, d1, d2, d3};
+    int64_t ext[4] = {n0, n1, n2, n3};
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        d->dims[i] = names[i];
+        d->shape[i] = ext[i];
+        n *= (size_t)ext[i];
+    }
+    d->data = calloc(n ? n : 1, sizeof *d->data);
+    if (!d->data) {
+        b->failed = 1;
+        ss_fail(b->err, SS_ERR_NOMEM, "probes: out of memory for %s", path);
+        return NULL;
+    }
+    b->res->n++;
+    return d->data;
+}
+
+#define D0(b, p, ln, u) push(b, p, ln, u, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0)
+#define D1(b, p, ln, u, a, na) push(b, p, ln, u, 0, 1, a, na, NULL, 0, NULL, 0, NULL, 0)
+#define D2(b, p, ln, u, a, na, c, nc) push(b, p, ln, u, 0, 2, a, na, c, nc, NULL, 0, NULL, 0)
+#define D3(b, p, ln, u, a, na, c, nc, e, ne) push(b, p, ln, u, 0, 3, a, na, c, nc, e, ne, NULL, 0)
+
+static double mean_of(const double *x, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
+    return n ? s / n : NAN;
+}
+
+/* /stats attention datasets (1-3). */
+static void attention_results(struct builder *b, const struct run_stats *r)
+{
+    const struct probes_shape *c = &r->shape;
+    int L = c->n_layers, H = c->n_heads, T = c->T, K = PROBES_SINK_KEYS, R = PROBES_TOP_RANKS;
+    double S = r->n_seqs;
+    double *fts = D2(b, "/stats/first_token_share", "mean attention on key 0 over queries q >= 1",
+                     "probability", "layer", L, "head", H);
+    double *fts0 = D2(b, "/stats/first_token_share_incl0", "mean attention on key 0 over all queries",
+                      "probability", "layer", L, "head", H);
+    double *ftl = D1(b, "/stats/first_token_share_layer", "first_token_share averaged over heads",
+                     "probability", "layer", L);
+    double *prof = D2(b, "/stats/first_token_profile", "attention on key 0 by query position, mean over heads",
+                      "probability", "layer", L, "pos", T);
+    double *alpha = D3(b, "/stats/sink_alpha", "alpha_k: mean attention key k receives from queries q >= k",
+                       "probability", "layer", L, "head", H, "sink_key", K);
+    double *rate = D1(b, "/stats/sink_rate", "fraction of (sequence, layer, head) with alpha_k > sink_epsilon",
+                      "1", "sink_key", K);
+    double *ent = D2(b, "/stats/attn_entropy", "attention entropy over queries q >= 1", "nats",
+                     "layer", L, "head", H);
+    double *tpos = push(b, "/stats/top_key_pos", "key positions with the largest alpha_k, descending", "1",
+                        1, 3, "layer", L, "head", H, "rank", R, NULL, 0);
+    double *talpha = D3(b, "/stats/top_key_alpha", "alpha_k of top_key_pos", "probability",
+                        "layer", L, "head", H, "rank", R);
+    if (b->failed)
+        return;
+    for (int l = 0; l < L; l++) {
+        double layer_sum = 0;
+        for (int h = 0; h < H; h++) {
+            size_t lh = (size_t)l * H + h;
+            fts[lh] = r->fts[lh] / S;
+            fts0[lh] = r->fts0[lh] / S;
+            ent[lh] = r->entropy[lh] / S;
+            layer_sum += fts[lh];
+            const double *a = r->alpha + lh * T;
+            for (int k = 0; k < K; k++)
+                alpha[lh * K + k] = k < T ? a[k] / S : NAN;
+            /* top R keys: repeated selection, ties to the lower position */
+            for (int rank = 0; rank < R; rank++) {
+                int best = -1;
+                for (int k = 0; k < T; k++) {
+                    int taken = 0;
+                    for (int j = 0; j < rank; j++)
+                        taken |= tpos[lh * R + j] == k;
+                    if (!taken && (best < 0 || a[k] > a[best]))
+                        best = k;
+                }
+                tpos[lh * R + rank] = best;
+                talpha[lh * R + rank] = best >= 0 ? a[best] / S : NAN;
+            }
+        }
+        ftl[l] = layer_sum / H;
+        for (int t = 0; t < T; t++)
+            prof[(size_t)l * T + t] = r->profile[(size_t)l * T + t] / S;
+    }
+    for (int k = 0; k < K; k++)
+        rate[k] = k < T ? r->sink_count[k] / (S * L * H) : NAN;
+}
+
+/* /stats gate datasets (4) and attention output before/after the gate (5). */
+static void gate_results(struct builder *b, const struct run_stats *r)
+{
+    const struct probes_shape *c = &r->shape;
+    int L = c->n_layers, H = c->n_heads, T = c->T, G = c->gate_dim, B = PROBES_GATE_BINS;
+    int NT = PROBES_GATE_THRESHOLDS, NO = PROBES_OUT_THRESHOLDS;
+    double S = r->n_seqs, per_head = S * T * G, per_layer = per_head * H;
+    double out_n = S * T * H * (double)c->head_dim;
+    double *oabs = D1(b, "/stats/attn_out_absmean", "mean |Y| of the attention output before the gate", "1",
+                      "layer", L);
+    double *gabs = D1(b, "/stats/attn_gated_absmean", "mean |Y| of the attention output after the gate", "1",
+                      "layer", L);
+    double *ofr = D2(b, "/stats/attn_out_frac_below", "fraction of |Y| before the gate below each threshold",
+                     "1", "layer", L, "out_threshold", NO);
+    double *gfr = D2(b, "/stats/attn_gated_frac_below", "fraction of |Y| after the gate below each threshold",
+                     "1", "layer", L, "out_threshold", NO);
+    if (b->failed)
+        return;
+    for (int l = 0; l < L; l++) {
+        oabs[l] = r->out_abssum[l] / out_n;
+        gabs[l] = r->gated_abssum[l] / out_n;
+        for (int k = 0; k < NO; k++) {
+            ofr[l * NO + k] = r->out_below[l * NO + k] / out_n;
+            gfr[l * NO + k] = r->gated_below[l * NO + k] / out_n;
+        }
+    }
+    if (G <= 0)
+        return;
+    double *mean = D2(b, "/stats/gate_mean", "mean gate value", "1", "layer", L, "head", H);
+    double *std = D2(b, "/stats/gate_std", "standard deviation of gate values", "1", "layer", L, "head", H);
+    double *mn = D2(b, "/stats/gate_min", "minimum gate value", "1", "layer", L, "head", H);
+    double *mx = D2(b, "/stats/gate_max", "maximum gate value", "1", "layer", L, "head", H);
+    double *hist = D2(b, "/stats/gate_hist", "density of gate values on [0,1]", "1", "layer", L, "gate_bin", B);
+    double *pooled = D1(b, "/stats/gate_hist_pooled", "density of gate values on [0,1], all layers", "1",
+                        "gate_bin", B);
+    double *below = D2(b, "/stats/gate_frac_below", "fraction of gate values below each threshold", "1",
+                       "layer", L, "gate_threshold", NT);
+    double *pos0 = D1(b, "/stats/gate_mean_pos0", "mean gate value at position 0", "1", "layer", L);
+    double *rest = D1(b, "/stats/gate_mean_rest", "mean gate value at positions >= 1", "1", "layer", L);
+    double *bypos = D2(b, "/stats/gate_mean_by_pos", "mean gate value by position", "1", "layer", L, "pos", T);
+    if (b->failed)
+        return;
+    for (int l = 0; l < L; l++) {
+        for (int h = 0; h < H; h++) {
+            size_t lh = (size_t)l * H + h;
+            double m = r->gate_sum[lh] / per_head, var = r->gate_sumsq[lh] / per_head - m * m;
+            mean[lh] = m;
+            std[lh] = sqrt(var > 0 ? var : 0);
+            mn[lh] = r->gate_min[lh];
+            mx[lh] = r->gate_max[lh];
+        }
+        for (int k = 0; k < B; k++) {
+            hist[l * B + k] = r->gate_hist[l * B + k] * B / per_layer;
+            pooled[k] += r->gate_hist[l * B + k] * B / (per_layer * L);
+        }
+        for (int k = 0; k < NT; k++)
+            below[l * NT + k] = r->gate_below[l * NT + k] / per_layer;
+        pos0[l] = r->gate_pos0[l] / (S * H * G);
+        rest[l] = T > 1 ? r->gate_rest[l] / (S * (T - 1) * H * G) : NAN;
+        for (int t = 0; t < T; t++)
+            bypos[(size_t)l * T + t] = r->gate_by_pos[(size_t)l * T + t] / (S * H * G);
+    }
+}
+
+/* /stats massive-activation datasets (6). */
+static void activation_results(struct builder *b, const struct run_stats *r)
+{
+    const struct probes_shape *c = &r->shape;
+    int L = c->n_layers, T = c->T, NS = PROBES_STREAMS, A = PROBES_ACT_RANKS;
+    double S = r->n_seqs;
+    size_t LS = (size_t)L * NS;
+    double *mx = D2(b, "/stats/act_max", "max |x| over the run", "1", "layer", L, "stream", NS);
+    double *tv = D3(b, "/stats/act_top_value", "largest |x| over the run, descending", "1",
+                    "layer", L, "stream", NS, "act_rank", A);
+    double *ti = push(b, "/stats/act_top_index", "(seq, pos, dim) of act_top_value", "1", 1, 4,
+                      "layer", L, "stream", NS, "act_rank", A, "coord", 3);
+    double *med = D2(b, "/stats/act_median", "median |x| of a sequence, mean over sequences", "1",
+                     "layer", L, "stream", NS);
+    double *ratio = D2(b, "/stats/act_max_over_median", "act_max / act_median", "1", "layer", L, "stream", NS);
+    double *c100 = D2(b, "/stats/act_count_100x", "entries with |x| > 100 x the sequence median", "1",
+                      "layer", L, "stream", NS);
+    double *c1000 = D2(b, "/stats/act_count_1000x", "entries with |x| > 1000 x the sequence median", "1",
+                       "layer", L, "stream", NS);
+    double *cm = D2(b, "/stats/act_count_massive", "entries with |x| > 100 and > 1000 x the sequence median",
+                    "1", "layer", L, "stream", NS);
+    double *rr = D1(b, "/stats/resid_pos0_norm_ratio", "||h_0|| / mean_{t>=1} ||h_t|| of the layer output",
+                    "1", "layer", L);
+    double *vn = D2(b, "/stats/value_norm", "||v|| by position, mean over KV heads", "1", "layer", L, "pos", T);
+    if (b->failed)
+        return;
+    for (size_t i = 0; i < LS; i++) {
+        mx[i] = r->act_max[i];
+        med[i] = r->act_median[i] / S;
+        ratio[i] = mx[i] / med[i];
+        c100[i] = r->act_c100[i];
+        c1000[i] = r->act_c1000[i];
+        cm[i] = r->act_massive[i];
+    }
+    memcpy(tv, r->act_top_val, LS * A * sizeof *tv);
+    memcpy(ti, r->act_top_idx, LS * A * 3 * sizeof *ti);
+    for (int l = 0; l < L; l++) {
+        rr[l] = r->resid_ratio[l] / S;
+        for (int t = 0; t < T; t++)
+            vn[(size_t)l * T + t] = r->value_norm[(size_t)l * T + t] / S;
+    }
+}
+
+/* /summary scalars (paper Table 4 columns). */
+static void summary_results(struct builder *b, const struct run_stats *r)
+{
+    const struct probes_shape *c = &r->shape;
+    int L = c->n_layers;
+    const struct probes_dataset *ftl = probes_results_find(b->res, "/stats/first_token_share_layer");
+    const struct probes_dataset *fts0 = probes_results_find(b->res, "/stats/first_token_share_incl0");
+    const struct probes_dataset *rate = probes_results_find(b->res, "/stats/sink_rate");
+    double *f = D0(b, "/summary/first_token_share", "F-Attn: mean over layers of first_token_share_layer",
+                   "probability");
+    double *f0 = D0(b, "/summary/first_token_share_incl0", "F-Attn including query 0", "probability");
+    double *mam = D0(b, "/summary/max_activation_mean", "M-Act: mean over layers of max |x| of the layer output",
+                     "1");
+    double *ma = D0(b, "/summary/max_activation", "max over layers of max |x| of the layer output", "1");
+    double *gm = c->gate_dim > 0 ? D0(b, "/summary/gate_mean", "mean gate value over all layers", "1") : NULL;
+    double *ppl = D0(b, "/summary/perplexity", "exp(mean NLL of the predicted positions)", "1");
+    double *sr = D0(b, "/summary/sink_rate", "sink rate of key 0 at sink_epsilon", "1");
+    double *nt = D0(b, "/summary/n_tokens", "tokens evaluated (seq x pos)", "1");
+    if (b->failed)
+        return;
+    *f = mean_of(ftl->data, L);
+    double s0 = 0;
+    for (size_t i = 0; i < (size_t)L * c->n_heads; i++)
+        s0 += fts0->data[i];
+    *f0 = s0 / ((double)L * c->n_heads);
+    double sum = 0, mx = 0;
+    for (int l = 0; l < L; l++) {
+        double v = r->act_max[l * PROBES_STREAMS + PROBES_STREAMS - 1];
+        sum += v;
+        mx = v > mx ? v : mx;
+    }
+    *mam = sum / L;
+    *ma = mx;
+    if (gm) {
+        double g = 0;
+        for (size_t i = 0; i < (size_t)L * c->n_heads; i++)
+            g += r->gate_sum[i];
+        *gm = g / ((double)r->n_seqs * c->T * L * c->n_heads * c->gate_dim);
+    }
+    *ppl = exp(r->nll_sum[0] / r->nll_count[0]);
+    *sr = rate->data[0];
+    *nt = (double)r->n_seqs * c->T;
+}
+
+enum ss_status probes_results_compute(const struct run_stats *r, struct probes_results *out,
+                                      struct ss_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (r->n_seqs <= 0)
+        return ss_fail(err, SS_ERR_INTERNAL, "probes: no sequence was folded");
+    out->d = calloc(MAX_RESULTS, sizeof *out->d);
+    if (!out->d)
+        return ss_fail(err, SS_ERR_NOMEM, "probes: out of memory for results");
+    struct builder b = {out, err, 0};
+    attention_results(&b, r);
+    gate_results(&b, r);
+    activation_results(&b, r);
+    summary_results(&b, r);
+    if (b.failed) {
+        probes_results_free(out);
+        return err ? err->status : SS_ERR_NOMEM;
+    }
+    return SS_OK;
+}
+
+void probes_results_free(struct probes_results *res)
+{
+    for (int i = 0; i < res->n; i++)
+        free(res->d[i].data);
+    free(res->d);
+    memset(res, 0, sizeof *res);
+}
+
+const struct probes_dataset *probes_results_find(const struct probes_results *res, const char *path)
+{
+    for (int i = 0; i < res->n; i++)
+        if (!strcmp(res->d[i].path, path))
+            return &res->d[i];
+    return NULL;
+}

@@ -1,0 +1,112 @@
+#include "test_probes_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A hash of (seed, a, b, c, d) mapped to [0, 1): tile-independent data. */
+static double unit(unsigned seed, unsigned a, unsigned b, unsigned c, unsigned d)
+{
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull ^ a * 0xBF58476D1CE4E5B9ull ^ b * 0x94D049BB133111EBull ^
+                 c * 0x2545F4914F6CDD1Dull ^ d * 0x632BE59BD9B4E019ull;
+    x ^= x >> 31;
+    x *= 0xD6E8FEB86659FD93ull;
+    x ^= x >> 29;
+    return (double)(x >> 11) / 9007199254740992.0;
+}
+
+static int emit(const struct hook_set *h, enum hook_point p, int layer, const float *data, int ndim,
+                int64_t a, int64_t b, int64_t c, int head, int q0, int T, struct ss_error *err)
+{
+    struct hook_event ev = {p, layer, data, ndim, {a, b, c}, head, q0, T};
+    for (int i = 0; i < h->n[p]; i++) {
+        int rc = h->fn[p][i](h->user[p][i], &ev, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void fill(float *x, size_t n, unsigned seed, unsigned tag, unsigned layer, double scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((unit(seed, tag, layer, (unsigned)i, 0) * 2 - 1) * scale);
+}
+
+int test_fire_sequence(const struct hook_set *hooks, const struct probes_shape *sh, unsigned seed,
+                       int tile, struct ss_error *err)
+{
+    int T = sh->T, H = sh->n_heads, D = sh->head_dim, G = sh->gate_dim, rc = 0;
+    size_t big = (size_t)T * (sh->hidden > H * D ? sh->hidden : H * D);
+    size_t nz = (size_t)tile * (sh->vocab > T ? sh->vocab : T);
+    float *x = malloc(big * sizeof *x), *t = malloc(nz * sizeof *t);
+    float *y = malloc((size_t)T * H * D * sizeof *y);
+    for (int l = 0; l < sh->n_layers && !rc; l++) {
+        fill(x, (size_t)T * sh->n_kv_heads * D, seed, 1, l, 2.0);
+        rc = emit(hooks, HOOK_V, l, x, 3, T, sh->n_kv_heads, D, -1, 0, T, err);
+        for (int h = 0; h < H && !rc; h++)
+            for (int q0 = 0; q0 < T && !rc; q0 += tile) {
+                int nq = q0 + tile > T ? T - q0 : tile, nk = q0 + nq;
+                for (int i = 0; i < nq; i++) {
+                    int q = q0 + i;
+                    double sum = 0;
+                    float *row = t + (size_t)i * nk;
+                    for (int k = 0; k < nk; k++) {
+                        double s = k <= q ? exp(4 * unit(seed, 2, l * 131 + h, q, k) + (k == 0) * 3.0) : 0;
+                        row[k] = (float)s;
+                        sum += s;
+                    }
+                    for (int k = 0; k < nk; k++)
+                        row[k] = (float)(row[k] / sum);
+                }
+                rc = emit(hooks, HOOK_ATTN_PROBS, l, t, 2, nq, nk, 0, h, q0, T, err);
+            }
+        fill(y, (size_t)T * H * D, seed, 3, l, 1.0);
+        if (!rc)
+            rc = emit(hooks, HOOK_ATTN_OUT, l, y, 3, T, H, D, -1, 0, T, err);
+        if (G > 0 && !rc) {
+            for (size_t i = 0; i < (size_t)T * H * G; i++)
+                x[i] = (float)unit(seed, 4, l, (unsigned)i, 0);
+            rc = emit(hooks, HOOK_GATE, l, x, 3, T, H, G, -1, 0, T, err);
+            for (size_t i = 0; i < (size_t)T * H * D; i++)
+                y[i] *= x[i / D / G * G + (G > 1 ? i % D : 0)];
+            if (!rc)
+                rc = emit(hooks, HOOK_ATTN_GATED, l, y, 3, T, H, D, -1, 0, T, err);
+        }
+        static const enum hook_point streams[4] = {HOOK_O_PROJ, HOOK_RESID_MID, HOOK_FFN_OUT, HOOK_RESID_POST};
+        for (int s = 0; s < 4 && !rc; s++) {
+            fill(x, (size_t)T * sh->hidden, seed, 5 + s, l, 1.0);
+            x[(size_t)(l % T) * sh->hidden] = 50.0f * (l + 1) * (s + 1); /* a massive entry */
+            rc = emit(hooks, streams[s], l, x, 2, T, sh->hidden, 0, -1, 0, T, err);
+        }
+    }
+    for (int p0 = 0; p0 < T && !rc; p0 += tile) {
+        int n = p0 + tile > T ? T - p0 : tile;
+        fill(t, (size_t)n * sh->vocab, seed, 9, p0, 3.0);
+        rc = emit(hooks, HOOK_LOGITS, -1, t, 2, n, sh->vocab, 0, -1, p0, T, err);
+    }
+    free(x);
+    free(t);
+    free(y);
+    return rc;
+}
+
+static int to_stats(void *user, const struct hook_event *ev, struct ss_error *err)
+{
+    return seq_stats_event(user, ev, err) != SS_OK;
+}
+
+void test_feed_sequence(struct seq_stats *s, unsigned seed, int tile)
+{
+    static int32_t tokens[4096];
+    for (int i = 0; i < s->shape.T && i < 4096; i++)
+        tokens[i] = i % s->shape.vocab;
+    seq_stats_reset(s, tokens);
+    struct hook_set h;
+    hook_set_init(&h);
+    const char *points[] = {"v", "attn_probs", "attn_out", "gate", "attn_gated", "o_proj",
+                            "resid_mid", "ffn_out", "resid_post", "logits"};
+    for (size_t i = 0; i < sizeof points / sizeof *points; i++)
+        hook_set_add(&h, points[i], to_stats, s, NULL);
+    test_fire_sequence(&h, &s->shape, seed, tile, NULL);
+}
