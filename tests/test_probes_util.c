@@ -82,7 +82,8 @@ int test_fire_sequence(const struct hook_set *hooks, const struct probes_shape *
     }
     for (int p0 = 0; p0 < T && !rc; p0 += tile) {
         int n = p0 + tile > T ? T - p0 : tile;
-        fill(t, (size_t)n * sh->vocab, seed, 9, p0, 3.0);
+        for (int i = 0; i < n; i++) /* per position, so tiles do not change the data */
+            fill(t + (size_t)i * sh->vocab, sh->vocab, seed, 9, p0 + i, 3.0);
         rc = emit(hooks, HOOK_LOGITS, -1, t, 2, n, sh->vocab, 0, -1, p0, T, err);
     }
     free(x);
