@@ -26,6 +26,8 @@ enum ss_status tokenizer_encode(const struct tokenizer *tk, const char *text, si
  * piece that is not valid UTF-8 on its own, e.g. half of a multi-byte
  * character, has the bad bytes replaced by U+FFFD). NULL for an unknown id. */
 char *tokenizer_piece(const struct tokenizer *tk, int32_t id);
+/* tokenizer_piece that also gives the length (a piece may contain U+0000). */
+char *tokenizer_piece_len(const struct tokenizer *tk, int32_t id, size_t *len);
 /* Decode ids to text (malloc'd); the exact inverse of encode for byte-level BPE. */
 enum ss_status tokenizer_decode(const struct tokenizer *tk, const int32_t *ids, int n, char **text,
                                 struct ss_error *err);

@@ -1,0 +1,214 @@
+/* model/tokenizer_impl.h — internals shared by the tokenizer_*.c files (not a public API).
+ *
+ * Pipeline of tokenizer_encode, as Hugging Face `tokenizers` runs it:
+ *   UTF-8 check (or lossy repair) -> split on non-normalized added tokens -> normalize each
+ *   remaining piece -> split on normalized added tokens -> pre-tokenizer steps (Split regex,
+ *   ByteLevel) -> byte-level BPE per word.
+ * Byte-level BPE is run directly on bytes: the ByteLevel alphabet maps each byte to one
+ * character, so "characters of the mapped word" are exactly the word's bytes. */
+#ifndef SS_MODEL_TOKENIZER_IMPL_H
+#define SS_MODEL_TOKENIZER_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <jansson.h>
+
+#include "../common/error.h"
+
+/* ---- hash maps (tokenizer_map.c) ---- */
+
+/* Copies of strings live in an arena freed all at once. */
+struct tok_arena {
+    char **chunks;
+    int n_chunks;
+    size_t used, cap; /* in the last chunk */
+};
+void *tok_arena_alloc(struct tok_arena *a, size_t n); /* NULL when out of memory */
+void tok_arena_free(struct tok_arena *a);
+
+/* string (bytes, length) -> id; keys are not copied (they must outlive the map). */
+struct strmap_entry {
+    const char *s;
+    uint32_t len;
+    uint32_t hash;
+    int32_t id;
+};
+struct strmap {
+    uint32_t *slot; /* entry index + 1; 0 = empty */
+    uint32_t mask;
+    struct strmap_entry *e;
+    int n, cap;
+};
+uint32_t tok_hash(const void *s, size_t len);
+int strmap_init(struct strmap *m, int expected); /* 0 ok, -1 out of memory */
+/* Insert or overwrite; returns 0, or -1 out of memory. */
+int strmap_put(struct strmap *m, const char *s, size_t len, int32_t id);
+int32_t strmap_get(const struct strmap *m, const char *s, size_t len); /* -1 when absent */
+void strmap_free(struct strmap *m);
+
+/* (left id, right id) -> (rank, merged id) */
+struct pairmap_slot {
+    uint64_t key; /* (left << 32 | right) + 1; 0 = empty */
+    int32_t rank, id;
+};
+struct pairmap {
+    struct pairmap_slot *slot;
+    uint64_t mask;
+    int n;
+};
+int pairmap_init(struct pairmap *m, int expected);
+int pairmap_put(struct pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t id);
+/* 1 and fills rank/id when present, else 0. */
+static inline int pairmap_get(const struct pairmap *m, int32_t a, int32_t b, int32_t *rank, int32_t *id)
+{
+    uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    for (uint64_t i = h >> 20 & m->mask;; i = (i + 1) & m->mask) {
+        const struct pairmap_slot *s = &m->slot[i];
+        if (s->key == key) {
+            *rank = s->rank;
+            *id = s->id;
+            return 1;
+        }
+        if (!s->key)
+            return 0;
+    }
+}
+void pairmap_free(struct pairmap *m);
+
+/* ---- bytes and UTF-8 (tokenizer_bytes.c) ---- */
+
+/* GPT-2 bytes_to_unicode: the code point that stands for byte b in byte-level vocabularies. */
+uint32_t byte_level_char(uint8_t b);
+/* The inverse: the byte for code point c, or -1 when c is not in the alphabet. */
+int byte_level_byte(uint32_t c);
+/* Length of the valid UTF-8 prefix of s (== len when all valid). */
+size_t utf8_valid_prefix(const char *s, size_t len);
+/* s with each maximal ill-formed subsequence replaced by U+FFFD (as Python's
+ * errors="replace" and Rust's from_utf8_lossy do). Malloc'd, NUL-terminated; *out_len set. NULL on OOM. */
+char *utf8_lossy(const char *s, size_t len, size_t *out_len);
+/* Decode one code point from valid UTF-8 at s; returns its length in bytes. */
+int utf8_decode(const char *s, uint32_t *cp);
+int utf8_encode(uint32_t cp, char *out); /* returns bytes written (1..4) */
+int unicode_is_whitespace(uint32_t c);  /* Rust char::is_whitespace (Unicode White_Space) */
+int unicode_is_word(uint32_t c);        /* \w: letters, marks, numbers, connector punctuation */
+
+/* ---- added tokens ---- */
+struct added_token {
+    char *content; /* in the arena */
+    int len;
+    char *match;   /* what is searched for: content, normalized when normalized is set */
+    int match_len;
+    int32_t id;
+    int special, lstrip, rstrip, single_word, normalized;
+};
+
+/* ---- normalizer (tokenizer_norm.c) ---- */
+#define TOK_MAX_NORM 8
+struct normalizer {
+    int n;
+    int options[TOK_MAX_NORM]; /* utf8proc_option_t sets (NFC, NFD, NFKC, NFKD), applied in order */
+};
+/* j: the "normalizer" value (may be NULL / JSON null). */
+enum ss_status normalizer_parse(struct normalizer *nz, const json_t *j, const char *file, struct ss_error *err);
+/* Normalize valid UTF-8 s; *out is malloc'd (NULL and 0 returned for pass-through when
+ * nothing needs to change). Returns SS_OK or SS_ERR_NOMEM. */
+enum ss_status normalizer_apply(const struct normalizer *nz, const char *s, size_t len, char **out,
+                                size_t *out_len, struct ss_error *err);
+
+/* ---- pre-tokenizer (tokenizer_pretok.c) ---- */
+enum pretok_kind {
+    PRETOK_KIND_SPLIT,
+    PRETOK_KIND_BYTE_LEVEL,
+};
+enum split_behavior {
+    SPLIT_BEHAVIOR_REMOVED,
+    SPLIT_BEHAVIOR_ISOLATED,
+    SPLIT_BEHAVIOR_MERGED_WITH_PREVIOUS,
+    SPLIT_BEHAVIOR_MERGED_WITH_NEXT,
+    SPLIT_BEHAVIOR_CONTIGUOUS,
+};
+#define TOK_MAX_PRETOK 8
+struct pretok_step {
+    enum pretok_kind kind;
+    pcre2_code *re;                 /* SPLIT, or BYTE_LEVEL with use_regex (GPT-2 regex) */
+    enum split_behavior behavior;   /* SPLIT */
+    int invert;                     /* SPLIT */
+    int add_prefix_space;           /* BYTE_LEVEL */
+};
+struct pretok {
+    int n;
+    struct pretok_step step[TOK_MAX_PRETOK];
+    int byte_level; /* a ByteLevel step is present */
+};
+enum ss_status pretok_parse(struct pretok *pt, const json_t *j, const char *file, struct ss_error *err);
+void pretok_free(struct pretok *pt);
+
+/* Called for each final pre-token word (bytes of the word). Returns SS_OK or an error status. */
+typedef enum ss_status (*pretok_word_fn)(void *ctx, const char *w, size_t len);
+/* Per-call scratch (PCRE2 match data and JIT stack): encode is const and reentrant. */
+struct pretok_scratch {
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit;
+};
+enum ss_status pretok_scratch_init(struct pretok_scratch *sc, struct ss_error *err);
+void pretok_scratch_free(struct pretok_scratch *sc);
+/* Run steps [from, n) on the valid UTF-8 piece s, calling fn for every resulting word. */
+enum ss_status pretok_run(const struct pretok *pt, int from, struct pretok_scratch *sc, const char *s,
+                          size_t len, pretok_word_fn fn, void *ctx, struct ss_error *err);
+
+/* ---- the tokenizer ---- */
+struct tokenizer {
+    char path[512];              /* the tokenizer.json path, for messages */
+    int n_ids;                   /* largest id + 1 */
+    const char **tok_str;        /* [n_ids] token string as the file spells it (added tokens win); NULL = hole */
+    uint32_t *tok_str_len;       /* [n_ids] */
+    const char **tok_bytes;      /* [n_ids] bytes the token decodes to */
+    uint32_t *tok_bytes_len;     /* [n_ids] */
+    struct strmap vocab;         /* model vocab: string -> id */
+    struct strmap byte_vocab;    /* model vocab by decoded bytes -> id (ignore_merges on byte words) */
+    struct strmap added_map;     /* added token content -> id */
+    struct pairmap merges;       /* (left, right) -> (rank, merged) */
+    int32_t byte_id[256];        /* id of each single byte, -1 when missing from the vocab */
+    int ignore_merges;
+    struct added_token *added;   /* sorted by content length, longest first */
+    int n_added;
+    int has_normalized_added;    /* some added token has normalized = true */
+    uint8_t added_first[2][256]; /* [normalized][byte]: some added token's match starts with byte */
+    int32_t unk_id;              /* model.unk_token's id, or -1 */
+    struct normalizer norm;
+    struct pretok pretok;
+    int32_t bos_id, eos_id, default_bos;
+    struct tok_arena arena;
+};
+
+/* BPE of one byte-level word, appending ids (tokenizer_bpe.c). */
+struct bpe_cache;
+struct id_buf {
+    int32_t *v;
+    int n, cap;
+};
+int id_buf_push(struct id_buf *b, int32_t id); /* 0 ok, -1 OOM */
+struct bpe_cache *bpe_cache_new(void);
+void bpe_cache_free(struct bpe_cache *c);
+/* Appends the ids of word w (raw bytes) to out; cache may be NULL. */
+enum ss_status bpe_word(const struct tokenizer *tk, struct bpe_cache *cache, const char *w, size_t len,
+                        struct id_buf *out, struct ss_error *err);
+
+/* Added-token split (tokenizer_added.c): calls piece_fn for the text between matches and
+ * token_fn for each match, following HF AddedVocabulary::find_matches. normalized selects
+ * which set of added tokens is matched (normalized = false: raw text, first pass). */
+typedef enum ss_status (*added_piece_fn)(void *ctx, const char *s, size_t len);
+typedef enum ss_status (*added_token_fn)(void *ctx, int32_t id);
+enum ss_status added_split(const struct tokenizer *tk, int normalized, const char *s, size_t len,
+                           added_piece_fn piece_fn, added_token_fn token_fn, void *ctx);
+
+/* tokenizer_config.json beside tk->path, and the post_processor's BOS (tokenizer_config.c). */
+enum ss_status tokenizer_config_load(struct tokenizer *tk, const json_t *post, struct ss_error *err);
+
+#endif

@@ -1,0 +1,82 @@
+/* model/tokenizer_norm.c — the "normalizer" of tokenizer.json: NFC/NFD/NFKC/NFKD, Sequence, null,
+ * done by utf8proc. */
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "tokenizer_impl.h"
+
+static enum ss_status parse_one(struct normalizer *nz, const json_t *j, const char *file, int depth,
+                                struct ss_error *err)
+{
+    if (!j || json_is_null(j))
+        return SS_OK;
+    const char *type = json_string_value(json_object_get(j, "type"));
+    if (!json_is_object(j) || !type)
+        return ss_fail(err, SS_ERR_INPUT, "%s: normalizer has no \"type\"", file);
+    if (!strcmp(type, "Sequence")) {
+        const json_t *list = json_object_get(j, "normalizers");
+        if (!json_is_array(list) || depth > 4)
+            return ss_fail(err, SS_ERR_INPUT, "%s: normalizer Sequence without a \"normalizers\" list", file);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            enum ss_status st = parse_one(nz, json_array_get(list, i), file, depth + 1, err);
+            if (st)
+                return st;
+        }
+        return SS_OK;
+    }
+    int opt;
+    if (!strcmp(type, "NFC"))
+        opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+    else if (!strcmp(type, "NFD"))
+        opt = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE;
+    else if (!strcmp(type, "NFKC"))
+        opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+    else if (!strcmp(type, "NFKD"))
+        opt = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+    else
+        return ss_fail(err, SS_ERR_INPUT, "%s: unsupported normalizer type \"%s\"", file, type);
+    if (nz->n == TOK_MAX_NORM)
+        return ss_fail(err, SS_ERR_INPUT, "%s: more than %d normalizers", file, TOK_MAX_NORM);
+    nz->options[nz->n++] = opt;
+    return SS_OK;
+}
+
+enum ss_status normalizer_parse(struct normalizer *nz, const json_t *j, const char *file, struct ss_error *err)
+{
+    nz->n = 0;
+    return parse_one(nz, j, file, 0, err);
+}
+
+enum ss_status normalizer_apply(const struct normalizer *nz, const char *s, size_t len, char **out,
+                                size_t *out_len, struct ss_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (!nz->n)
+        return SS_OK;
+    size_t i = 0;
+    while (i < len && !((unsigned char)s[i] & 0x80))
+        i++;
+    if (i == len) /* ASCII is unchanged by every normal form */
+        return SS_OK;
+    char *cur = NULL;
+    size_t cur_len = len;
+    for (int k = 0; k < nz->n; k++) {
+        utf8proc_uint8_t *dst = NULL;
+        utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)(cur ? cur : s), (utf8proc_ssize_t)cur_len,
+                                          &dst, (utf8proc_option_t)nz->options[k]);
+        free(cur);
+        if (r < 0) {
+            free(dst);
+            if (r == UTF8PROC_ERROR_NOMEM)
+                return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory normalizing text");
+            return ss_fail(err, SS_ERR_INPUT, "tokenizer: normalization failed: %s", utf8proc_errmsg(r));
+        }
+        cur = (char *)dst;
+        cur_len = (size_t)r;
+    }
+    *out = cur;
+    *out_len = cur_len;
+    return SS_OK;
+}
