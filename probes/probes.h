@@ -204,10 +204,43 @@ enum ss_status probes_seq_end(struct probes *p, int seq, char *const *pieces,
                               struct ss_error *err);
 /* The finished sequence's accumulators (valid until the next probes_seq_begin). */
 const struct seq_stats *probes_seq_stats(const struct probes *p);
-/* Fold a saved record (resume) as sequence seq. */
-void probes_fold_saved(struct probes *p, const struct seq_stats *s, int seq);
 const struct run_stats *probes_run_stats(const struct probes *p);
+/* Forget the folded sequences (before a resumed run is assembled from records). */
+void probes_reset_totals(struct probes *p);
 /* Write /stats and /summary into w. */
 enum ss_status probes_write_results(struct probes *p, struct h5w *w, struct ss_error *err);
+
+/* ---- root attributes (probes/meta.c) ------------------------------------------ */
+
+struct probes_meta {
+    const char *tool_version, *model_path, *model_type, *config_json;
+    int n_layers, n_heads, n_kv_heads, head_dim, hidden, vocab;
+    const char *gate_kind;     /* none | headwise | elementwise */
+    const char *gate_mode;     /* native | off | constant=X */
+    int threads, context_length, n_seqs;
+    const char *bos;           /* "none" or the id */
+    const char *input_source;  /* prompt | file:PATH | corpus:PATH | token-ids */
+    double sink_epsilon;
+    double time_load_s, time_forward_s, time_write_s;
+};
+
+/* Write every root attribute of docs/SCHEMA.md (schema = "sinkscope/1", created = now). */
+enum ss_status probes_write_meta(struct h5w *w, const struct probes_meta *m, struct ss_error *err);
+
+/* ---- sequence records for --resume (probes/record.c) --------------------------
+ * OUT.h5.partial/ holds one HDF5 file per finished sequence, seq_NNNNNN.h5:
+ * its rows of /tokens, /token_text, /stats/nll and dumps (a seq axis of 1) and
+ * /record/acc, the sequence's accumulators bit for bit, plus the attribute
+ * `command` (what must match for the record to be reused). */
+
+/* After probes_seq_end on a record file made by probes_create_datasets(rec, 1):
+ * store the accumulators and the command fingerprint. */
+enum ss_status probes_record_finish(struct probes *p, struct h5w *rec, const char *command,
+                                    struct ss_error *err);
+/* 1 when rec is a complete record of this command with these tokens, else 0. */
+int probes_record_matches(struct h5w *rec, const char *command, const int32_t *tokens, int T);
+/* Fold the record as sequence seq and copy its rows into the datasets made by
+ * probes_create_datasets on the final file. */
+enum ss_status probes_record_load(struct probes *p, struct h5w *rec, int seq, struct ss_error *err);
 
 #endif
