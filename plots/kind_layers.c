@@ -1,0 +1,261 @@
+/* plots/kind_layers.c — per-layer line figures: first-token share (Fig. 2 left),
+ * attention output before/after the gate (Figs. 4, 5), massive activations (Fig. 6). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot_int.h"
+
+#define HINT_STATS "statistics are written by every `sinkscope run`; is this a complete run file?"
+
+/* x axis of a per-layer plot: layers numbered from 1 as in the paper. */
+static void layer_axis(struct plot_ctx *c, int n_layers)
+{
+    struct gp *g = &c->g;
+    gp_printf(g, "set xlabel %s\n", gp_text(g, "layer"));
+    gp_printf(g, "set xrange [0.5:%g]\n", n_layers + 0.5);
+    if (n_layers <= 12)
+        gp_printf(g, "set xtics 1\n");
+    else
+        gp_printf(g, "set xtics %d\nset mxtics %d\n", n_layers <= 40 ? 4 : 8, n_layers <= 40 ? 4 : 8);
+    gp_printf(g, "set format x '%%g'\n");
+}
+
+static int max_layers(struct plot_ctx *c)
+{
+    int m = 1;
+    for (int i = 0; i < c->n_runs; i++)
+        if (c->runs[i].n_layers > m)
+            m = c->runs[i].n_layers;
+    return m;
+}
+
+/* Table of rows = layers: column 0 the 1-based layer, then cols values (already [L][cols]). */
+static enum ss_status layer_table(struct plot_ctx *c, const double *v, int n_layers, int cols,
+                                  char name[32], struct ss_error *err)
+{
+    double *t = malloc((size_t)n_layers * (size_t)(cols + 1) * sizeof *t);
+    if (!t)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < n_layers; l++) {
+        t[(size_t)l * (cols + 1)] = l + 1;
+        for (int j = 0; j < cols; j++)
+            t[(size_t)l * (cols + 1) + 1 + j] = v[(size_t)l * cols + j];
+    }
+    enum ss_status st = plot_table(c, t, n_layers, cols + 1, name, err);
+    free(t);
+    return st;
+}
+
+static double mean_of(const double *v, int n)
+{
+    double s = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(v[i])) {
+            s += v[i];
+            k++;
+        }
+    return k ? s / k : NAN;
+}
+
+/* The first-token share panel body (shared by first-token and activations). */
+static enum ss_status first_token_lines(struct plot_ctx *c, int only_run, struct ss_error *err)
+{
+    struct gp *g = &c->g;
+    char names[PLOT_MAX_RUNS][32];
+    double means[PLOT_MAX_RUNS];
+    int lo = only_run >= 0 ? only_run : 0, hi = only_run >= 0 ? only_run + 1 : c->n_runs;
+    for (int i = lo; i < hi; i++) {
+        struct plot_run *r = &c->runs[i];
+        struct rf_array a = {0};
+        enum ss_status st = plot_need(r, "/stats/first_token_share_layer", "first-token statistics", HINT_STATS, err);
+        if (!st)
+            st = plot_read(r, "/stats/first_token_share_layer", 1, r->n_layers, -1, -1, &a, err);
+        if (!st)
+            st = layer_table(c, a.data, r->n_layers, 1, names[i], err);
+        means[i] = st ? NAN : mean_of(a.data, r->n_layers);
+        rf_array_free(&a);
+        if (st)
+            return st;
+    }
+    gp_printf(g, "set ylabel %s\nset yrange [0:1]\nset ytics 0.2\n", gp_text(g, "first-token attention share"));
+    gp_printf(g, "plot ");
+    for (int i = lo; i < hi; i++) {
+        char title[200];
+        snprintf(title, sizeof title, "%s (mean %.3f)", c->runs[i].label, means[i]);
+        gp_printf(g, "%s%s %s using 1:2 with linespoints lt %d title %s", i > lo ? ", \\\n     " : "",
+                  gp_q(g, names[i]), plot_table_fmt(c->runs[i].n_layers, 2), i + 1, gp_text(g, title));
+    }
+    gp_printf(g, "\n");
+    return SS_OK;
+}
+
+enum ss_status plot_first_token(struct plot_ctx *c, struct ss_error *err)
+{
+    plot_style_page(c);
+    layer_axis(c, max_layers(c));
+    gp_printf(&c->g, "set key tmargin center horizontal\n");
+    gp_printf(&c->g, "set title %s\n", gp_text(&c->g, "First-token attention"));
+    return first_token_lines(c, -1, err);
+}
+
+enum ss_status plot_sdpa_magnitude(struct plot_ctx *c, struct ss_error *err)
+{
+    struct gp *g = &c->g;
+    char before[PLOT_MAX_RUNS][32], after[PLOT_MAX_RUNS][32];
+    for (int i = 0; i < c->n_runs; i++) {
+        struct plot_run *r = &c->runs[i];
+        struct rf_array a = {0}, b = {0};
+        enum ss_status st = plot_need(r, "/stats/attn_out_absmean", "attention-output statistics", HINT_STATS, err);
+        if (!st)
+            st = plot_read(r, "/stats/attn_out_absmean", 1, r->n_layers, -1, -1, &a, err);
+        if (!st)
+            st = plot_read(r, "/stats/attn_gated_absmean", 1, r->n_layers, -1, -1, &b, err);
+        if (!st)
+            st = layer_table(c, a.data, r->n_layers, 1, before[i], err);
+        if (!st)
+            st = layer_table(c, b.data, r->n_layers, 1, after[i], err);
+        rf_array_free(&a);
+        rf_array_free(&b);
+        if (st)
+            return st;
+    }
+    plot_style_page(c);
+    layer_axis(c, max_layers(c));
+    gp_printf(g, "set key tmargin center horizontal\n");
+    gp_printf(g, "set title %s\n", gp_text(g, "Attention output (SDPA) magnitude per layer"));
+    gp_printf(g, "set ylabel %s\n", gp_text(g, "mean |Y|"));
+    if (c->o->log_scale)
+        gp_printf(g, "set logscale y\nset format y '%%g'\n");
+    else
+        gp_printf(g, "set yrange [0:*]\n");
+    gp_printf(g, "plot ");
+    for (int i = 0; i < c->n_runs; i++) {
+        struct plot_run *r = &c->runs[i];
+        char t1[200], t2[200];
+        const char *fmt = plot_table_fmt(r->n_layers, 2);
+        if (r->gated) {
+            snprintf(t1, sizeof t1, "%s before gate", r->label);
+            snprintf(t2, sizeof t2, "%s after gate", r->label);
+            gp_printf(g, "%s%s %s using 1:2 with linespoints lt %d dt 2 pt 6 title %s, \\\n     ",
+                      i ? ", \\\n     " : "", gp_q(g, before[i]), fmt, i + 1, gp_text(g, t1));
+            gp_printf(g, "%s %s using 1:2 with linespoints lt %d title %s", gp_q(g, after[i]), fmt, i + 1,
+                      gp_text(g, t2));
+        } else {
+            snprintf(t1, sizeof t1, "%s (no gate)", r->label);
+            gp_printf(g, "%s%s %s using 1:2 with linespoints lt %d title %s", i ? ", \\\n     " : "",
+                      gp_q(g, before[i]), fmt, i + 1, gp_text(g, t1));
+        }
+    }
+    gp_printf(g, "\n");
+    return SS_OK;
+}
+
+enum ss_status plot_sdpa_sparsity(struct plot_ctx *c, struct ss_error *err)
+{
+    struct gp *g = &c->g;
+    static const char *const thr[2] = {"0.01", "0.001"}; /* schema: out_threshold = (1e-2, 1e-3) */
+    char before[PLOT_MAX_RUNS][32], after[PLOT_MAX_RUNS][32];
+    for (int i = 0; i < c->n_runs; i++) {
+        struct plot_run *r = &c->runs[i];
+        struct rf_array a = {0}, b = {0};
+        enum ss_status st = plot_need(r, "/stats/attn_out_frac_below", "attention-output statistics", HINT_STATS, err);
+        if (!st)
+            st = plot_read(r, "/stats/attn_out_frac_below", 2, r->n_layers, 2, -1, &a, err);
+        if (!st)
+            st = plot_read(r, "/stats/attn_gated_frac_below", 2, r->n_layers, 2, -1, &b, err);
+        if (!st)
+            st = layer_table(c, a.data, r->n_layers, 2, before[i], err);
+        if (!st)
+            st = layer_table(c, b.data, r->n_layers, 2, after[i], err);
+        rf_array_free(&a);
+        rf_array_free(&b);
+        if (st)
+            return st;
+    }
+    plot_style_page(c);
+    gp_printf(g, "set multiplot layout 1,2 title %s\n",
+              gp_text(g, "Sparsity of the attention output (SDPA) per layer"));
+    for (int k = 0; k < 2; k++) {
+        layer_axis(c, max_layers(c));
+        char t[64];
+        snprintf(t, sizeof t, "fraction of |Y| < %s", thr[k]);
+        gp_printf(g, "set title %s\nset ylabel %s\n", gp_text(g, t), gp_text(g, "fraction"));
+        if (c->o->log_scale)
+            gp_printf(g, "set logscale y\nset yrange [*:1]\n");
+        else
+            gp_printf(g, "set yrange [0:1]\n");
+        plot_key_below(c, 1, k == 0);
+        gp_printf(g, "plot ");
+        for (int i = 0; i < c->n_runs; i++) {
+            struct plot_run *r = &c->runs[i];
+            const char *fmt = plot_table_fmt(r->n_layers, 3);
+            char t1[200], t2[200];
+            if (r->gated) {
+                snprintf(t1, sizeof t1, "%s before gate", r->label);
+                snprintf(t2, sizeof t2, "%s after gate", r->label);
+                gp_printf(g, "%s%s %s using 1:%d with linespoints lt %d dt 2 pt 6 title %s, \\\n     ",
+                          i ? ", \\\n     " : "", gp_q(g, before[i]), fmt, 2 + k, i + 1, gp_text(g, t1));
+                gp_printf(g, "%s %s using 1:%d with linespoints lt %d title %s", gp_q(g, after[i]), fmt,
+                          2 + k, i + 1, gp_text(g, t2));
+            } else {
+                snprintf(t1, sizeof t1, "%s (no gate)", r->label);
+                gp_printf(g, "%s%s %s using 1:%d with linespoints lt %d title %s", i ? ", \\\n     " : "",
+                          gp_q(g, before[i]), fmt, 2 + k, i + 1, gp_text(g, t1));
+            }
+        }
+        gp_printf(g, "\n");
+    }
+    gp_printf(g, "unset multiplot\n");
+    return SS_OK;
+}
+
+enum ss_status plot_activations(struct plot_ctx *c, struct ss_error *err)
+{
+    struct gp *g = &c->g;
+    static const char *const streams[4] = {"attn output", "attn residual", "FFN output", "FFN residual"};
+    char names[PLOT_MAX_RUNS][32];
+    for (int i = 0; i < c->n_runs; i++) {
+        struct plot_run *r = &c->runs[i];
+        struct rf_array a = {0};
+        enum ss_status st = plot_need(r, "/stats/act_max", "activation statistics", HINT_STATS, err);
+        if (!st)
+            st = plot_read(r, "/stats/act_max", 2, r->n_layers, 4, -1, &a, err);
+        if (!st)
+            st = layer_table(c, a.data, r->n_layers, 4, names[i], err);
+        rf_array_free(&a);
+        if (st)
+            return st;
+    }
+    plot_style_page(c);
+    gp_printf(g, "set multiplot layout %d,2 rowsfirst title %s\n", c->n_runs,
+              gp_text(g, "Massive activations and first-token attention per layer"));
+    for (int i = 0; i < c->n_runs; i++) {
+        struct plot_run *r = &c->runs[i];
+        char t[200];
+        layer_axis(c, max_layers(c));
+        snprintf(t, sizeof t, "%s: max |x| per layer", r->label);
+        gp_printf(g, "set title %s\nset ylabel %s\n", gp_text(g, t), gp_text(g, "max |x|"));
+        gp_printf(g, "set logscale y\nset yrange [*:*]\nset format y '%%g'\nset ytics 10\n");
+        plot_key_below(c, i == c->n_runs - 1, i == c->n_runs - 1);
+        gp_printf(g, "plot ");
+        const char *fmt = plot_table_fmt(r->n_layers, 5);
+        for (int s = 0; s < 4; s++)
+            gp_printf(g, "%s%s %s using 1:($%d > 0 ? $%d : NaN) with linespoints lt %d title %s",
+                      s ? ", \\\n     " : "", gp_q(g, names[i]), fmt, 2 + s, 2 + s, s + 1,
+                      gp_text(g, streams[s]));
+        gp_printf(g, "\n");
+        /* right: first-token share of this run */
+        gp_printf(g, "unset logscale y\nset format y '%%g'\n");
+        plot_key_below(c, i == c->n_runs - 1, 0);
+        snprintf(t, sizeof t, "%s: first-token share", r->label);
+        gp_printf(g, "set title %s\n", gp_text(g, t));
+        enum ss_status st = first_token_lines(c, i, err);
+        if (st)
+            return st;
+    }
+    gp_printf(g, "unset multiplot\n");
+    return SS_OK;
+}

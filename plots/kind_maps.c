@@ -1,0 +1,525 @@
+/* plots/kind_maps.c — figures over token positions: attention maps of a few layers
+ * (Fig. 2 right, the released demo), every head of one layer, and the largest
+ * activations by (token, dimension) as Sun et al. (2024) draw them. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot_int.h"
+
+#define HINT_ATTN "run with --dump attention"
+#define MAP_FLOOR 1e-4 /* log colour scale: zeros (masked keys) are drawn at this floor */
+
+static void attn_name(const struct plot_run *r, int l, char *buf, size_t n)
+{
+    snprintf(buf, n, r->n_layers >= 100 ? "/attention/layer_%03d" : "/attention/layer_%02d", l);
+}
+
+static int has_attn(struct plot_run *r, int l)
+{
+    char d[64];
+    attn_name(r, l, d, sizeof d);
+    return runfile_has(r->rf, d);
+}
+
+/* The dumped layer closest to want (ties: the lower), or -1 if none is dumped. */
+static int nearest_dumped(struct plot_run *r, int want)
+{
+    for (int dist = 0; dist < r->n_layers; dist++) {
+        if (want - dist >= 0 && want - dist < r->n_layers && has_attn(r, want - dist))
+            return want - dist;
+        if (want + dist < r->n_layers && want + dist >= 0 && has_attn(r, want + dist))
+            return want + dist;
+    }
+    return -1;
+}
+
+/* Layers to draw for run r: the --layers list (each must be dumped), else the paper
+ * demo's four (indices 0, L/4-1, 3L/4-1, L-1 = layers 1, 7, 21, 28 of 28), moved to
+ * the nearest dumped layer, duplicates dropped. */
+static enum ss_status map_layers(struct plot_ctx *c, struct plot_run *r, int *out, int *n,
+                                 struct ss_error *err)
+{
+    const struct plot_options *o = c->o;
+    char d[64];
+    *n = 0;
+    if (nearest_dumped(r, 0) < 0)
+        return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
+    if (o->n_layers) {
+        for (int k = 0; k < o->n_layers; k++) {
+            int l = o->layers[k];
+            if (l < 0 || l >= r->n_layers)
+                return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d",
+                               r->path, l, r->n_layers - 1);
+            attn_name(r, l, d, sizeof d);
+            if (!runfile_has(r->rf, d))
+                return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d",
+                               r->path, l, HINT_ATTN, l);
+            out[(*n)++] = l;
+        }
+        return SS_OK;
+    }
+    int L = r->n_layers;
+    int want[4] = {0, L / 4 - 1, 3 * L / 4 - 1, L - 1};
+    for (int k = 0; k < 4; k++) {
+        int l = nearest_dumped(r, want[k] < 0 ? 0 : want[k]);
+        int dup = 0;
+        for (int j = 0; j < *n; j++)
+            dup |= out[j] == l;
+        if (!dup)
+            out[(*n)++] = l;
+    }
+    /* ascending order */
+    for (int i = 1; i < *n; i++)
+        for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            int t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return SS_OK;
+}
+
+/* Position of head `head` inside the dumped heads of dset (attribute `heads` when
+ * only some were dumped), or -1 with err set. */
+static int dumped_head_index(struct plot_run *r, const char *dset, int head, int n_dumped,
+                             struct ss_error *err)
+{
+    char buf[2048];
+    struct ss_error e;
+    if (runfile_attr_string(r->rf, dset, "heads", buf, sizeof buf, &e) == SS_OK) {
+        int k = 0;
+        for (char *p = buf; *p;) {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p) {
+                p++;
+                continue;
+            }
+            if (v == head && k < n_dumped)
+                return k;
+            k++;
+            p = end;
+        }
+        ss_fail(err, SS_ERR_INPUT, "%s: head %d was not dumped in %s (heads %s): run with --dump attention --heads %d",
+                r->path, head, dset, buf, head);
+        return -1;
+    }
+    if (head < 0 || head >= n_dumped) {
+        ss_fail(err, SS_ERR_INPUT, "%s: --head %d out of range: %s has heads 0..%d", r->path, head, dset, n_dumped - 1);
+        return -1;
+    }
+    return head;
+}
+
+/* One [T, T] map of layer l, sequence seq: head h (index in the dump) or, h < 0,
+ * the mean over the dumped heads. Returns a malloc'd float array, T in *T. */
+static enum ss_status read_map(struct plot_ctx *c, struct plot_run *r, int l, int h, float **out, int *T,
+                               struct ss_error *err)
+{
+    char d[64];
+    attn_name(r, l, d, sizeof d);
+    int nd;
+    int64_t sh[4];
+    enum ss_status st = runfile_shape(r->rf, d, &nd, sh, err);
+    if (st)
+        return st;
+    if (nd != 4 || sh[2] != sh[3] || sh[1] < 1)
+        return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, head, query, key]", r->path, d);
+    if (c->o->seq < 0 || c->o->seq >= sh[0])
+        return ss_fail(err, SS_ERR_INPUT, "%s: --seq %d out of range: the run has sequences 0..%d", r->path,
+                       c->o->seq, (int)sh[0] - 1);
+    int n = (int)sh[2], H = (int)sh[1];
+    float *m = calloc((size_t)n * (size_t)n, sizeof *m);
+    if (!m)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    int h0 = h < 0 ? 0 : h, h1 = h < 0 ? H : h + 1;
+    for (int k = h0; k < h1; k++) {
+        int64_t start[4] = {c->o->seq, k, 0, 0}, count[4] = {1, 1, n, n};
+        struct rf_array a = {0};
+        st = runfile_read_slab(r->rf, d, start, count, &a, err);
+        if (st) {
+            free(m);
+            return st;
+        }
+        for (size_t i = 0; i < (size_t)n * n; i++)
+            m[i] += (float)(a.data[i] / (h1 - h0));
+        rf_array_free(&a);
+    }
+    if (c->o->log_scale)
+        for (size_t i = 0; i < (size_t)n * n; i++)
+            if (!(m[i] >= MAP_FLOOR))
+                m[i] = (float)MAP_FLOOR;
+    *out = m;
+    *T = n;
+    return SS_OK;
+}
+
+/* Emit one heatmap panel of an n x n map in data file name. */
+static void map_panel(struct plot_ctx *c, const char *name, int n, char **toks, const char *title, int max_labels,
+                      int axis_labels)
+{
+    struct gp *g = &c->g;
+    plot_style_heatmap(c, n, n);
+    int wx = plot_token_tics(c, "x", toks, n, max_labels);
+    int wy = plot_token_tics(c, "y", toks, n, max_labels);
+    /* character units of the 8 pt font; tick labels are 7 pt, x ones rotated by 60 degrees */
+    gp_printf(g, "set bmargin %.1f\nset lmargin %.1f\nset tmargin 1.8\nset rmargin 1\n",
+              (axis_labels ? 2.2 : 1.0) + 0.36 * wx, (axis_labels ? 4.0 : 2.0) + 0.95 * wy);
+    if (axis_labels)
+        gp_printf(g, "set xlabel %s\nset ylabel %s\n", gp_text(g, "key"), gp_text(g, "query"));
+    else
+        gp_printf(g, "unset xlabel\nunset ylabel\n");
+    gp_printf(g, "set title %s\n", gp_text(g, title));
+    gp_printf(g, "plot %s binary array=%dx%d format='%%float32' endian=little with image notitle\n",
+              gp_q(g, name), n, n);
+}
+
+enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
+{
+    struct gp *g = &c->g;
+    const struct plot_options *o = c->o;
+    int layers[PLOT_MAX_RUNS][PLOT_MAX_LAYERS], nl[PLOT_MAX_RUNS], most = 0;
+    for (int i = 0; i < c->n_runs; i++) {
+        enum ss_status st = map_layers(c, &c->runs[i], layers[i], &nl[i], err);
+        if (st)
+            return st;
+        if (nl[i] > most)
+            most = nl[i];
+    }
+    /* data first, so a missing piece fails before any script text */
+    char (*names)[32] = calloc((size_t)PLOT_MAX_RUNS * PLOT_MAX_LAYERS, 32);
+    int T[PLOT_MAX_RUNS][PLOT_MAX_LAYERS];
+    if (!names)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < c->n_runs; i++)
+        for (int k = 0; k < nl[i]; k++) {
+            struct plot_run *r = &c->runs[i];
+            float *m = NULL;
+            int h = -1;
+            enum ss_status st = SS_OK;
+            if (o->head >= 0) {
+                char d[64];
+                int nd;
+                int64_t sh[4];
+                attn_name(r, layers[i][k], d, sizeof d);
+                st = runfile_shape(r->rf, d, &nd, sh, err);
+                if (!st && (h = dumped_head_index(r, d, o->head, (int)sh[1], err)) < 0)
+                    st = err->status;
+            }
+            if (!st)
+                st = read_map(c, r, layers[i][k], h, &m, &T[i][k], err);
+            if (!st)
+                st = gp_data(g, m, (size_t)T[i][k] * (size_t)T[i][k], names[i * PLOT_MAX_LAYERS + k], err);
+            free(m);
+            if (st) {
+                free(names);
+                return st;
+            }
+        }
+    /* each run a block of panels (2 wide, as the demo's 2x2 grid), runs side by side */
+    int bc = most >= 2 ? 2 : 1, br = (most + bc - 1) / bc;
+    plot_style_page(c);
+    gp_printf(g, "set multiplot layout %d,%d\n", br, bc * c->n_runs);
+    for (int rr = 0; rr < br; rr++)
+        for (int i = 0; i < c->n_runs; i++) {
+            struct plot_run *r = &c->runs[i];
+            int ntok = 0;
+            char **toks = plot_tokens(r, o->seq, &ntok);
+            for (int cc = 0; cc < bc; cc++) {
+                int k = rr * bc + cc;
+                if (k >= nl[i]) {
+                    gp_printf(g, "set multiplot next\n");
+                    continue;
+                }
+                char title[200];
+                if (o->head >= 0)
+                    snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layers[i][k] + 1, o->head);
+                else
+                    snprintf(title, sizeof title, "%s, layer %d", r->label, layers[i][k] + 1);
+                int n = T[i][k];
+                map_panel(c, names[i * PLOT_MAX_LAYERS + k], n, ntok == n ? toks : NULL, title, 16, 1);
+            }
+            plot_strings_free(toks, ntok);
+        }
+    gp_printf(g, "unset multiplot\n");
+    free(names);
+    return SS_OK;
+}
+
+enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
+{
+    struct gp *g = &c->g;
+    const struct plot_options *o = c->o;
+    int layer[PLOT_MAX_RUNS], H[PLOT_MAX_RUNS], T[PLOT_MAX_RUNS], most = 1;
+    int first[PLOT_MAX_RUNS];
+    char names[PLOT_MAX_RUNS * 64][32];
+    int n_files = 0;
+    for (int i = 0; i < c->n_runs; i++) {
+        struct plot_run *r = &c->runs[i];
+        char d[64];
+        int nd;
+        int64_t sh[4];
+        if (nearest_dumped(r, 0) < 0)
+            return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
+        if (o->n_layers) {
+            layer[i] = o->layers[0];
+            if (layer[i] < 0 || layer[i] >= r->n_layers)
+                return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d", r->path,
+                               layer[i], r->n_layers - 1);
+            if (!has_attn(r, layer[i]))
+                return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d",
+                               r->path, layer[i], HINT_ATTN, layer[i]);
+        } else {
+            int want = 3 * r->n_layers / 4 - 1;
+            layer[i] = nearest_dumped(r, want < 0 ? 0 : want);
+        }
+        attn_name(r, layer[i], d, sizeof d);
+        enum ss_status st = runfile_shape(r->rf, d, &nd, sh, err);
+        if (st)
+            return st;
+        if (nd != 4)
+            return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, head, query, key]", r->path, d);
+        H[i] = (int)(sh[1] > 64 ? 64 : sh[1]);
+        if (H[i] > most)
+            most = H[i];
+        first[i] = n_files;
+        for (int h = 0; h < H[i]; h++) {
+            float *m = NULL;
+            st = read_map(c, r, layer[i], h, &m, &T[i], err);
+            if (!st)
+                st = gp_data(g, m, (size_t)T[i] * (size_t)T[i], names[n_files++], err);
+            free(m);
+            if (st)
+                return st;
+        }
+    }
+    int bc = (int)ceil(sqrt((double)most)), br = (most + bc - 1) / bc;
+    plot_style_page(c);
+    char mt[256];
+    int same = 1;
+    for (int i = 1; i < c->n_runs; i++)
+        same &= layer[i] == layer[0];
+    if (same)
+        snprintf(mt, sizeof mt, "Attention maps of every head, layer %d (query down, key across)", layer[0] + 1);
+    else
+        snprintf(mt, sizeof mt, "Attention maps of every head (query down, key across)");
+    gp_printf(g, "set multiplot layout %d,%d title %s\n", br, bc * c->n_runs, gp_text(g, mt));
+    for (int rr = 0; rr < br; rr++)
+        for (int i = 0; i < c->n_runs; i++) {
+            struct plot_run *r = &c->runs[i];
+            int ntok = 0;
+            char **toks = plot_tokens(r, o->seq, &ntok);
+            char d[64];
+            attn_name(r, layer[i], d, sizeof d);
+            for (int cc = 0; cc < bc; cc++) {
+                int h = rr * bc + cc;
+                if (h >= H[i]) {
+                    gp_printf(g, "set multiplot next\n");
+                    continue;
+                }
+                /* the head's number in the model (the dump may hold selected heads) */
+                char buf[2048];
+                struct ss_error e;
+                int model_head = h;
+                if (runfile_attr_string(r->rf, d, "heads", buf, sizeof buf, &e) == SS_OK) {
+                    char *p = buf;
+                    for (int k = 0; *p && k <= h;) {
+                        char *end;
+                        long v = strtol(p, &end, 10);
+                        if (end == p) {
+                            p++;
+                            continue;
+                        }
+                        if (k == h)
+                            model_head = (int)v;
+                        k++;
+                        p = end;
+                    }
+                }
+                char title[200];
+                if (same)
+                    snprintf(title, sizeof title, "%s, head %d", r->label, model_head);
+                else
+                    snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layer[i] + 1, model_head);
+                map_panel(c, names[first[i] + h], T[i], ntok == T[i] && T[i] <= 16 ? toks : NULL, title, 8, 0);
+            }
+            plot_strings_free(toks, ntok);
+        }
+    gp_printf(g, "unset multiplot\n");
+    return SS_OK;
+}
+
+/* Rows (token position, dimension, |x|) of one run's largest activations. */
+struct massive_data {
+    double *rows;
+    int n;
+    int layer;
+    int from_dump;
+};
+
+static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struct massive_data *md,
+                                   struct ss_error *err)
+{
+    const struct plot_options *o = c->o;
+    struct rf_array mx = {0};
+    enum ss_status st = plot_need(r, "/stats/act_max", "activation statistics",
+                                  "statistics are written by every `sinkscope run`", err);
+    if (!st)
+        st = plot_read(r, "/stats/act_max", 2, r->n_layers, 4, -1, &mx, err);
+    if (st)
+        return st;
+    int l = 0;
+    if (o->n_layers) {
+        l = o->layers[0];
+        if (l < 0 || l >= r->n_layers) {
+            rf_array_free(&mx);
+            return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d", r->path, l,
+                           r->n_layers - 1);
+        }
+    } else {
+        for (int k = 1; k < r->n_layers; k++) /* stream 3: residual leaving the layer */
+            if (mx.data[k * 4 + 3] > mx.data[l * 4 + 3])
+                l = k;
+    }
+    rf_array_free(&mx);
+    md->layer = l;
+    char d[64];
+    snprintf(d, sizeof d, r->n_layers >= 100 ? "/hidden/layer_%03d" : "/hidden/layer_%02d", l);
+    if (runfile_has(r->rf, d)) {
+        int nd;
+        int64_t sh[4];
+        st = runfile_shape(r->rf, d, &nd, sh, err);
+        if (st)
+            return st;
+        if (nd != 3)
+            return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, pos, hidden]", r->path, d);
+        if (o->seq < 0 || o->seq >= sh[0])
+            return ss_fail(err, SS_ERR_INPUT, "%s: --seq %d out of range: the run has sequences 0..%d", r->path,
+                           o->seq, (int)sh[0] - 1);
+        int64_t start[4] = {o->seq, 0, 0, 0}, count[4] = {1, sh[1], sh[2], 0};
+        struct rf_array a = {0};
+        st = runfile_read_slab(r->rf, d, start, count, &a, err);
+        if (st)
+            return st;
+        md->n = (int)(sh[1] * sh[2]);
+        md->rows = malloc((size_t)md->n * 3 * sizeof *md->rows);
+        if (!md->rows) {
+            rf_array_free(&a);
+            return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+        }
+        for (int64_t p = 0; p < sh[1]; p++)
+            for (int64_t j = 0; j < sh[2]; j++) {
+                double *row = md->rows + (size_t)(p * sh[2] + j) * 3;
+                row[0] = (double)p;
+                row[1] = (double)j;
+                row[2] = fabs(a.data[p * sh[2] + j]);
+            }
+        rf_array_free(&a);
+        md->from_dump = 1;
+        return SS_OK;
+    }
+    struct rf_array v = {0}, ix = {0};
+    st = plot_read(r, "/stats/act_top_value", 3, r->n_layers, 4, -1, &v, err);
+    if (!st)
+        st = runfile_read(r->rf, "/stats/act_top_index", &ix, err);
+    if (!st && (ix.ndim != 4 || ix.shape[0] != r->n_layers || ix.shape[3] != 3 || ix.shape[2] != v.shape[2]))
+        st = ss_fail(err, SS_ERR_INPUT, "%s: /stats/act_top_index has an unexpected shape", r->path);
+    if (!st) {
+        int R = (int)v.shape[2];
+        md->rows = malloc((size_t)R * 3 * sizeof *md->rows);
+        if (!md->rows)
+            st = ss_fail(err, SS_ERR_NOMEM, "out of memory");
+        for (int k = 0; !st && k < R; k++) {
+            size_t vi = ((size_t)l * 4 + 3) * R + k, ii = vi * 3;
+            if (isnan(v.data[vi]))
+                continue;
+            double *row = md->rows + (size_t)md->n++ * 3;
+            row[0] = ix.data[ii + 1];
+            row[1] = ix.data[ii + 2];
+            row[2] = v.data[vi];
+        }
+    }
+    rf_array_free(&v);
+    rf_array_free(&ix);
+    return st;
+}
+
+enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
+{
+    struct gp *g = &c->g;
+    struct massive_data md[PLOT_MAX_RUNS];
+    char names[PLOT_MAX_RUNS][32];
+    memset(md, 0, sizeof md);
+    enum ss_status st = SS_OK;
+    for (int i = 0; i < c->n_runs && !st; i++) {
+        st = massive_read(c, &c->runs[i], &md[i], err);
+        if (!st)
+            st = plot_table(c, md[i].rows, md[i].n, 3, names[i], err);
+    }
+    if (!st) {
+        plot_style_page(c);
+        gp_printf(g, "set multiplot layout 1,%d title %s\n", c->n_runs,
+                  gp_text(g, "Largest activations of the residual stream leaving a layer"));
+        for (int i = 0; i < c->n_runs; i++) {
+            struct plot_run *r = &c->runs[i];
+            int T = r->n_pos > 0 ? r->n_pos : 1, D = 1;
+            double top = 0;
+            int best[3] = {-1, -1, -1};
+            for (int k = 0; k < md[i].n; k++) {
+                const double *row = md[i].rows + (size_t)k * 3;
+                if (row[1] + 1 > D)
+                    D = (int)row[1] + 1;
+                if (row[0] + 1 > T)
+                    T = (int)row[0] + 1;
+                top = fmax(top, row[2]);
+                /* keep the three largest for labels */
+                for (int b = 0; b < 3; b++)
+                    if (best[b] < 0 || row[2] > md[i].rows[(size_t)best[b] * 3 + 2]) {
+                        for (int s = 2; s > b; s--)
+                            best[s] = best[s - 1];
+                        best[b] = k;
+                        break;
+                    }
+            }
+            if (r->n_layers > 0 && !md[i].from_dump) {
+                /* without a hidden dump the dimension axis spans the model width */
+                double hid = 0;
+                struct ss_error e;
+                if (runfile_attr_double(r->rf, NULL, "hidden", &hid, &e) == SS_OK && hid > D)
+                    D = (int)hid;
+            }
+            char title[256];
+            snprintf(title, sizeof title, "%s, layer %d: max |x| = %.4g%s", r->label, md[i].layer + 1, top,
+                     md[i].from_dump ? "" : " (top 10, all sequences)");
+            gp_printf(g, "set title %s\n", gp_text(g, title));
+            gp_printf(g, "set view 60, 30\nset xyplane at 0\nset border 895\nunset grid\nset grid x y z back lc rgb '#e0e0e0'\n");
+            gp_printf(g, "set xrange [-0.5:%g]\nset yrange [0:%d]\nset zrange [0:*]\n", T - 0.5, D);
+            gp_printf(g, "set xlabel %s rotate parallel\nset ylabel %s rotate parallel\nset zlabel %s rotate by 90\n",
+                      gp_text(g, "token"), gp_text(g, "dimension"), gp_text(g, "|x|"));
+            int ntok = 0;
+            char **toks = plot_tokens(r, md[i].from_dump ? c->o->seq : 0, &ntok);
+            if (md[i].from_dump && ntok == T)
+                plot_token_tics(c, "x", toks, T, 12);
+            else
+                gp_printf(g, "set xtics auto\n");
+            plot_strings_free(toks, ntok);
+            gp_printf(g, "set ytics auto\nset ztics auto\nunset key\n");
+            for (int b = 0; b < 3; b++)
+                if (best[b] >= 0) {
+                    const double *row = md[i].rows + (size_t)best[b] * 3;
+                    char lab[64];
+                    snprintf(lab, sizeof lab, "dim %d", (int)row[1]);
+                    gp_printf(g, "set label %d %s at %g,%g,%g front offset 0.5,0.5 font ',7'\n", b + 1,
+                              gp_text(g, lab), row[0], row[1], row[2]);
+                }
+            gp_printf(g, "splot %s %s using 1:2:3 with impulses lw 2 lc rgb '%s' notitle\n", gp_q(g, names[i]),
+                      plot_table_fmt(md[i].n, 3), plot_color(i));
+            gp_printf(g, "unset label\n");
+        }
+        gp_printf(g, "unset multiplot\n");
+    }
+    for (int i = 0; i < c->n_runs; i++)
+        free(md[i].rows);
+    return st;
+}
