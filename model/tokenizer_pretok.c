@@ -16,7 +16,7 @@ static enum ss_status compile_re(pcre2_code **re, const char *pat, size_t len, i
 {
     int code;
     PCRE2_SIZE off;
-    uint32_t opt = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP); /* LITERAL refuses UCP */
     *re = pcre2_compile((PCRE2_SPTR)pat, len, opt, &code, &off, NULL);
     if (!*re) {
         PCRE2_UCHAR msg[256];
