@@ -155,6 +155,12 @@ static enum ss_status read_map(struct plot_ctx *c, struct plot_run *r, int l, in
     return SS_OK;
 }
 
+#define MAP_XLABEL 1 /* draw "key" below this panel */
+#define MAP_YLABEL 2 /* draw "query" left of it */
+#define MAP_ROOM 4   /* keep margins for axis labels (same in every panel, so panels align) */
+#define MAP_SHARED 8 /* head grid: one fixed colour range for every panel */
+#define MAP_TOPROW 32 /* leave room above for the figure title */
+
 /* Emit one heatmap panel of an n x n map in data file name. */
 static void map_panel(struct plot_ctx *c, const char *name, int n, char **toks, const char *title, int max_labels,
                       int axis_labels)
@@ -164,12 +170,20 @@ static void map_panel(struct plot_ctx *c, const char *name, int n, char **toks, 
     int wx = plot_token_tics(c, "x", toks, n, max_labels);
     int wy = plot_token_tics(c, "y", toks, n, max_labels);
     /* character units of the 8 pt font; tick labels are 7 pt, x ones rotated by 60 degrees */
-    gp_printf(g, "set bmargin %.1f\nset lmargin %.1f\nset tmargin 1.8\nset rmargin 1\n",
-              (axis_labels ? 2.2 : 1.0) + 0.36 * wx, (axis_labels ? 4.0 : 2.0) + 0.95 * wy);
-    if (axis_labels)
-        gp_printf(g, "set xlabel %s\nset ylabel %s\n", gp_text(g, "key"), gp_text(g, "query"));
+    gp_printf(g, "set bmargin %.1f\nset lmargin %.1f\nset tmargin %.1f\nset rmargin %d\n",
+              (axis_labels & MAP_ROOM ? 2.2 : 1.0) + 0.36 * wx, (axis_labels & MAP_ROOM ? 4.0 : 2.0) + 0.95 * wy,
+              axis_labels & MAP_TOPROW ? 3.2 : 1.8, 1);
+    if (axis_labels & MAP_XLABEL)
+        gp_printf(g, "set xlabel %s\n", gp_text(g, "key"));
     else
-        gp_printf(g, "unset xlabel\nunset ylabel\n");
+        gp_printf(g, "unset xlabel\n");
+    if (axis_labels & MAP_YLABEL)
+        gp_printf(g, "set ylabel %s\n", gp_text(g, "query"));
+    else
+        gp_printf(g, "unset ylabel\n");
+    if (axis_labels & MAP_SHARED) {
+        gp_printf(g, c->o->log_scale ? "set cbrange [%g:1]\n" : "set cbrange [0:1]\n", MAP_FLOOR);
+    }
     gp_printf(g, "set title %s\n", gp_text(g, title));
     gp_printf(g, "plot %s binary array=%dx%d format='%%float32' endian=little with image notitle\n",
               gp_q(g, name), n, n);
@@ -238,7 +252,9 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
                 else
                     snprintf(title, sizeof title, "%s, layer %d", r->label, layers[i][k] + 1);
                 int n = T[i][k];
-                map_panel(c, names[i * PLOT_MAX_LAYERS + k], n, ntok == n ? toks : NULL, title, 16, 1);
+                int lab = MAP_ROOM | (rr == br - 1 || k + bc >= nl[i] ? MAP_XLABEL : 0) |
+                          (i == 0 && cc == 0 ? MAP_YLABEL : 0);
+                map_panel(c, names[i * PLOT_MAX_LAYERS + k], n, ntok == n ? toks : NULL, title, 16, lab);
             }
             plot_strings_free(toks, ntok);
         }
@@ -342,7 +358,10 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
                     snprintf(title, sizeof title, "%s, head %d", r->label, model_head);
                 else
                     snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layer[i] + 1, model_head);
-                map_panel(c, names[first[i] + h], T[i], ntok == T[i] && T[i] <= 16 ? toks : NULL, title, 8, 0);
+                /* token labels only where panels have room for them */
+                int words = ntok == T[i] && T[i] <= 16 && c->w_in / (bc * c->n_runs) >= 1.6;
+                map_panel(c, names[first[i] + h], T[i], words ? toks : NULL, title, 8,
+                          MAP_SHARED | (rr == 0 ? MAP_TOPROW : 0));
             }
             plot_strings_free(toks, ntok);
         }

@@ -35,8 +35,8 @@ static const enum plot_kind paper_pages[] = {
     PLOT_KIND_ACTIVATIONS,    PLOT_KIND_GATE_LAYERS,   PLOT_KIND_MASSIVE,
 };
 
-#define PAPER_W_IN 7.0
-#define PAPER_H_IN 4.6
+#define PAPER_W_IN 10.0
+#define PAPER_H_IN 6.2
 
 void plot_options_init(struct plot_options *o)
 {

@@ -104,7 +104,7 @@ int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, 
         gp_printf(g, "set ytics font ',7' (");
     for (int i = 0; i < n; i += step) {
         char lab[96];
-        plot_token_label(pieces[i], lab, sizeof lab, 8);
+        plot_token_label(pieces[i], lab, sizeof lab, 7);
         gp_printf(g, "%s%s %d", i ? ", " : "", gp_text(g, lab), i);
         int chars = 0;
         for (const char *q = lab; *q; q++)
