@@ -190,6 +190,11 @@ static int on_event(void *user, const struct hook_event *ev, struct ss_error *er
     if (p->o.stats && seq_stats_event(&p->seq, ev, err) != SS_OK)
         return 1;
     int l = ev->layer;
+    if (ev->point != HOOK_LOGITS && (l < 0 || l >= p->o.shape.n_layers ||
+                                     (ev->point == HOOK_ATTN_PROBS && (ev->head < 0 || ev->head >= p->o.shape.n_heads)))) {
+        ss_fail(err, SS_ERR_INTERNAL, "probes: %s event for layer %d head %d", hook_point_name(ev->point), l, ev->head);
+        return 1;
+    }
     switch (ev->point) {
     case HOOK_ATTN_PROBS:
         if (p->attn_map && dump_attention(p, ev, err))

@@ -312,6 +312,28 @@ static void test_python_reads(void)
     CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+/* The stop flag (set by SIGINT/SIGTERM) ends the forward at the next layer. */
+static void test_stop_flag(void)
+{
+    volatile sig_atomic_t stop = 0;
+    struct probes_opts o = {0};
+    o.shape = wshape;
+    o.n_seqs = 1;
+    o.sink_epsilon = 0.3;
+    o.stop = &stop;
+    struct probes *p = NULL;
+    struct ss_error err = {0};
+    CU_ASSERT_EQUAL_FATAL(probes_new(&p, &o, &err), SS_OK); /* statistics off: only the flag is watched */
+    struct hook_set hooks;
+    hook_set_init(&hooks);
+    CU_ASSERT_EQUAL_FATAL(probes_subscribe(p, &hooks, &err), SS_OK);
+    CU_ASSERT_EQUAL(test_fire_sequence(&hooks, &wshape, 1, 7, &err), 0);
+    stop = 1;
+    CU_ASSERT_NOT_EQUAL(test_fire_sequence(&hooks, &wshape, 1, 7, &err), 0);
+    CU_ASSERT_EQUAL(err.status, SS_ERR_INTERRUPTED);
+    probes_free(p);
+}
+
 SS_SUITE(probes_write)
 {
     CU_pSuite s = CU_add_suite("probes_write", NULL, NULL);
@@ -319,4 +341,5 @@ SS_SUITE(probes_write)
     CU_add_test(s, "attention, gate, hidden and logits dumps (f32)", test_dumps_f32);
     CU_add_test(s, "dumps as IEEE half (f16)", test_dumps_f16);
     CU_add_test(s, "h5py and xarray read the file with named dimensions", test_python_reads);
+    CU_add_test(s, "the stop flag interrupts at the next layer", test_stop_flag);
 }
