@@ -1,7 +1,9 @@
 /* model/tokenizer_bpe.c — byte-level BPE of one pre-token word, exactly as tokenizers'
  * Word::merge_all: a min-heap of (rank, position) over adjacent pairs, lowest rank first,
- * leftmost on ties; a popped entry is stale when the pair now at its position no longer
- * merges into the same token. A per-call cache remembers the ids of words already seen. */
+ * leftmost on ties; a popped entry is stale when the pair at its position has changed since it
+ * was pushed. tokenizers tests "the pair now there merges into the same id"; a changed pair always
+ * spans more text, so it never makes the same token, and comparing where the pair ends is the
+ * same test without a hash lookup. A per-call cache remembers the ids of words already seen. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,10 +113,11 @@ static void cache_put(struct bpe_cache *c, const char *w, size_t len, uint32_t h
 struct symbol {
     int32_t id;
     int32_t prev, next; /* -1 at the ends */
-    int32_t alive;
+    int32_t end;        /* index of the first symbol after this one's text; 0 once merged away */
 };
 struct merge {
     int32_t rank, pos, id;
+    int32_t end; /* end of the pair's right symbol when pushed */
 };
 
 static int merge_less(const struct merge *a, const struct merge *b)
@@ -163,24 +166,23 @@ static int merge_word(const struct tokenizer *tk, struct symbol *sym, int n, str
     int32_t rank, id;
     for (int i = 0; i + 1 < n; i++)
         if (pairmap_get(&tk->merges, sym[i].id, sym[i + 1].id, &rank, &id))
-            heap_push(heap, &hn, (struct merge){rank, i, id});
+            heap_push(heap, &hn, (struct merge){rank, i, id, sym[i + 1].end});
     while (hn > 0) {
         struct merge top = heap_pop(heap, &hn);
         struct symbol *cur = &sym[top.pos];
-        if (!cur->alive || cur->next < 0)
-            continue;
-        struct symbol *right = &sym[cur->next];
-        if (!pairmap_get(&tk->merges, cur->id, right->id, &rank, &id) || id != top.id)
+        if (!cur->end || cur->next < 0 || sym[cur->next].end != top.end)
             continue; /* stale */
+        struct symbol *right = &sym[cur->next];
         cur->id = top.id;
-        right->alive = 0;
+        cur->end = right->end;
+        right->end = 0;
         cur->next = right->next;
         if (right->next >= 0)
             sym[right->next].prev = top.pos;
         if (cur->prev >= 0 && pairmap_get(&tk->merges, sym[cur->prev].id, cur->id, &rank, &id))
-            heap_push(heap, &hn, (struct merge){rank, cur->prev, id});
+            heap_push(heap, &hn, (struct merge){rank, cur->prev, id, cur->end});
         if (cur->next >= 0 && pairmap_get(&tk->merges, cur->id, sym[cur->next].id, &rank, &id))
-            heap_push(heap, &hn, (struct merge){rank, top.pos, id});
+            heap_push(heap, &hn, (struct merge){rank, top.pos, id, sym[cur->next].end});
     }
     for (int i = 0; i >= 0 && i < n; i = sym[i].next)
         if (id_buf_push(out, sym[i].id))
@@ -232,7 +234,7 @@ enum ss_status bpe_word(const struct tokenizer *tk, struct bpe_cache *cache, con
         int32_t id = tk->byte_id[p[i]];
         if (id < 0)
             continue; /* a byte missing from the vocab is dropped, as tokenizers does without unk */
-        sym[n] = (struct symbol){id, n - 1, n + 1, 1};
+        sym[n] = (struct symbol){id, n - 1, n + 1, n + 1};
         n++;
     }
     if (n)

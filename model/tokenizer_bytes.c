@@ -29,11 +29,13 @@ int byte_level_byte(uint32_t c)
         return printable((int)c) ? (int)c : -1;
     if (c >= 256 + 68)
         return -1;
-    uint32_t n = c - 256;
-    for (int b = 0; b < 256; b++)
-        if (!printable(b) && n-- == 0)
-            return b;
-    return -1;
+    static const uint8_t extra[68] = {
+        0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,  11,  12,  13,  14,  15,  16,
+        17,  18,  19,  20,  21,  22,  23,  24,  25,  26,  27,  28,  29,  30,  31,  32,  127,
+        128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144,
+        145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 173,
+    }; /* the non-printable bytes in order: U+0100 + k stands for extra[k] */
+    return extra[c - 256];
 }
 
 /* Length of the well-formed sequence at p (1..4), or minus the length of its maximal

@@ -317,11 +317,23 @@ enum ss_status tokenizer_load(struct tokenizer **out, const char *path, struct s
         tokenizer_free(tk);
         return st;
     }
+    /* one read then json_loadb: json_loadf reads a character at a time (twice as slow) */
     json_error_t je;
-    json_t *root = json_loadf(fp, 0, &je);
+    json_t *root = NULL;
+    char *buf = NULL;
+    long size = -1;
+    if (!fseek(fp, 0, SEEK_END) && (size = ftell(fp)) >= 0 && !fseek(fp, 0, SEEK_SET) &&
+        (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, fp) == (size_t)size)
+        root = json_loadb(buf, (size_t)size, 0, &je);
+    else
+        snprintf(je.text, sizeof je.text, "%s", buf ? "read failed" : "out of memory");
+    int readerr = !buf || (size >= 0 && !root && !je.line);
+    free(buf);
     fclose(fp);
     enum ss_status st;
-    if (!root)
+    if (!root && readerr)
+        st = ss_fail(err, SS_ERR_IO, "%s: cannot read: %s", tk->path, je.text);
+    else if (!root)
         st = ss_fail(err, SS_ERR_INPUT, "%s: not valid JSON: %s (line %d)", tk->path, je.text, je.line);
     else if (!json_is_object(root))
         st = ss_fail(err, SS_ERR_INPUT, "%s: not a JSON object", tk->path);
