@@ -178,21 +178,23 @@ enum ss_status gp_data(struct gp *g, const float *v, size_t n, char name[32], st
     return SS_OK;
 }
 
-int gp_find_program(const char *prog)
+int gp_find_program(const char *prog, char *full, size_t n)
 {
-    if (strchr(prog, '/'))
-        return access(prog, X_OK) == 0;
+    char cand[8300];
+    struct stat st;
+    if (strchr(prog, '/')) {
+        if (stat(prog, &st) != 0 || !S_ISREG(st.st_mode) || access(prog, X_OK) != 0)
+            return 0;
+        return realpath(prog, full) && strlen(full) < n; /* full is PATH_MAX-sized by callers */
+    }
     const char *path = getenv("PATH");
     if (!path)
         return 0;
-    char dir[4096];
     while (*path) {
         size_t l = strcspn(path, ":");
-        char full[8300];
-        snprintf(dir, sizeof dir, "%.*s", (int)(l < sizeof dir - 1 ? l : sizeof dir - 1), path);
-        snprintf(full, sizeof full, "%s/%s", l ? dir : ".", prog);
-        struct stat st;
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+        snprintf(cand, sizeof cand, "%.*s/%s", l ? (int)(l < 4096 ? l : 4096) : 1, l ? path : ".", prog);
+        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0 && realpath(cand, full) &&
+            strlen(full) < n)
             return 1;
         path += l;
         if (*path == ':')
@@ -277,6 +279,9 @@ static enum ss_status move_into_place(const char *src, const char *dst, struct s
 /* Run prog on the script in g->dir; 0 when it exited 0, else fills err. */
 static enum ss_status run_gnuplot(struct gp *g, const char *prog, struct ss_error *err)
 {
+    char exe[4096];
+    if (!gp_find_program(prog, exe, sizeof exe))
+        return ss_fail(err, SS_ERR_INPUT, "%s not found on PATH: install gnuplot-nox (apt-get install gnuplot-nox)", prog);
     char errpath[4400];
     snprintf(errpath, sizeof errpath, "%s/%s", g->dir, GP_ERR_NAME);
     int pfd[2];
@@ -299,7 +304,7 @@ static enum ss_status run_gnuplot(struct gp *g, const char *prog, struct ss_erro
             e = errno ? errno : EIO;
         if (!e) {
             char *argv[] = {(char *)prog, GP_SCRIPT_NAME, NULL};
-            execvp(prog, argv);
+            execv(exe, argv);
             e = errno;
         }
         if (write(pfd[1], &e, sizeof e) < 0) { /* nothing more to do */ }

@@ -47,7 +47,8 @@ enum ss_status gp_data(struct gp *g, const float *v, size_t n, char name[32], st
  * to dest (with cairolatex also the .pdf beside it). prog: program on PATH. */
 enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, struct ss_error *err);
 
-/* 1 if prog (no '/') is an executable file in a directory of $PATH, or prog has a '/' and is executable. */
-int gp_find_program(const char *prog);
+/* Look prog up like execvp (a name with '/' is taken as is, else each $PATH entry);
+ * 1 and its absolute path in full (n bytes) when found executable, else 0. */
+int gp_find_program(const char *prog, char *full, size_t n);
 
 #endif

@@ -524,8 +524,8 @@ enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
                 gp_printf(g, "set xtics auto\n");
             plot_strings_free(toks, ntok);
             gp_printf(g, "set ytics auto\nset ztics auto\nunset key\n");
-            for (int b = 0; b < 3; b++)
-                if (best[b] >= 0) {
+            for (int b = 0; b < 3; b++) /* label the three largest, if they stand out */
+                if (best[b] >= 0 && md[i].rows[(size_t)best[b] * 3 + 2] >= 0.25 * top) {
                     const double *row = md[i].rows + (size_t)best[b] * 3;
                     char lab[64];
                     snprintf(lab, sizeof lab, "dim %d", (int)row[1]);

@@ -225,7 +225,8 @@ enum ss_status plot_render(const struct plot_options *o, struct plot_result *res
         return st;
     const char *prog = o->gnuplot ? o->gnuplot : "gnuplot";
     if (!o->script_dir) {
-        if (!gp_find_program(prog))
+        char exe[4096];
+        if (!gp_find_program(prog, exe, sizeof exe))
             return ss_fail(err, SS_ERR_INPUT, "%s not found on PATH: install gnuplot-nox (apt-get install gnuplot-nox)",
                            prog);
         st = check_destination(o->output, err);
