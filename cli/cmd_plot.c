@@ -1,9 +1,192 @@
+/* cli/cmd_plot.c — `sinkscope plot KIND RUN.h5 [RUN2.h5 ...] -o FILE`: gnuplot figures. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../plots/plots.h"
 #include "cli.h"
 
-/* Placeholder until this command lands; replaced by its owner. */
+static void plot_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sinkscope plot KIND RUN.h5 [RUN2.h5 ...] -o FILE.{png,pdf,svg,tex} [options]\n"
+            "\n"
+            "kinds (docs/FIGURES.md):\n"
+            "  first-token     first-token attention share per layer, one line per run (Fig. 2 left)\n"
+            "  attention-map   attention maps of 4 layers spread over the depth, runs side by side\n"
+            "                  (Fig. 2 right; needs `run --dump attention`)\n"
+            "  head-grid       every head of one layer (needs `run --dump attention`)\n"
+            "  gate-hist       density of gate scores on [0,1], pooled or per --layers (Fig. 3)\n"
+            "  sdpa-magnitude  mean |attention output| per layer before/after the gate (Fig. 4)\n"
+            "  sdpa-sparsity   fraction of |attention output| below 1e-2 and 1e-3 (Fig. 5)\n"
+            "  activations     max |x| per layer of four streams + first-token share (Fig. 6)\n"
+            "  gate-layers     per-layer mean, std, min, max of gate scores (Fig. 7)\n"
+            "  massive         largest activations by (token, dimension) of one layer (Sun et al.)\n"
+            "  paper           all of the above, one page each, in one PDF\n"
+            "\n"
+            "options:\n"
+            "  -o, --output FILE    destination; .png .pdf .svg or .tex (cairolatex: FILE.tex + FILE.pdf)\n"
+            "  --labels A,B,...     run names in legends and titles (default: file names)\n"
+            "  --layers L,L,...     0-based layer indices as in the run file (figures say \"layer L+1\")\n"
+            "  --head H             one head instead of the mean over heads (attention-map)\n"
+            "  --seq S              sequence of the run for maps and token labels (default 0)\n"
+            "  --size W,H           figure size: pixels (at %d per inch), or with unit in / cm\n"
+            "  --log                log colour scale for maps, log y for line figures\n"
+            "  --script-only DIR    write DIR/plot.gp and its data, do not run gnuplot\n",
+            PLOT_DPI);
+}
+
+/* "3.4in", "8cm", "680" / "680px" -> inches. */
+static int parse_length(const char *s, double *in)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0))
+        return -1;
+    if (!*end || !strcmp(end, "px"))
+        *in = v / PLOT_DPI;
+    else if (!strcmp(end, "in"))
+        *in = v;
+    else if (!strcmp(end, "cm"))
+        *in = v / 2.54;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_size(const char *s, double *w, double *h)
+{
+    char a[64], b[64];
+    const char *comma = strchr(s, ',');
+    if (!comma || comma - s >= (long)sizeof a || strlen(comma + 1) >= sizeof b)
+        return -1;
+    snprintf(a, sizeof a, "%.*s", (int)(comma - s), s);
+    snprintf(b, sizeof b, "%s", comma + 1);
+    return parse_length(a, w) || parse_length(b, h) ? -1 : 0;
+}
+
+static int parse_int(const char *s, int lo, int *v)
+{
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || x < lo || x > 1000000)
+        return -1;
+    *v = (int)x;
+    return 0;
+}
+
+/* "0,6,20,27" or ranges "0-3,8" */
+static int parse_layers(const char *s, struct plot_options *o)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    o->n_layers = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int a, b;
+        char *dash = strchr(tok, '-');
+        if (dash) {
+            *dash = 0;
+            if (parse_int(tok, 0, &a) || parse_int(dash + 1, 0, &b) || b < a)
+                return -1;
+        } else if (parse_int(tok, 0, &a)) {
+            return -1;
+        } else {
+            b = a;
+        }
+        for (int l = a; l <= b; l++) {
+            if (o->n_layers >= PLOT_MAX_LAYERS)
+                return -1;
+            o->layers[o->n_layers++] = l;
+        }
+    }
+    return o->n_layers ? 0 : -1;
+}
+
 int cmd_plot(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_usage_error("plot", "not implemented yet");
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},  {"labels", required_argument, NULL, 'L'},
+        {"layers", required_argument, NULL, 'l'},  {"head", required_argument, NULL, 'H'},
+        {"seq", required_argument, NULL, 's'},     {"size", required_argument, NULL, 'z'},
+        {"log", no_argument, NULL, 'g'},           {"script-only", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    struct plot_options o;
+    plot_options_init(&o);
+    char labels[1024] = "";
+    int have_labels = 0;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'L':
+            snprintf(labels, sizeof labels, "%s", optarg);
+            have_labels = 1;
+            break;
+        case 'l':
+            if (parse_layers(optarg, &o))
+                return cli_usage_error("plot", "--layers '%s': give up to %d 0-based layer indices like 0,6,20,27",
+                                       optarg, PLOT_MAX_LAYERS);
+            break;
+        case 'H':
+            if (parse_int(optarg, 0, &o.head))
+                return cli_usage_error("plot", "--head '%s': give a head index >= 0", optarg);
+            break;
+        case 's':
+            if (parse_int(optarg, 0, &o.seq))
+                return cli_usage_error("plot", "--seq '%s': give a sequence index >= 0", optarg);
+            break;
+        case 'z':
+            if (parse_size(optarg, &o.width_in, &o.height_in))
+                return cli_usage_error("plot", "--size '%s': give W,H in pixels, or with unit in or cm (3.4in,2.5in)",
+                                       optarg);
+            break;
+        case 'g': o.log_scale = 1; break;
+        case 'S': o.script_dir = optarg; break;
+        case 'h': plot_usage(stdout); return EXIT_CODE_OK;
+        default:
+            return cli_usage_error("plot", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("plot", "missing KIND");
+    int kind = plot_kind_parse(argv[optind]);
+    if (kind < 0)
+        return cli_usage_error("plot", "unknown kind '%s'", argv[optind]);
+    o.kind = (enum plot_kind)kind;
+    optind++;
+    if (optind >= argc)
+        return cli_usage_error("plot", "missing run file");
+    if (argc - optind > PLOT_MAX_RUNS)
+        return cli_usage_error("plot", "at most %d run files", PLOT_MAX_RUNS);
+    for (; optind < argc; optind++)
+        o.runs[o.n_runs++] = argv[optind];
+    if (!o.output)
+        return cli_usage_error("plot", "missing -o FILE.{png,pdf,svg,tex}");
+    if (have_labels) {
+        int n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(labels, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (n < PLOT_MAX_RUNS)
+                o.labels[n++] = t;
+            else
+                n++;
+        if (n != o.n_runs)
+            return cli_usage_error("plot", "--labels gives %d names for %d run files", n, o.n_runs);
+    }
+    struct ss_error err;
+    ss_error_clear(&err);
+    struct plot_result res;
+    enum ss_status st = plot_render(&o, &res, &err);
+    if (st != SS_OK)
+        return cli_report(&err);
+    if (res.notes[0])
+        fprintf(stderr, "sinkscope plot: note: %s\n", res.notes);
+    if (o.script_dir)
+        printf("wrote %s/plot.gp (run: cd %s && gnuplot plot.gp)\n", o.script_dir, o.script_dir);
+    else
+        printf("wrote %s (%d page%s)\n", o.output, res.pages, res.pages == 1 ? "" : "s");
+    return EXIT_CODE_OK;
 }

@@ -1,0 +1,644 @@
+/* tests/test_plots.c — every figure kind renders from run files made here; outputs
+ * are checked by signature and size; failures leave nothing at the destination. */
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../plots/gp.h"
+#include "../plots/plot_int.h"
+#include "../plots/plots.h"
+#include "test_util.h"
+
+/* ---- a small schema-shaped run file (only what plots/ reads) ---- */
+
+struct fake_run {
+    int gated, attention, hidden_dump;
+    int L, H, T, S;
+};
+
+static void attr_str(hid_t loc, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, &v);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
+static void attr_int(hid_t loc, const char *name, int v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT, &v);
+    H5Aclose(a);
+    H5Sclose(sp);
+}
+
+static void dset(hid_t f, const char *path, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims, const void *data)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(f, path, ftype, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    attr_str(d, "long_name", path);
+    attr_str(d, "units", "1");
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Pclose(lcpl);
+}
+
+static void dset_d(hid_t f, const char *path, int ndim, const hsize_t *dims, const double *v)
+{
+    dset(f, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, ndim, dims, v);
+}
+
+/* Baseline: a first-token sink from layer 1 on and large activations; gated:
+ * neither, gates mostly near 0. Values are smooth functions of layer/head. */
+static int make_run(const char *path, const struct fake_run *o)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        return -1;
+    int L = o->L, H = o->H, T = o->T, S = o->S;
+    attr_str(f, "schema", "sinkscope/1");
+    attr_str(f, "tool_version", "test");
+    attr_str(f, "created", "2026-01-01T00:00:00Z");
+    attr_str(f, "model_path", "synthetic");
+    attr_str(f, "model_type", "qwen3");
+    attr_str(f, "config_json", "{}");
+    attr_int(f, "n_layers", L);
+    attr_int(f, "n_heads", H);
+    attr_int(f, "n_kv_heads", H);
+    attr_int(f, "head_dim", 8);
+    attr_int(f, "hidden", 32);
+    attr_int(f, "vocab", 100);
+    attr_int(f, "context_length", T);
+    attr_int(f, "n_seqs", S);
+    attr_int(f, "threads", 1);
+    attr_str(f, "gate_kind", o->gated ? "headwise" : "none");
+    attr_str(f, "gate_mode", "native");
+    attr_str(f, "bos", "none");
+    attr_str(f, "input_source", "token-ids");
+
+    int *tok = malloc(sizeof *tok * S * T);
+    const char *pieces[] = {"Sparse", " gating", " mechanism", " mitig", "ates", " attention", " sink", ".",
+                            "\n", " it's", " `x`", " a_b^{c}", "  ", "%$#&~\\", " \xc3\xa9t\xc3\xa9", " long-long-token"};
+    const char **txt = malloc(sizeof *txt * S * T);
+    for (int i = 0; i < S * T; i++) {
+        tok[i] = i % 100;
+        txt[i] = pieces[(i % T) % 16];
+    }
+    hsize_t st[2] = {(hsize_t)S, (hsize_t)T};
+    dset(f, "/tokens", H5T_STD_I32LE, H5T_NATIVE_INT, 2, st, tok);
+    hid_t vt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(vt, H5T_VARIABLE);
+    H5Tset_cset(vt, H5T_CSET_UTF8);
+    dset(f, "/token_text", vt, vt, 2, st, txt);
+    H5Tclose(vt);
+    free(tok);
+    free(txt);
+
+    double *v = calloc((size_t)L * H * 64 + 64 * 64, sizeof *v);
+    hsize_t dl[1] = {(hsize_t)L}, dlh[2] = {(hsize_t)L, (hsize_t)H};
+    for (int l = 0; l < L; l++)
+        v[l] = o->gated ? 0.05 + 0.01 * l : (l == 0 ? 0.2 : 0.8 - 0.02 * l);
+    dset_d(f, "/stats/first_token_share_layer", 1, dl, v);
+    double mean = 0;
+    for (int l = 0; l < L; l++)
+        mean += v[l] / L;
+    dset_d(f, "/summary/first_token_share", 0, NULL, &mean);
+    for (int l = 0; l < L; l++)
+        v[l] = 0.7 + 0.01 * l;
+    dset_d(f, "/stats/attn_out_absmean", 1, dl, v);
+    for (int l = 0; l < L; l++)
+        v[l] = o->gated ? 0.05 + 0.002 * l : 0.7 + 0.01 * l;
+    dset_d(f, "/stats/attn_gated_absmean", 1, dl, v);
+    hsize_t dl2[2] = {(hsize_t)L, 2};
+    for (int l = 0; l < L; l++) {
+        v[2 * l] = 0.1 + 0.005 * l;
+        v[2 * l + 1] = 0.01 + 0.001 * l;
+    }
+    dset_d(f, "/stats/attn_out_frac_below", 2, dl2, v);
+    for (int l = 0; l < L && o->gated; l++) {
+        v[2 * l] = 0.6 + 0.01 * l;
+        v[2 * l + 1] = 0.2 + 0.01 * l;
+    }
+    dset_d(f, "/stats/attn_gated_frac_below", 2, dl2, v);
+    hsize_t dl4[2] = {(hsize_t)L, 4};
+    for (int l = 0; l < L; l++)
+        for (int s = 0; s < 4; s++)
+            v[l * 4 + s] = (1 + s) * (2.0 + l) * (o->gated || l < 1 ? 1 : 50) + (s == 0 && l == 0 ? -3 : 0);
+    dset_d(f, "/stats/act_max", 2, dl4, v);
+    hsize_t dtop[3] = {(hsize_t)L, 4, 10}, dtopi[4] = {(hsize_t)L, 4, 10, 3};
+    int *ix = calloc((size_t)L * 4 * 10 * 3, sizeof *ix);
+    double *tv = calloc((size_t)L * 4 * 10, sizeof *tv);
+    for (int l = 0; l < L; l++)
+        for (int s = 0; s < 4; s++)
+            for (int k = 0; k < 10; k++) {
+                size_t i = ((size_t)l * 4 + s) * 10 + k;
+                tv[i] = v[l * 4 + s] / (1 + k);
+                ix[i * 3 + 1] = k % T;
+                ix[i * 3 + 2] = (7 * k + 3) % 32;
+            }
+    dset_d(f, "/stats/act_top_value", 3, dtop, tv);
+    dset(f, "/stats/act_top_index", H5T_STD_I32LE, H5T_NATIVE_INT, 4, dtopi, ix);
+    free(ix);
+    free(tv);
+    if (o->gated) {
+        const int B = 50;
+        hsize_t db[1] = {(hsize_t)B}, dlb[2] = {(hsize_t)L, (hsize_t)B};
+        double *h = calloc((size_t)L * B, sizeof *h);
+        double z = 0;
+        for (int b = 0; b < B; b++)
+            z += exp(-(b + 0.5) / B / 0.15);
+        for (int b = 0; b < B; b++)
+            h[b] = exp(-(b + 0.5) / B / 0.15) * B / z;
+        dset_d(f, "/stats/gate_hist_pooled", 1, db, h);
+        for (int l = 1; l < L; l++)
+            memcpy(h + (size_t)l * B, h, B * sizeof *h);
+        dset_d(f, "/stats/gate_hist", 2, dlb, h);
+        free(h);
+        for (int i = 0; i < L * H; i++)
+            v[i] = 0.1 + 0.01 * (i % 7);
+        dset_d(f, "/stats/gate_mean", 2, dlh, v);
+        double gm = 0.13;
+        dset_d(f, "/summary/gate_mean", 0, NULL, &gm);
+        for (int i = 0; i < L * H; i++)
+            v[i] = 0.08;
+        dset_d(f, "/stats/gate_std", 2, dlh, v);
+        for (int i = 0; i < L * H; i++)
+            v[i] = 0.001;
+        dset_d(f, "/stats/gate_min", 2, dlh, v);
+        for (int i = 0; i < L * H; i++)
+            v[i] = 0.9;
+        dset_d(f, "/stats/gate_max", 2, dlh, v);
+    }
+    free(v);
+    if (o->attention) {
+        float *a = calloc((size_t)S * H * T * T, sizeof *a);
+        hsize_t da[4] = {(hsize_t)S, (hsize_t)H, (hsize_t)T, (hsize_t)T};
+        for (int l = 0; l < L; l++) {
+            for (int s = 0; s < S; s++)
+                for (int h = 0; h < H; h++)
+                    for (int q = 0; q < T; q++) {
+                        float *row = a + (((size_t)s * H + h) * T + q) * T;
+                        double z = 0;
+                        for (int k = 0; k <= q; k++) {
+                            row[k] = (float)(1.0 + ((k * 7 + q * 3 + h) % 5) +
+                                             (k == 0 && !o->gated && l > 0 ? 40.0 : 0) + (k == q && o->gated ? 5 : 0));
+                            z += row[k];
+                        }
+                        for (int k = 0; k <= q; k++)
+                            row[k] = (float)(row[k] / z);
+                    }
+            char name[64];
+            snprintf(name, sizeof name, "/attention/layer_%02d", l);
+            dset(f, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, da, a);
+        }
+        free(a);
+    }
+    if (o->hidden_dump) {
+        float *x = calloc((size_t)S * T * 32, sizeof *x);
+        hsize_t dh[3] = {(hsize_t)S, (hsize_t)T, 32};
+        for (int i = 0; i < S * T * 32; i++)
+            x[i] = (float)(((i * 37) % 11) - 5) * 0.1f;
+        x[5] = o->gated ? 3.0f : 300.0f; /* a massive activation at token 0, dim 5 */
+        for (int l = 0; l < L; l++) {
+            char name[64];
+            snprintf(name, sizeof name, "/hidden/layer_%02d", l);
+            dset(f, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dh, x);
+        }
+        free(x);
+    }
+    H5Fclose(f);
+    return 0;
+}
+
+static const char *dir_runs;
+static char base_h5[512], gated_h5[512], bare_h5[512];
+
+static int suite_init(void)
+{
+    dir_runs = test_tmpdir("plots-runs");
+    if (!dir_runs)
+        return -1;
+    snprintf(base_h5, sizeof base_h5, "%s/baseline.h5", dir_runs);
+    snprintf(gated_h5, sizeof gated_h5, "%s/gated.h5", dir_runs);
+    snprintf(bare_h5, sizeof bare_h5, "%s/bare.h5", dir_runs);
+    struct fake_run b = {.gated = 0, .attention = 1, .hidden_dump = 1, .L = 6, .H = 4, .T = 12, .S = 2};
+    struct fake_run g = b;
+    g.gated = 1;
+    struct fake_run n = b; /* a baseline without dumps */
+    n.attention = 0;
+    n.hidden_dump = 0;
+    return make_run(base_h5, &b) || make_run(gated_h5, &g) || make_run(bare_h5, &n);
+}
+
+/* ---- output checks ---- */
+
+static long file_size(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static unsigned char *slurp(const char *p, long *n)
+{
+    *n = file_size(p);
+    if (*n < 0)
+        return NULL;
+    unsigned char *b = malloc((size_t)*n + 1);
+    FILE *f = fopen(p, "rb");
+    if (!b || !f || fread(b, 1, (size_t)*n, f) != (size_t)*n) {
+        free(b);
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    b[*n] = 0;
+    return b;
+}
+
+/* PNG signature and IHDR width/height. */
+static int png_size(const char *p, unsigned *w, unsigned *h)
+{
+    long n;
+    unsigned char *b = slurp(p, &n);
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    int ok = b && n > 24 && !memcmp(b, sig, 8) && !memcmp(b + 12, "IHDR", 4);
+    if (ok) {
+        *w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
+        *h = (unsigned)b[20] << 24 | (unsigned)b[21] << 16 | (unsigned)b[22] << 8 | b[23];
+    }
+    free(b);
+    return ok ? 0 : -1;
+}
+
+/* Pages of a PDF: "/Type /Page" objects (not "/Pages"). -1 if not a PDF. */
+static int pdf_pages(const char *p)
+{
+    long n;
+    unsigned char *b = slurp(p, &n);
+    if (!b || n < 5 || memcmp(b, "%PDF", 4)) {
+        free(b);
+        return -1;
+    }
+    int pages = 0;
+    for (long i = 0; i + 11 <= n; i++)
+        if (!memcmp(b + i, "/Type /Page", 11) && (i + 11 == n || b[i + 11] != 's'))
+            pages++;
+    free(b);
+    return pages;
+}
+
+static const char *const all_kinds[] = {"first-token", "attention-map",  "head-grid",   "gate-hist", "sdpa-magnitude",
+                                        "sdpa-sparsity", "activations", "gate-layers", "massive"};
+
+static void test_every_kind_png(void)
+{
+    const char *d = test_tmpdir("plots-png");
+    for (size_t k = 0; k < sizeof all_kinds / sizeof all_kinds[0]; k++) {
+        char out[600], err[2048];
+        snprintf(out, sizeof out, "%s/%s.png", d, all_kinds[k]);
+        int rc = test_cli(NULL, 0, err, sizeof err, "plot", all_kinds[k], base_h5, gated_h5, "-o", out,
+                          "--labels", "baseline,gated", "--size", "900,600", NULL);
+        unsigned w = 0, h = 0;
+        int ok = png_size(out, &w, &h) == 0;
+        printf("\n  %-15s rc=%d png=%d %ux%u %s", all_kinds[k], rc, ok, w, h, rc ? err : "");
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_TRUE(ok);
+        CU_ASSERT_EQUAL(w, 900);
+        CU_ASSERT_EQUAL(h, 600);
+    }
+}
+
+static void test_default_size_png(void)
+{
+    const char *d = test_tmpdir("plots-defsize");
+    char out[600];
+    snprintf(out, sizeof out, "%s/ft.png", d);
+    int rc = test_cli(NULL, 0, NULL, 0, "plot", "first-token", base_h5, "-o", out, NULL);
+    unsigned w = 0, h = 0;
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    /* a paper column: 3.4 in at PLOT_DPI */
+    CU_ASSERT_EQUAL(w, (unsigned)lround(3.4 * PLOT_DPI));
+    snprintf(out, sizeof out, "%s/ft-in.png", d);
+    rc = test_cli(NULL, 0, NULL, 0, "plot", "first-token", base_h5, "-o", out, "--size", "2in,1.5in", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    CU_ASSERT_EQUAL(w, 2 * PLOT_DPI);
+    CU_ASSERT_EQUAL(h, (unsigned)lround(1.5 * PLOT_DPI));
+}
+
+static void test_pdf_svg_tex(void)
+{
+    const char *d = test_tmpdir("plots-fmt");
+    char out[600], err[2048];
+    snprintf(out, sizeof out, "%s/ft.pdf", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, gated_h5, "-o", out, NULL), 0);
+    CU_ASSERT_EQUAL(pdf_pages(out), 1);
+
+    snprintf(out, sizeof out, "%s/map.svg", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "-o", out, NULL), 0);
+    long n;
+    unsigned char *b = slurp(out, &n);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    CU_ASSERT_TRUE(b && (!strncmp((char *)b, "<?xml", 5) || !strncmp((char *)b, "<svg", 4)));
+    CU_ASSERT_TRUE(b && strstr((char *)b, "</svg>") != NULL);
+    free(b);
+
+    /* cairolatex: NAME.tex including NAME (the .pdf beside it), with LaTeX-escaped token labels */
+    snprintf(out, sizeof out, "%s/map.tex", d);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    b = slurp(out, &n);
+    CU_ASSERT_TRUE(b && strstr((char *)b, "{map}") != NULL);
+    CU_ASSERT_TRUE(b && strstr((char *)b, "a\\_b") != NULL); /* token " a_b^{c}" escaped */
+    free(b);
+    snprintf(out, sizeof out, "%s/map.pdf", d);
+    CU_ASSERT_EQUAL(pdf_pages(out), 1);
+}
+
+static void test_paper_pages(void)
+{
+    const char *d = test_tmpdir("plots-paper");
+    char out[600], err[2048];
+    snprintf(out, sizeof out, "%s/paper.pdf", d);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "paper", base_h5, gated_h5, "-o", out, NULL);
+    printf("\n  paper: rc=%d pages=%d %s", rc, pdf_pages(out), err);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(pdf_pages(out), 9);
+    /* without attention dumps the two map pages are left out, with a note naming the option */
+    snprintf(out, sizeof out, "%s/paper-nomaps.pdf", d);
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "paper", bare_h5, gated_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(pdf_pages(out), 7);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--dump attention"));
+    /* paper needs a PDF */
+    snprintf(out, sizeof out, "%s/paper.png", d);
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "paper", base_h5, gated_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
+static void test_missing_data(void)
+{
+    const char *d = test_tmpdir("plots-missing");
+    char out[600], err[2048];
+    snprintf(out, sizeof out, "%s/g.png", d);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "gate-hist", base_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no gate scores"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, base_h5));
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "gate-layers", base_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    snprintf(out, sizeof out, "%s/m.png", d);
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", bare_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "has no attention maps: run with --dump attention"));
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "head-grid", bare_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--dump attention"));
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    /* a layer that was not dumped / out of range, a head out of range */
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "--layers", "99", "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "out of range"));
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "--head", "4", "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    /* not a run file */
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", out, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
+static void test_bad_options(void)
+{
+    const char *d = test_tmpdir("plots-opts");
+    char out[600], err[2048];
+    snprintf(out, sizeof out, "%s/x.jpg", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, ".png, .pdf, .svg or .tex"));
+    snprintf(out, sizeof out, "%s/x.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "sinks", base_h5, "-o", out, NULL), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown kind 'sinks'"));
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, gated_h5, "--labels", "one",
+                             "-o", out, NULL), 2);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "--size", "0,3", "-o", out, NULL), 2);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, NULL), 2);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
+/* PATH without gnuplot: one line naming the package, exit 2, nothing written. */
+static void test_gnuplot_missing(void)
+{
+    const char *d = test_tmpdir("plots-nognuplot");
+    char out[600], err[2048];
+    snprintf(out, sizeof out, "%s/x.png", d);
+    char *old = strdup(getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", d, 1);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL);
+    setenv("PATH", old, 1);
+    free(old);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "install gnuplot-nox"));
+    CU_ASSERT_EQUAL(test_count_lines(err), 1);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
+/* A gnuplot that fails after writing part of the output: the first error line is
+ * reported and the destination stays untouched. */
+static void test_gnuplot_fails(void)
+{
+    const char *d = test_tmpdir("plots-gpfail");
+    char bin[600], fake[700], out[600], err[2048];
+    snprintf(bin, sizeof bin, "%s/bin", d);
+    mkdir(bin, 0755);
+    snprintf(fake, sizeof fake, "%s/gnuplot", bin);
+    FILE *f = fopen(fake, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "#!/bin/sh\nprintf 'partial' > x.png\necho '         plot foo' >&2\necho '              ^' >&2\n"
+               "echo '\"plot.gp\" line 7: undefined variable: foo' >&2\necho 'more' >&2\nexit 1\n");
+    fclose(f);
+    chmod(fake, 0755);
+    snprintf(out, sizeof out, "%s/x.png", d);
+    char *old = strdup(getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", bin, 1);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL);
+    setenv("PATH", old, 1);
+    free(old);
+    printf("\n  %s", err);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"plot.gp\" line 7: undefined variable: foo"));
+    CU_ASSERT_EQUAL(test_count_lines(err), 1);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
+static void test_unwritable_destination(void)
+{
+    const char *d = test_tmpdir("plots-unwritable");
+    char out[600], err[2048];
+    snprintf(out, sizeof out, "%s/no-such-dir/x.png", d);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot write"));
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    /* the destination is a directory */
+    snprintf(out, sizeof out, "%s/dir.png", d);
+    mkdir(out, 0755);
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+    /* a parent that is a file */
+    snprintf(out, sizeof out, "%s/x.png/y.png", base_h5);
+    rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL);
+    CU_ASSERT_EQUAL(rc, 2);
+}
+
+/* Names with quotes and labels with backquotes reach gnuplot as data, never as commands. */
+static void test_quoting(void)
+{
+    const char *d = test_tmpdir("plots-quote");
+    char out[600], err[2048], pwn[600];
+    snprintf(out, sizeof out, "%s/it's a \"test\".png", d);
+    snprintf(pwn, sizeof pwn, "%s/pwned", d);
+    char label[700];
+    snprintf(label, sizeof label, "a`touch '%s'`,b$(touch x)'\\", pwn);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, gated_h5, "-o", out, "--labels", label,
+                      NULL);
+    unsigned w, h;
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    CU_ASSERT_EQUAL(file_size(pwn), -1);
+
+    struct gp g;
+    memset(&g, 0, sizeof g);
+    CU_ASSERT_STRING_EQUAL(gp_q(&g, "a'b"), "'a''b'");
+    CU_ASSERT_STRING_EQUAL(gp_q(&g, "x\ny"), "'x y'");
+    CU_ASSERT_STRING_EQUAL(gp_q(&g, "`ls` \\n"), "'`ls` \\n'");
+    g.fmt = PLOT_FORMAT_TEX;
+    CU_ASSERT_STRING_EQUAL(gp_text(&g, "a_b%"), "'a\\_b\\%'");
+    g.fmt = PLOT_FORMAT_PNG;
+    CU_ASSERT_STRING_EQUAL(gp_text(&g, "a_b%"), "'a_b%'");
+    /* long text is cut on a character boundary and stays quoted */
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    big[1000] = '\xc3';
+    big[1001] = '\xa9';
+    const char *q = gp_q(&g, big);
+    size_t n = strlen(q);
+    CU_ASSERT_TRUE(n < sizeof g.ring[0] && q[0] == '\'' && q[n - 1] == '\'');
+}
+
+static void test_token_labels(void)
+{
+    char b[64];
+    plot_token_label(" sink", b, sizeof b, 8);
+    CU_ASSERT_STRING_EQUAL(b, "sink");
+    plot_token_label("\n", b, sizeof b, 8);
+    CU_ASSERT_STRING_EQUAL(b, "\\n");
+    plot_token_label("  ", b, sizeof b, 8);
+    CU_ASSERT_STRING_EQUAL(b, "__");
+    plot_token_label(" mechanism", b, sizeof b, 7);
+    CU_ASSERT_STRING_EQUAL(b, "mechani..");
+    plot_token_label(" \xc3\xa9t\xc3\xa9\xc3\xa9\xc3\xa9", b, sizeof b, 3);
+    CU_ASSERT_STRING_EQUAL(b, "\xc3\xa9t\xc3\xa9..");
+    plot_token_label("a\x01" "b", b, sizeof b, 8);
+    CU_ASSERT_STRING_EQUAL(b, "a?b");
+}
+
+/* --script-only leaves an editable script + data and runs nothing. */
+static void test_script_only(void)
+{
+    const char *d = test_tmpdir("plots-script");
+    char out[600], sdir[600], p[700], err[2048];
+    snprintf(out, sizeof out, "%s/fig.png", d);
+    snprintf(sdir, sizeof sdir, "%s/script", d);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, gated_h5, "-o", out, "--script-only",
+                      sdir, "--log", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    snprintf(p, sizeof p, "%s/plot.gp", sdir);
+    long n;
+    unsigned char *b = slurp(p, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NOT_NULL(strstr((char *)b, "set output 'fig.png'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr((char *)b, "set logscale cb"));
+    CU_ASSERT_PTR_NOT_NULL(strstr((char *)b, "#fde725")); /* viridis defined */
+    CU_ASSERT_PTR_NOT_NULL(strstr((char *)b, "'it''s'")); /* token label quoted */
+    free(b);
+    /* 6 layers: default indices 0, 6/4-1 = 0, 3*6/4-1 = 3, 5 -> 3 maps per run, [T, T] float32 */
+    snprintf(p, sizeof p, "%s/d00.f32", sdir);
+    CU_ASSERT_EQUAL(file_size(p), 12 * 12 * 4);
+    snprintf(p, sizeof p, "%s/d05.f32", sdir);
+    CU_ASSERT_EQUAL(file_size(p), 12 * 12 * 4);
+    snprintf(p, sizeof p, "%s/d06.f32", sdir);
+    CU_ASSERT_EQUAL(file_size(p), -1);
+}
+
+/* The head-averaged map written for gnuplot equals the mean of the stored heads. */
+static void test_map_values(void)
+{
+    const char *d = test_tmpdir("plots-mapvals");
+    char out[600], sdir[600], p[700];
+    snprintf(out, sizeof out, "%s/fig.png", d);
+    snprintf(sdir, sizeof sdir, "%s/s", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, NULL, 0, "plot", "attention-map", base_h5, "--layers", "2", "--seq", "1", "-o",
+                             out, "--script-only", sdir, NULL), 0);
+    snprintf(p, sizeof p, "%s/d00.f32", sdir);
+    long n;
+    unsigned char *b = slurp(p, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(n, 12 * 12 * 4);
+    hid_t f = H5Fopen(base_h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    float *a = malloc(2 * 4 * 12 * 12 * sizeof *a);
+    H5LTread_dataset_float(f, "/attention/layer_02", a);
+    H5Fclose(f);
+    float want[144];
+    for (int i = 0; i < 144; i++) {
+        double s = 0;
+        for (int h = 0; h < 4; h++)
+            s += a[(1 * 4 + h) * 144 + i];
+        want[i] = (float)(s / 4);
+    }
+    double diff = test_max_abs_diff((const float *)b, want, 144);
+    printf("\n  head-mean map layer 2 seq 1: max |diff| = %g", diff);
+    CU_ASSERT_TRUE(diff < 1e-6);
+    free(a);
+    free(b);
+}
+
+SS_SUITE(plots)
+{
+    CU_pSuite s = CU_add_suite("plots", suite_init, NULL);
+    CU_add_test(s, "every kind renders a PNG of the asked size", test_every_kind_png);
+    CU_add_test(s, "default size is a paper column; --size units", test_default_size_png);
+    CU_add_test(s, "PDF, SVG and cairolatex outputs", test_pdf_svg_tex);
+    CU_add_test(s, "paper: one page per kind, missing data leaves pages out", test_paper_pages);
+    CU_add_test(s, "missing gates / maps name the run option, nothing written", test_missing_data);
+    CU_add_test(s, "bad options exit 2", test_bad_options);
+    CU_add_test(s, "gnuplot missing from PATH", test_gnuplot_missing);
+    CU_add_test(s, "gnuplot failure reports its error line, leaves nothing", test_gnuplot_fails);
+    CU_add_test(s, "unwritable destination", test_unwritable_destination);
+    CU_add_test(s, "quotes and backquotes stay data", test_quoting);
+    CU_add_test(s, "token tick labels", test_token_labels);
+    CU_add_test(s, "--script-only keeps script and data", test_script_only);
+    CU_add_test(s, "head-averaged map values", test_map_values);
+}
