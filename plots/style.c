@@ -26,8 +26,9 @@ void plot_style_terminal(struct plot_ctx *c)
                   px, py, PLOT_FONT, PLOT_FONT_PT, scale, scale * 0.5);
         break;
     case PLOT_FORMAT_SVG:
-        gp_printf(g, "set terminal svg size %ld,%ld fixed noenhanced font '%s,%d' fontscale %.3f linewidth %.3f background '#ffffff'\n",
-                  px, py, PLOT_FONT, PLOT_FONT_PT, scale, scale * 0.5);
+        /* the svg terminal sizes the key from the nominal font size: scale the size, not fontscale */
+        gp_printf(g, "set terminal svg size %ld,%ld fixed noenhanced font '%s,%.1f' linewidth %.3f background '#ffffff'\n",
+                  px, py, PLOT_FONT, PLOT_FONT_PT * scale, scale * 0.5);
         break;
     case PLOT_FORMAT_PDF:
         gp_printf(g, "set terminal pdfcairo size %.3fin,%.3fin noenhanced font '%s,%d' fontscale 1 linewidth 1\n",
