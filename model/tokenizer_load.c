@@ -104,18 +104,23 @@ static enum ss_status load_merges(struct tokenizer *tk, const json_t *merges, co
             lb = json_string_length(m) - la - 1;
         } else
             return ss_fail(err, SS_ERR_INPUT, "%s: merge %zu is neither [\"a\", \"b\"] nor \"a b\"", f, r);
-        if (la + lb >= sizeof buf)
-            return ss_fail(err, SS_ERR_INPUT, "%s: merge %zu is too long", f, r);
         int32_t ia = strmap_get(&tk->vocab, a, la), ib = strmap_get(&tk->vocab, b, lb);
         if (ia < 0 || ib < 0)
             return ss_fail(err, SS_ERR_INPUT, "%s: merge %zu names unknown token \"%.*s\"", f, r,
                            (int)(ia < 0 ? (la > 80 ? 80 : la) : (lb > 80 ? 80 : lb)), ia < 0 ? a : b);
-        memcpy(buf, a, la);
-        memcpy(buf + la, b, lb);
-        int32_t im = strmap_get(&tk->vocab, buf, la + lb);
+        char *ab = la + lb <= sizeof buf ? buf : malloc(la + lb);
+        if (!ab)
+            return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", f);
+        memcpy(ab, a, la);
+        memcpy(ab + la, b, lb);
+        int32_t im = strmap_get(&tk->vocab, ab, la + lb);
         if (im < 0)
-            return ss_fail(err, SS_ERR_INPUT, "%s: merge %zu makes \"%.*s\", which is not in the vocab", f, r,
-                           (int)(la + lb > 80 ? 80 : la + lb), buf);
+            ss_fail(err, SS_ERR_INPUT, "%s: merge %zu makes \"%.*s\", which is not in the vocab", f, r,
+                    (int)(la + lb > 80 ? 80 : la + lb), ab);
+        if (ab != buf)
+            free(ab);
+        if (im < 0)
+            return SS_ERR_INPUT;
         if (pairmap_put(&tk->merges, ia, ib, (int32_t)r, im))
             return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", f);
     }
@@ -190,7 +195,8 @@ static enum ss_status index_added(struct tokenizer *tk, const char *f, struct ss
         if (t->match_len)
             tk->added_first[t->normalized][(unsigned char)t->match[0]] = 1;
     }
-    qsort(tk->added, (size_t)tk->n_added, sizeof *tk->added, cmp_added);
+    if (tk->n_added)
+        qsort(tk->added, (size_t)tk->n_added, sizeof *tk->added, cmp_added);
     return SS_OK;
 }
 
@@ -322,12 +328,14 @@ enum ss_status tokenizer_load(struct tokenizer **out, const char *path, struct s
     json_t *root = NULL;
     char *buf = NULL;
     long size = -1;
+    int readerr = 0;
     if (!fseek(fp, 0, SEEK_END) && (size = ftell(fp)) >= 0 && !fseek(fp, 0, SEEK_SET) &&
         (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, fp) == (size_t)size)
         root = json_loadb(buf, (size_t)size, 0, &je);
-    else
-        snprintf(je.text, sizeof je.text, "%s", buf ? "read failed" : "out of memory");
-    int readerr = !buf || (size >= 0 && !root && !je.line);
+    else {
+        readerr = 1;
+        snprintf(je.text, sizeof je.text, "%s", size < 0 ? "not a regular file" : buf ? "read failed" : "out of memory");
+    }
     free(buf);
     fclose(fp);
     enum ss_status st;
