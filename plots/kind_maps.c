@@ -10,6 +10,7 @@
 
 #define HINT_ATTN "run with --dump attention"
 #define MAP_FLOOR 1e-4 /* log colour scale: zeros (masked keys) are drawn at this floor */
+#define MAP_MAX_PIXELS 512 /* longer maps are mean-pooled in square blocks to at most this */
 
 static void attn_name(const struct plot_run *r, int l, char *buf, size_t n)
 {
@@ -112,9 +113,15 @@ static int dumped_head_index(struct plot_run *r, const char *dset, int head, int
     return head;
 }
 
+/* The map as drawn: n x n pixels, each the mean of a pool x pool block of positions. */
+struct map_img {
+    float *px;
+    int n, pool, n_tok; /* pixels per side, block side, positions per side */
+};
+
 /* One [T, T] map of layer l, sequence seq: head h (index in the dump) or, h < 0,
- * the mean over the dumped heads. Returns a malloc'd float array, T in *T. */
-static enum ss_status read_map(struct plot_ctx *c, struct plot_run *r, int l, int h, float **out, int *T,
+ * the mean over the dumped heads; mean-pooled when T > MAP_MAX_PIXELS. */
+static enum ss_status read_map(struct plot_ctx *c, struct plot_run *r, int l, int h, struct map_img *out,
                                struct ss_error *err)
 {
     char d[64];
@@ -146,12 +153,26 @@ static enum ss_status read_map(struct plot_ctx *c, struct plot_run *r, int l, in
             m[i] += (float)(a.data[i] / (h1 - h0));
         rf_array_free(&a);
     }
+    int f = (n + MAP_MAX_PIXELS - 1) / MAP_MAX_PIXELS, np = (n + f - 1) / f;
+    if (f > 1) { /* in place: block (i, j) only reads rows >= i*f, written after */
+        for (int i = 0; i < np; i++)
+            for (int j = 0; j < np; j++) {
+                double s = 0;
+                int cnt = 0;
+                for (int q = i * f; q < n && q < (i + 1) * f; q++)
+                    for (int k = j * f; k < n && k < (j + 1) * f; k++, cnt++)
+                        s += m[(size_t)q * n + k];
+                m[(size_t)i * np + j] = (float)(s / cnt);
+            }
+    }
     if (c->o->log_scale)
-        for (size_t i = 0; i < (size_t)n * n; i++)
+        for (size_t i = 0; i < (size_t)np * np; i++)
             if (!(m[i] >= MAP_FLOOR))
                 m[i] = (float)MAP_FLOOR;
-    *out = m;
-    *T = n;
+    out->px = m;
+    out->n = np;
+    out->pool = f;
+    out->n_tok = n;
     return SS_OK;
 }
 
@@ -161,14 +182,15 @@ static enum ss_status read_map(struct plot_ctx *c, struct plot_run *r, int l, in
 #define MAP_SHARED 8 /* head grid: one fixed colour range for every panel */
 #define MAP_TOPROW 32 /* leave room above for the figure title */
 
-/* Emit one heatmap panel of an n x n map in data file name. */
-static void map_panel(struct plot_ctx *c, const char *name, int n, char **toks, const char *title, int max_labels,
-                      int axis_labels)
+/* Emit one heatmap panel: n x n pixels in data file name, each pool x pool positions
+ * of n_tok (toks: their pieces, or NULL). */
+static void map_panel(struct plot_ctx *c, const char *name, int n, int pool, int n_tok, char **toks,
+                      const char *title, int max_labels, int axis_labels)
 {
     struct gp *g = &c->g;
     plot_style_heatmap(c, n, n);
-    int wx = plot_token_tics(c, "x", toks, n, max_labels);
-    int wy = plot_token_tics(c, "y", toks, n, max_labels);
+    int wx = plot_token_tics(c, "x", toks, n_tok, max_labels, pool);
+    int wy = plot_token_tics(c, "y", toks, n_tok, max_labels, pool);
     /* character units of the 8 pt font; tick labels are 7 pt, x ones rotated by 60 degrees */
     gp_printf(g, "set bmargin %.1f\nset lmargin %.1f\nset tmargin %.1f\nset rmargin %d\n",
               (axis_labels & MAP_ROOM ? 2.2 : 1.0) + 0.36 * wx, (axis_labels & MAP_ROOM ? 4.0 : 2.0) + 0.95 * wy,
@@ -203,13 +225,13 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
     }
     /* data first, so a missing piece fails before any script text */
     char (*names)[32] = calloc((size_t)PLOT_MAX_RUNS * PLOT_MAX_LAYERS, 32);
-    int T[PLOT_MAX_RUNS][PLOT_MAX_LAYERS];
+    int T[PLOT_MAX_RUNS][PLOT_MAX_LAYERS], pool[PLOT_MAX_RUNS][PLOT_MAX_LAYERS], ntk[PLOT_MAX_RUNS][PLOT_MAX_LAYERS];
     if (!names)
         return ss_fail(err, SS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < c->n_runs; i++)
         for (int k = 0; k < nl[i]; k++) {
             struct plot_run *r = &c->runs[i];
-            float *m = NULL;
+            struct map_img im = {0};
             int h = -1;
             enum ss_status st = SS_OK;
             if (o->head >= 0) {
@@ -222,10 +244,13 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
                     st = err->status;
             }
             if (!st)
-                st = read_map(c, r, layers[i][k], h, &m, &T[i][k], err);
+                st = read_map(c, r, layers[i][k], h, &im, err);
+            T[i][k] = im.n;
+            pool[i][k] = im.pool;
+            ntk[i][k] = im.n_tok;
             if (!st)
-                st = gp_data(g, m, (size_t)T[i][k] * (size_t)T[i][k], names[i * PLOT_MAX_LAYERS + k], err);
-            free(m);
+                st = gp_data(g, im.px, (size_t)im.n * (size_t)im.n, names[i * PLOT_MAX_LAYERS + k], err);
+            free(im.px);
             if (st) {
                 free(names);
                 return st;
@@ -251,10 +276,13 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
                     snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layers[i][k] + 1, o->head);
                 else
                     snprintf(title, sizeof title, "%s, layer %d", r->label, layers[i][k] + 1);
-                int n = T[i][k];
+                if (pool[i][k] > 1)
+                    snprintf(title + strlen(title), sizeof title - strlen(title), " (%dx%d pooled)",
+                             pool[i][k], pool[i][k]);
                 int lab = MAP_ROOM | (rr == br - 1 || k + bc >= nl[i] ? MAP_XLABEL : 0) |
                           (i == 0 && cc == 0 ? MAP_YLABEL : 0);
-                map_panel(c, names[i * PLOT_MAX_LAYERS + k], n, ntok == n ? toks : NULL, title, 16, lab);
+                map_panel(c, names[i * PLOT_MAX_LAYERS + k], T[i][k], pool[i][k], ntk[i][k],
+                          ntok == ntk[i][k] ? toks : NULL, title, 16, lab);
             }
             plot_strings_free(toks, ntok);
         }
@@ -267,7 +295,7 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
 {
     struct gp *g = &c->g;
     const struct plot_options *o = c->o;
-    int layer[PLOT_MAX_RUNS], H[PLOT_MAX_RUNS], T[PLOT_MAX_RUNS], most = 1;
+    int layer[PLOT_MAX_RUNS], H[PLOT_MAX_RUNS], T[PLOT_MAX_RUNS], pool[PLOT_MAX_RUNS], ntk[PLOT_MAX_RUNS], most = 1;
     int first[PLOT_MAX_RUNS];
     char names[PLOT_MAX_RUNS * 64][32];
     int n_files = 0;
@@ -301,11 +329,14 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
             most = H[i];
         first[i] = n_files;
         for (int h = 0; h < H[i]; h++) {
-            float *m = NULL;
-            st = read_map(c, r, layer[i], h, &m, &T[i], err);
+            struct map_img im = {0};
+            st = read_map(c, r, layer[i], h, &im, err);
+            T[i] = im.n;
+            pool[i] = im.pool;
+            ntk[i] = im.n_tok;
             if (!st)
-                st = gp_data(g, m, (size_t)T[i] * (size_t)T[i], names[n_files++], err);
-            free(m);
+                st = gp_data(g, im.px, (size_t)im.n * (size_t)im.n, names[n_files++], err);
+            free(im.px);
             if (st)
                 return st;
         }
@@ -359,8 +390,8 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
                 else
                     snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layer[i] + 1, model_head);
                 /* token labels only where panels have room for them */
-                int words = ntok == T[i] && T[i] <= 16 && c->w_in / (bc * c->n_runs) >= 1.6;
-                map_panel(c, names[first[i] + h], T[i], words ? toks : NULL, title, 8,
+                int words = ntok == ntk[i] && ntk[i] <= 16 && c->w_in / (bc * c->n_runs) >= 1.6;
+                map_panel(c, names[first[i] + h], T[i], pool[i], ntk[i], words ? toks : NULL, title, 8,
                           MAP_SHARED | (rr == 0 ? MAP_TOPROW : 0));
             }
             plot_strings_free(toks, ntok);
@@ -519,7 +550,7 @@ enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
             int ntok = 0;
             char **toks = plot_tokens(r, md[i].from_dump ? c->o->seq : 0, &ntok);
             if (md[i].from_dump && ntok == T)
-                plot_token_tics(c, "x", toks, T, 12);
+                plot_token_tics(c, "x", toks, T, 12, 1);
             else
                 gp_printf(g, "set xtics auto\n");
             plot_strings_free(toks, ntok);

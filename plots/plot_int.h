@@ -53,10 +53,11 @@ enum ss_status plot_table(struct plot_ctx *c, const double *v, int rows, int col
 const char *plot_table_fmt(int rows, int cols);
 /* A short tick label for a token piece (visible spaces/newlines, at most max_chars characters). */
 void plot_token_label(const char *piece, char *out, size_t n, int max_chars);
-/* Emit `set xtics (...)` (axis "x" or "y") with token labels thinned to at most max_labels;
+/* Emit `set xtics (...)` (axis "x" or "y") with token labels (or, pieces NULL, positions)
+ * thinned to at most max_labels, for a map pooled pool x pool (1: not pooled);
  * returns the widest label in characters (for explicit margins: gnuplot's automatic
  * margins collapse a square plot when x labels are rotated). */
-int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, int max_labels);
+int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, int max_labels, int pool);
 /* Token pieces of sequence seq of a run, or NULL when /token_text is absent (ids then). */
 char **plot_tokens(struct plot_run *r, int seq, int *n);
 void plot_strings_free(char **s, int n);

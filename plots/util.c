@@ -89,14 +89,16 @@ void plot_token_label(const char *piece, char *out, size_t n, int max_chars)
         snprintf(out, n, "%s", tmp);
 }
 
-int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, int max_labels)
+int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, int max_labels, int pool)
 {
     struct gp *g = &c->g;
     int step = n > max_labels ? (n + max_labels - 1) / max_labels : 1;
-    if (!pieces) {
+    if (!pieces && pool <= 1) {
         gp_printf(g, "set %stics %d\n", axis, step < 1 ? 1 : step);
         return n >= 1000 ? 4 : n >= 100 ? 3 : 2;
     }
+    if (pool < 1)
+        pool = 1;
     int widest = 1;
     if (!strcmp(axis, "x"))
         gp_printf(g, "set xtics rotate by 60 right font ',7' (");
@@ -104,8 +106,12 @@ int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, 
         gp_printf(g, "set ytics font ',7' (");
     for (int i = 0; i < n; i += step) {
         char lab[96];
-        plot_token_label(pieces[i], lab, sizeof lab, 7);
-        gp_printf(g, "%s%s %d", i ? ", " : "", gp_text(g, lab), i);
+        if (pieces)
+            plot_token_label(pieces[i], lab, sizeof lab, 7);
+        else
+            snprintf(lab, sizeof lab, "%d", i);
+        /* a pooled map has pixel j covering positions j*pool .. j*pool+pool-1 */
+        gp_printf(g, "%s%s %g", i ? ", " : "", gp_text(g, lab), (i + 0.5) / pool - 0.5);
         int chars = 0;
         for (const char *q = lab; *q; q++)
             chars += ((unsigned char)*q & 0xC0) != 0x80;

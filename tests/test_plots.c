@@ -625,6 +625,42 @@ static void test_map_values(void)
     free(b);
 }
 
+/* A long map is mean-pooled in square blocks before it reaches gnuplot. */
+static void test_map_pooling(void)
+{
+    const char *d = test_tmpdir("plots-pool");
+    char path[600], out[600], sdir[600], p[700];
+    snprintf(path, sizeof path, "%s/long.h5", d);
+    struct fake_run lr = {.gated = 0, .attention = 1, .L = 1, .H = 1, .T = 600, .S = 1};
+    CU_ASSERT_EQUAL_FATAL(make_run(path, &lr), 0);
+    snprintf(out, sizeof out, "%s/long.png", d);
+    snprintf(sdir, sizeof sdir, "%s/s", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, NULL, 0, "plot", "attention-map", path, "-o", out, "--script-only", sdir, NULL), 0);
+    snprintf(p, sizeof p, "%s/d00.f32", sdir);
+    long n;
+    float *px = (float *)slurp(p, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(px);
+    CU_ASSERT_EQUAL(n, 300 * 300 * 4); /* 600 positions, blocks of 2 */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    float *a = malloc(600 * 600 * sizeof *a);
+    H5LTread_dataset_float(f, "/attention/layer_00", a);
+    H5Fclose(f);
+    double worst = 0;
+    for (int i = 0; i < 300; i += 37)
+        for (int j = 0; j <= i; j += 11) {
+            double want = (a[(2 * i) * 600 + 2 * j] + a[(2 * i) * 600 + 2 * j + 1] + a[(2 * i + 1) * 600 + 2 * j] +
+                           a[(2 * i + 1) * 600 + 2 * j + 1]) / 4;
+            worst = fmax(worst, fabs(want - px[i * 300 + j]));
+        }
+    printf("\n  pooled 600 -> 300: max |diff| = %g", worst);
+    CU_ASSERT_TRUE(worst < 1e-6);
+    free(a);
+    free(px);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, NULL, 0, "plot", "attention-map", path, "-o", out, NULL), 0);
+    unsigned w, h;
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+}
+
 SS_SUITE(plots)
 {
     CU_pSuite s = CU_add_suite("plots", suite_init, NULL);
@@ -641,4 +677,5 @@ SS_SUITE(plots)
     CU_add_test(s, "token tick labels", test_token_labels);
     CU_add_test(s, "--script-only keeps script and data", test_script_only);
     CU_add_test(s, "head-averaged map values", test_map_values);
+    CU_add_test(s, "long maps are mean-pooled", test_map_pooling);
 }
