@@ -64,12 +64,17 @@ struct model_config {
     struct rope_config rope;
     int bos_token_id, eos_token_id; /* -1 when absent */
     char dtype[8];             /* storage dtype of the weights: "f32" | "bf16" | "f16" */
+    int sliding_window;        /* mistral: attend to the last N keys only; 0 = full causal */
 };
 
 /* Width of q_proj's output: n_heads*head_dim plus the fused gate logits. */
 int model_config_q_out(const struct model_config *c);
 /* gate values per (token, head): 0 none, 1 headwise, head_dim elementwise. */
 int model_config_gate_dim(const struct model_config *c);
+/* Rows of q_proj per KV group: P = G*head_dim (+ G headwise, + G*head_dim elementwise). */
+int model_config_q_group_rows(const struct model_config *c);
+/* Parameters implied by the config (embeddings counted once when c->tied). */
+size_t model_config_n_params(const struct model_config *c);
 
 struct layer_weights {
     float *attn_norm;          /* [hidden]                       input_layernorm */
@@ -106,8 +111,18 @@ struct model {
 enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err);
 void model_free(struct model *m);
 
-/* Parse only the config (for `info`); the weights are not read. */
+/* Parse only the config (for `info`); the weights are not read. c->tied is taken
+ * from tie_word_embeddings here; model_load decides it by the absence of lm_head.weight.
+ * c->dtype comes from config.json's "dtype"/"torch_dtype" ("" when absent). */
 enum ss_status model_config_load(struct model_config *c, const char *dir, struct ss_error *err);
+/* The same from a JSON text; `path` names it in errors. */
+enum ss_status model_config_parse(struct model_config *c, const char *json, const char *path,
+                                  struct ss_error *err);
+
+/* RoPE (model/rope.c): inv_freq[head_dim/2] as transformers computes it for the
+ * config's rope type, and the factor cos/sin are multiplied by (yarn; else 1). */
+void rope_inv_freq(const struct rope_config *r, int head_dim, int max_pos, float *inv_freq);
+float rope_attention_factor(const struct rope_config *r, int max_pos);
 
 /* ---- forward pass ---------------------------------------------------------- */
 
@@ -136,6 +151,8 @@ struct run_state;
 enum ss_status run_state_new(struct run_state **rs, const struct model_config *c, int max_T,
                              const struct forward_opts *opts, struct ss_error *err);
 void run_state_free(struct run_state *rs);
+/* Bytes run_state_new would allocate (for `info` and memory planning). */
+size_t run_state_bytes(const struct model_config *c, int max_T, const struct forward_opts *opts);
 
 /* Run tokens[0..T) (one sequence) through the model, firing hooks on the way.
  * Token ids must lie in [0, vocab). A hook that returns non-zero stops the pass

@@ -1,0 +1,324 @@
+/* model/forward.c — whole-sequence prefill with hook points (model/hooks.h).
+ *
+ * Every projection is one sgemm over all T positions. Attention goes head by head
+ * in tiles of attn_tile query rows: scores[nq, nk] = Q K^T / sqrt(D) for keys
+ * 0..nk = q0+nq, never a T x T buffer. Logits go in tiles of logits_tile positions
+ * and are skipped entirely when nobody listens. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "ops.h"
+
+struct run_state {
+    int max_T, attn_tile, logits_tile;
+    struct model_config cfg;   /* the shapes the buffers were sized for */
+    float *x;                  /* [T, hidden] residual stream */
+    float *xn;                 /* [T, hidden] normed input of a block */
+    float *qg;                 /* [T, q_out] q_proj output (queries and gate logits) */
+    float *q;                  /* [T, n_heads, D] */
+    float *k, *v;              /* [T, n_kv, D] */
+    float *gate;               /* [T, n_heads, gate_dim] (gated only) */
+    float *att;                /* [T, n_heads, D] attention output before the gate */
+    float *attg;               /* [T, n_heads, D] after the gate (gated only) */
+    float *o;                  /* [T, hidden] o_proj output, then FFN output */
+    float *hb, *hb2;           /* [T, ffn] SwiGLU gate / up */
+    float *scores;             /* [attn_tile, max_T] one attention tile */
+    float *cos_t, *sin_t;      /* [max_T, D/2] RoPE tables (yarn attention factor folded in) */
+    float *logits;             /* [logits_tile, vocab] */
+    void *arena;
+};
+
+/* Floats of each buffer, in the order of struct run_state; sizes rounded to 64 bytes. */
+static int buffer_sizes(const struct model_config *c, int T, int at, int lt, size_t *n)
+{
+    size_t H = c->hidden, nh = c->n_heads, D = c->head_dim, kv = c->n_kv_heads, gd = model_config_gate_dim(c);
+    size_t sz[] = {
+        T * H, T * H, T * (size_t)model_config_q_out(c), T * nh * D, T * kv * D, T * kv * D, T * nh * gd,
+        T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn, (size_t)at * T,
+        T * D / 2, T * D / 2, (size_t)lt * c->vocab,
+    };
+    int k = (int)(sizeof sz / sizeof sz[0]);
+    for (int i = 0; i < k; i++)
+        n[i] = (sz[i] + 15) / 16 * 16;
+    return k;
+}
+
+static void tiles_default(const struct forward_opts *o, int *at, int *lt)
+{
+    *at = o && o->attn_tile > 0 ? o->attn_tile : 128;
+    *lt = o && o->logits_tile > 0 ? o->logits_tile : 256;
+}
+
+size_t run_state_bytes(const struct model_config *c, int max_T, const struct forward_opts *opts)
+{
+    int at, lt;
+    tiles_default(opts, &at, &lt);
+    if (at > max_T)
+        at = max_T;
+    if (lt > max_T)
+        lt = max_T;
+    size_t n[20], tot = 0;
+    int k = buffer_sizes(c, max_T, at, lt, n);
+    for (int i = 0; i < k; i++)
+        tot += n[i];
+    return tot * sizeof(float) + sizeof(struct run_state);
+}
+
+enum ss_status run_state_new(struct run_state **out, const struct model_config *c, int max_T,
+                             const struct forward_opts *opts, struct ss_error *err)
+{
+    *out = NULL;
+    if (max_T < 1)
+        return ss_fail(err, SS_ERR_INPUT, "run state: need at least one position (got %d)", max_T);
+    struct run_state *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return ss_fail(err, SS_ERR_NOMEM, "run state: out of memory");
+    rs->max_T = max_T;
+    rs->cfg = *c;
+    tiles_default(opts, &rs->attn_tile, &rs->logits_tile);
+    if (rs->attn_tile > max_T)
+        rs->attn_tile = max_T;
+    if (rs->logits_tile > max_T)
+        rs->logits_tile = max_T;
+    size_t n[20], tot = 0;
+    int k = buffer_sizes(c, max_T, rs->attn_tile, rs->logits_tile, n);
+    for (int i = 0; i < k; i++)
+        tot += n[i];
+    if (posix_memalign(&rs->arena, 64, tot * sizeof(float) + 64)) {
+        free(rs);
+        return ss_fail(err, SS_ERR_NOMEM, "run state: cannot allocate %.2f GB of activations for %d positions",
+                       tot * 4e-9, max_T);
+    }
+    float **bufs[] = {&rs->x, &rs->xn, &rs->qg, &rs->q, &rs->k, &rs->v, &rs->gate, &rs->att, &rs->attg,
+                      &rs->o, &rs->hb, &rs->hb2, &rs->scores, &rs->cos_t, &rs->sin_t, &rs->logits};
+    float *p = rs->arena;
+    for (int i = 0; i < k; i++) {
+        *bufs[i] = n[i] ? p : NULL;
+        p += n[i];
+    }
+    float *inv = malloc(c->head_dim / 2 * sizeof *inv);
+    if (!inv) {
+        run_state_free(rs);
+        return ss_fail(err, SS_ERR_NOMEM, "run state: out of memory");
+    }
+    rope_inv_freq(&c->rope, c->head_dim, c->max_pos, inv);
+    rope_table_fill(rs->cos_t, rs->sin_t, inv, rope_attention_factor(&c->rope, c->max_pos), max_T, c->head_dim);
+    free(inv);
+    *out = rs;
+    return SS_OK;
+}
+
+void run_state_free(struct run_state *rs)
+{
+    if (!rs)
+        return;
+    free(rs->arena);
+    free(rs);
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+struct pass {
+    const struct hook_set *hooks;
+    struct ss_error *err;
+    int T;
+};
+
+static enum ss_status fire(struct pass *ps, enum hook_point p, int layer, const float *data, int ndim, int64_t s0,
+                           int64_t s1, int64_t s2, int head, int q0)
+{
+    if (!hook_set_wants(ps->hooks, p))
+        return SS_OK;
+    struct hook_event ev = {p, layer, data, ndim, {s0, s1, s2}, head, q0, ps->T};
+    for (int i = 0; i < ps->hooks->n[p]; i++)
+        if (ps->hooks->fn[p][i](ps->hooks->user[p][i], &ev, ps->err)) {
+            if (ps->err->status == SS_OK)
+                ss_fail(ps->err, SS_ERR_INTERNAL, "hook on '%s' stopped the forward pass", hook_point_name(p));
+            return ps->err->status;
+        }
+    return SS_OK;
+}
+
+#define FIRE(...)                                     \
+    do {                                              \
+        enum ss_status st_ = fire(__VA_ARGS__);       \
+        if (st_)                                      \
+            return st_;                               \
+    } while (0)
+
+/* ---- attention ---------------------------------------------------------------- */
+
+/* Split qg[T, q_out] (per KV group: G*D queries, then G gate logits or G*D) into
+ * q[T, n_heads, D] and gate[T, n_heads, gd] with the gate mode applied. */
+static void split_q_gate(const struct model_config *c, const float *qg, float *q, float *gate, int T,
+                         const struct gate_mode *gm)
+{
+    int nh = c->n_heads, D = c->head_dim, G = nh / c->n_kv_heads, gd = model_config_gate_dim(c);
+    int P = model_config_q_group_rows(c), qo = model_config_q_out(c);
+    for (int t = 0; t < T; t++) {
+        const float *row = qg + (size_t)t * qo;
+        for (int g = 0; g < c->n_kv_heads; g++) {
+            memcpy(q + ((size_t)t * nh + (size_t)g * G) * D, row + (size_t)g * P, (size_t)G * D * sizeof(float));
+            if (gd)
+                memcpy(gate + ((size_t)t * nh + (size_t)g * G) * gd, row + (size_t)g * P + (size_t)G * D,
+                       (size_t)G * gd * sizeof(float));
+        }
+    }
+    if (!gd)
+        return;
+    size_t n = (size_t)T * nh * gd;
+    if (gm->kind == GATE_MODE_NATIVE)
+        sigmoid_forward(gate, n);
+    else
+        for (size_t i = 0; i < n; i++)
+            gate[i] = gm->kind == GATE_MODE_OFF ? 1.0f : gm->value;
+}
+
+/* Causal softmax attention of one layer, head by head, tile by tile.
+ * q[T, nh, D], k/v[T, n_kv, D] -> att[T, nh, D]. */
+static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, int layer)
+{
+    const struct model_config *c = &rs->cfg;
+    int T = ps->T, nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim, G = nh / nkv, W = c->sliding_window;
+    float alpha = (float)(1.0 / sqrt((double)D));
+    for (int h = 0; h < nh; h++) {
+        const float *K = rs->k + (size_t)(h / G) * D, *V = rs->v + (size_t)(h / G) * D;
+        for (int q0 = 0; q0 < T; q0 += rs->attn_tile) {
+            int nq = T - q0 < rs->attn_tile ? T - q0 : rs->attn_tile, nk = q0 + nq;
+            float *S = rs->scores;
+            /* S[nq, nk] = Q[q0.., D] K[0..nk, D]^T / sqrt(D) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, alpha, rs->q + ((size_t)q0 * nh + h) * D,
+                        nh * D, K, nkv * D, 0.0f, S, nk);
+            for (int i = 0; i < nq; i++) {
+                float *r = S + (size_t)i * nk;
+                int qa = q0 + i;
+                for (int j = qa + 1; j < nk; j++)
+                    r[j] = -INFINITY;
+                if (W > 0)
+                    for (int j = 0; j <= qa - W; j++)
+                        r[j] = -INFINITY;
+            }
+            FIRE(ps, HOOK_ATTN_SCORES, layer, S, 2, nq, nk, 0, h, q0);
+            softmax_rows(S, nq, nk);
+            FIRE(ps, HOOK_ATTN_PROBS, layer, S, 2, nq, nk, 0, h, q0);
+            /* att[q0.., h, D] = S[nq, nk] V[0..nk, D] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, 1.0f, S, nk, V, nkv * D, 0.0f,
+                        rs->att + ((size_t)q0 * nh + h) * D, nh * D);
+        }
+    }
+    return SS_OK;
+}
+
+/* ---- one decoder layer -------------------------------------------------------- */
+
+static enum ss_status layer_forward(struct pass *ps, const struct model *m, struct run_state *rs, int l,
+                                    const struct forward_opts *opts)
+{
+    const struct model_config *c = &m->cfg;
+    const struct layer_weights *w = &m->w.layers[l];
+    int T = ps->T, H = c->hidden, nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim;
+    int gd = model_config_gate_dim(c), qo = model_config_q_out(c);
+    static const struct gate_mode native = {GATE_MODE_NATIVE, 0};
+
+    rmsnorm_forward(rs->xn, rs->x, w->attn_norm, T, H, c->rms_eps);
+    FIRE(ps, HOOK_ATTN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
+    linear_forward(rs->qg, rs->xn, w->wq, w->bq, T, H, qo);
+    linear_forward(rs->k, rs->xn, w->wk, w->bk, T, H, nkv * D);
+    linear_forward(rs->v, rs->xn, w->wv, w->bv, T, H, nkv * D);
+    split_q_gate(c, rs->qg, rs->q, rs->gate, T, opts ? &opts->gate : &native);
+    if (c->qk_norm) { /* per-head RMSNorm on the queries (never the gate logits) and keys */
+        rmsnorm_forward(rs->q, rs->q, w->q_norm, T * nh, D, c->rms_eps);
+        rmsnorm_forward(rs->k, rs->k, w->k_norm, T * nkv, D, c->rms_eps);
+    }
+    rope_forward(rs->q, rs->cos_t, rs->sin_t, T, nh, D, nh * D);
+    rope_forward(rs->k, rs->cos_t, rs->sin_t, T, nkv, D, nkv * D);
+    FIRE(ps, HOOK_Q, l, rs->q, 3, T, nh, D, -1, 0);
+    FIRE(ps, HOOK_K, l, rs->k, 3, T, nkv, D, -1, 0);
+    FIRE(ps, HOOK_V, l, rs->v, 3, T, nkv, D, -1, 0);
+
+    enum ss_status st = attention_forward(ps, rs, l);
+    if (st)
+        return st;
+    FIRE(ps, HOOK_ATTN_OUT, l, rs->att, 3, T, nh, D, -1, 0);
+    const float *a = rs->att;
+    if (gd) { /* attg = att * gate, the gate broadcast over D when headwise */
+        for (size_t r = 0; r < (size_t)T * nh; r++) {
+            const float *x = rs->att + r * D, *g = rs->gate + r * gd;
+            float *y = rs->attg + r * D;
+            for (int d = 0; d < D; d++)
+                y[d] = x[d] * g[gd == 1 ? 0 : d];
+        }
+        a = rs->attg;
+        FIRE(ps, HOOK_GATE, l, rs->gate, 3, T, nh, gd, -1, 0);
+    }
+    FIRE(ps, HOOK_ATTN_GATED, l, a, 3, T, nh, D, -1, 0);
+    linear_forward(rs->o, a, w->wo, w->bo, T, nh * D, H);
+    FIRE(ps, HOOK_O_PROJ, l, rs->o, 2, T, H, 0, -1, 0);
+    for (size_t i = 0; i < (size_t)T * H; i++)
+        rs->x[i] += rs->o[i];
+    FIRE(ps, HOOK_RESID_MID, l, rs->x, 2, T, H, 0, -1, 0);
+
+    rmsnorm_forward(rs->xn, rs->x, w->ffn_norm, T, H, c->rms_eps);
+    FIRE(ps, HOOK_FFN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
+    linear_forward(rs->hb, rs->xn, w->w_gate, NULL, T, H, c->ffn);
+    linear_forward(rs->hb2, rs->xn, w->w_up, NULL, T, H, c->ffn);
+    swiglu_forward(rs->hb2, rs->hb, (size_t)T * c->ffn);
+    linear_forward(rs->o, rs->hb2, w->w_down, NULL, T, c->ffn, H);
+    FIRE(ps, HOOK_FFN_OUT, l, rs->o, 2, T, H, 0, -1, 0);
+    for (size_t i = 0; i < (size_t)T * H; i++)
+        rs->x[i] += rs->o[i];
+    FIRE(ps, HOOK_RESID_POST, l, rs->x, 2, T, H, 0, -1, 0);
+    return SS_OK;
+}
+
+static int same_shapes(const struct model_config *a, const struct model_config *b)
+{
+    return a->hidden == b->hidden && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads &&
+           a->head_dim == b->head_dim && a->ffn == b->ffn && a->vocab == b->vocab && a->gate == b->gate &&
+           a->rope.type == b->rope.type && a->rope.theta == b->rope.theta;
+}
+
+enum ss_status model_forward(const struct model *m, struct run_state *rs, const int32_t *tokens, int T,
+                             const struct hook_set *hooks, const struct forward_opts *opts, struct ss_error *err)
+{
+    struct ss_error local = {0};
+    struct pass ps = {hooks, err ? err : &local, T};
+    const struct model_config *c = &m->cfg;
+    if (!same_shapes(c, &rs->cfg))
+        return ss_fail(err, SS_ERR_INTERNAL, "%s: run state was made for another model", m->dir);
+    if (T < 1)
+        return ss_fail(err, SS_ERR_INPUT, "%s: empty token sequence", m->dir);
+    if (T > rs->max_T)
+        return ss_fail(err, SS_ERR_INPUT, "%s: sequence of %d tokens exceeds the run state's %d positions", m->dir, T,
+                       rs->max_T);
+    for (int t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab)
+            return ss_fail(err, SS_ERR_INPUT, "%s: token id %d at position %d is outside the vocabulary [0, %d)",
+                           m->dir, (int)tokens[t], t, c->vocab);
+    if (opts && opts->gate.kind == GATE_MODE_CONSTANT && c->gate == GATE_KIND_NONE)
+        return ss_fail(err, SS_ERR_INPUT, "%s: --gate constant needs a gated checkpoint (this one has no gate)", m->dir);
+    openblas_set_num_threads(opts && opts->threads > 0 ? opts->threads : openblas_get_num_procs());
+
+    int H = c->hidden;
+    for (int t = 0; t < T; t++)
+        memcpy(rs->x + (size_t)t * H, m->w.embed + (size_t)tokens[t] * H, H * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        enum ss_status st = layer_forward(&ps, m, rs, l, opts);
+        if (st)
+            return st;
+    }
+    int want_logits = hook_set_wants(hooks, HOOK_LOGITS);
+    if (!want_logits && !hook_set_wants(hooks, HOOK_FINAL_NORM))
+        return SS_OK;
+    rmsnorm_forward(rs->xn, rs->x, m->w.final_norm, T, H, c->rms_eps);
+    FIRE(&ps, HOOK_FINAL_NORM, -1, rs->xn, 2, T, H, 0, -1, 0);
+    for (int p0 = 0; want_logits && p0 < T; p0 += rs->logits_tile) {
+        int n = T - p0 < rs->logits_tile ? T - p0 : rs->logits_tile;
+        linear_forward(rs->logits, rs->xn + (size_t)p0 * H, m->w.lm_head, NULL, n, H, c->vocab);
+        FIRE(&ps, HOOK_LOGITS, -1, rs->logits, 2, n, c->vocab, 0, -1, p0);
+    }
+    return SS_OK;
+}

@@ -1,0 +1,92 @@
+/* model/ops.c — elementwise and row operations; the matrix products are OpenBLAS. */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stddef.h>
+
+void rmsnorm_forward(float *out, const float *x, const float *w, int T, int C, float eps)
+{
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * C;
+        float *o = out + (size_t)t * C;
+        double ss = 0;
+        for (int i = 0; i < C; i++)
+            ss += (double)xr[i] * xr[i];
+        float r = (float)(1.0 / sqrt(ss / C + eps));
+        for (int i = 0; i < C; i++)
+            o[i] = w[i] * (xr[i] * r);
+    }
+}
+
+void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n_out, n_in, 1.0f, x, n_in, w, n_in, 0.0f, out, n_out);
+    if (b)
+        for (int t = 0; t < T; t++) {
+            float *o = out + (size_t)t * n_out;
+            for (int i = 0; i < n_out; i++)
+                o[i] += b[i];
+        }
+}
+
+void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D)
+{
+    int half = D / 2;
+    for (int p = 0; p < T; p++)
+        for (int i = 0; i < half; i++) {
+            float a = (float)p * inv_freq[i]; /* float32 angle, as the reference */
+            cos_t[(size_t)p * half + i] = (float)cos((double)a) * scale;
+            sin_t[(size_t)p * half + i] = (float)sin((double)a) * scale;
+        }
+}
+
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int T, int n, int D, int stride)
+{
+    int half = D / 2;
+    for (int p = 0; p < T; p++) {
+        const float *c = cos_t + (size_t)p * half, *s = sin_t + (size_t)p * half;
+        for (int h = 0; h < n; h++) {
+            float *v = x + (size_t)p * stride + (size_t)h * D;
+            for (int i = 0; i < half; i++) {
+                float a = v[i], b = v[i + half];
+                v[i] = a * c[i] - b * s[i];
+                v[i + half] = b * c[i] + a * s[i];
+            }
+        }
+    }
+}
+
+void softmax_rows(float *s, int nq, int nk)
+{
+    for (int i = 0; i < nq; i++) {
+        float *r = s + (size_t)i * nk, mx = -INFINITY;
+        for (int j = 0; j < nk; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        if (mx == -INFINITY) { /* fully masked row: cannot happen causally */
+            for (int j = 0; j < nk; j++)
+                r[j] = 0;
+            continue;
+        }
+        float sum = 0;
+        for (int j = 0; j < nk; j++) {
+            r[j] = expf(r[j] - mx);
+            sum += r[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < nk; j++)
+            r[j] *= inv;
+    }
+}
+
+void swiglu_forward(float *h, const float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] *= g[i] / (1.0f + expf(-g[i]));
+}
+
+void sigmoid_forward(float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = 1.0f / (1.0f + expf(-g[i]));
+}

@@ -1,0 +1,31 @@
+/* model/ops.h — the operations of the forward pass, one function each, float32,
+ * row-major. T = positions, C = channels. Weights are [out, in] as in HF. */
+#ifndef SS_MODEL_OPS_H
+#define SS_MODEL_OPS_H
+
+#include <stddef.h>
+
+/* out[T, C] = x / sqrt(mean(x^2) + eps) * w[C]   (out may equal x) */
+void rmsnorm_forward(float *out, const float *x, const float *w, int T, int C, float eps);
+
+/* out[T, n_out] = x[T, n_in] @ w[n_out, n_in]^T (+ b[n_out]); one sgemm over all T. */
+void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out);
+
+/* cos/sin[T, D/2] of angle p * inv_freq[i], times `scale` (yarn attention factor). */
+void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D);
+
+/* Rotate-half RoPE in place on x[T, n, D] rows of stride `stride` floats per position:
+ * pairs (i, i + D/2) rotated by the angle of frequency i. */
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int T, int n, int D, int stride);
+
+/* Softmax of each row of s[nq, nk] over its entries that are not -INFINITY
+ * (those become 0). Query row i sits at absolute position q0 + i. */
+void softmax_rows(float *s, int nq, int nk);
+
+/* h[n] = silu(g[n]) * h[n]  (SwiGLU) */
+void swiglu_forward(float *h, const float *g, size_t n);
+
+/* g[n] = 1 / (1 + exp(-g[n])) */
+void sigmoid_forward(float *g, size_t n);
+
+#endif

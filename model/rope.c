@@ -1,0 +1,84 @@
+/* model/rope.c — RoPE inverse frequencies for default, linear, llama3 and yarn
+ * scaling, computed in float32 step by step as transformers does (its
+ * ROPE_INIT_FUNCTIONS), so the tables agree to the last bit or two. */
+#include <math.h>
+
+#include "model.h"
+
+/* base ** (2i/dim) for i < dim/2: float32 exponent, power rounded from double. */
+static float pos_freq(double base, int i, int dim)
+{
+    float e = (float)(2 * i) / (float)dim;
+    return (float)pow((double)(float)base, (double)e);
+}
+
+static double yarn_mscale(double scale, double m)
+{
+    return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0;
+}
+
+float rope_attention_factor(const struct rope_config *r, int max_pos)
+{
+    (void)max_pos;
+    if (r->type != ROPE_TYPE_YARN)
+        return 1.0f;
+    if (r->attention_factor)
+        return (float)r->attention_factor;
+    if (r->mscale && r->mscale_all_dim)
+        return (float)(yarn_mscale(r->factor, r->mscale) / yarn_mscale(r->factor, r->mscale_all_dim));
+    return (float)yarn_mscale(r->factor, 1);
+}
+
+/* Dimension (of dim) at which a frequency makes `rot` turns over the original context. */
+static double yarn_correction_dim(double rot, int dim, double base, int orig)
+{
+    return dim * log(orig / (rot * 2 * M_PI)) / (2 * log(base));
+}
+
+void rope_inv_freq(const struct rope_config *r, int dim, int max_pos, float *inv)
+{
+    int half = dim / 2;
+    for (int i = 0; i < half; i++)
+        inv[i] = 1.0f / pos_freq(r->theta, i, dim);
+    if (r->type == ROPE_TYPE_LINEAR) {
+        for (int i = 0; i < half; i++)
+            inv[i] = inv[i] / (float)r->factor;
+    } else if (r->type == ROPE_TYPE_LLAMA3) {
+        /* long wavelengths divided by factor, short kept, a smooth blend between */
+        double orig = r->original_max_pos, lo_wl = orig / r->low_freq_factor, hi_wl = orig / r->high_freq_factor;
+        float f = (float)r->factor;
+        for (int i = 0; i < half; i++) {
+            float wl = (1.0f / inv[i]) * (float)(2 * M_PI);
+            float il = wl > (float)lo_wl ? inv[i] / f : inv[i];
+            float smooth = ((1.0f / wl) * (float)orig - (float)r->low_freq_factor) /
+                           (float)(r->high_freq_factor - r->low_freq_factor);
+            float smoothed = (1.0f - smooth) * il / f + smooth * il;
+            int medium = !(wl < (float)hi_wl) && !(wl > (float)lo_wl);
+            inv[i] = medium ? smoothed : il;
+        }
+    } else if (r->type == ROPE_TYPE_YARN) {
+        /* blend interpolated (1/(factor*base^e)) and extrapolated frequencies with a linear
+         * ramp between the correction dims of beta_fast and beta_slow */
+        int orig = r->original_max_pos > 0 ? r->original_max_pos : max_pos;
+        double lo = yarn_correction_dim(r->beta_fast, dim, r->theta, orig);
+        double hi = yarn_correction_dim(r->beta_slow, dim, r->theta, orig);
+        if (r->truncate) {
+            lo = floor(lo);
+            hi = ceil(hi);
+        }
+        if (lo < 0)
+            lo = 0;
+        if (hi > dim - 1)
+            hi = dim - 1;
+        if (lo == hi)
+            hi += 0.001;
+        for (int i = 0; i < half; i++) {
+            float ramp = ((float)i - (float)lo) / (float)(hi - lo);
+            ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+            float pf = pos_freq(r->theta, i, dim);
+            float extra = 1.0f / pf, inter = 1.0f / ((float)r->factor * pf);
+            float ef = 1.0f - ramp;
+            inv[i] = inter * (1.0f - ef) + extra * ef;
+        }
+    }
+}

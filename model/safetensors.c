@@ -1,0 +1,482 @@
+/* model/safetensors.c — validating mmap reader for safetensors files and shard sets. */
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ST_MAX_HEADER 100000000ull
+
+/* Every dtype name of the format, with its width in bits. */
+static const struct {
+    const char *name;
+    int bits;
+    enum st_dtype dtype;
+} dtypes[] = {
+    {"F32", 32, ST_DTYPE_F32},         {"BF16", 16, ST_DTYPE_BF16},      {"F16", 16, ST_DTYPE_F16},
+    {"I32", 32, ST_DTYPE_I32},         {"BOOL", 8, ST_DTYPE_OTHER},      {"U8", 8, ST_DTYPE_OTHER},
+    {"I8", 8, ST_DTYPE_OTHER},         {"I16", 16, ST_DTYPE_OTHER},      {"U16", 16, ST_DTYPE_OTHER},
+    {"U32", 32, ST_DTYPE_OTHER},       {"F64", 64, ST_DTYPE_OTHER},      {"I64", 64, ST_DTYPE_OTHER},
+    {"U64", 64, ST_DTYPE_OTHER},       {"C64", 64, ST_DTYPE_OTHER},      {"F8_E4M3", 8, ST_DTYPE_OTHER},
+    {"F8_E5M2", 8, ST_DTYPE_OTHER},    {"F8_E8M0", 8, ST_DTYPE_OTHER},   {"F8_E4M3FNUZ", 8, ST_DTYPE_OTHER},
+    {"F8_E5M2FNUZ", 8, ST_DTYPE_OTHER}, {"F4", 4, ST_DTYPE_OTHER},       {"F6_E2M3", 6, ST_DTYPE_OTHER},
+    {"F6_E3M2", 6, ST_DTYPE_OTHER},
+};
+
+/* ---- scalar conversions ---------------------------------------------------- */
+
+float st_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float f16_decode(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, u;
+    if (exp == 0) {
+        float f = ldexpf((float)mant, -24);
+        return sign ? -f : f;
+    }
+    if (exp == 31)
+        u = sign | 0x7f800000u | (mant << 13);
+    else
+        u = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float f16_table[65536];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+static void f16_table_init(void)
+{
+    for (uint32_t i = 0; i < 65536; i++)
+        f16_table[i] = f16_decode((uint16_t)i);
+}
+
+float st_f16_to_f32(uint16_t h)
+{
+    pthread_once(&f16_once, f16_table_init);
+    return f16_table[h];
+}
+
+uint16_t st_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+uint16_t st_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    x &= 0x7fffffffu;
+    if (x >= 0x7f800000u)
+        return sign | (x > 0x7f800000u ? 0x7e00 : 0x7c00);
+    if (x >= 0x477ff000u) /* rounds to >= 65520: infinity */
+        return sign | 0x7c00;
+    if (x < 0x38800000u) /* below 2^-14: subnormal, f * 2^24 is exact, rint rounds to even */
+        return sign | (uint16_t)lrintf(fabsf(f) * 16777216.0f);
+    uint32_t mant = x & 0x7fffff, rem = mant & 0x1fff;
+    uint32_t h = ((((x >> 23) - 127 + 15)) << 10) | (mant >> 13);
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++;
+    return sign | (uint16_t)h;
+}
+
+/* ---- parsing --------------------------------------------------------------- */
+
+static int dtype_lookup(const char *name, int *bits, enum st_dtype *dt)
+{
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (!strcmp(dtypes[i].name, name)) {
+            *bits = dtypes[i].bits;
+            *dt = dtypes[i].dtype;
+            return 0;
+        }
+    return -1;
+}
+
+static int json_uint(json_t *j, uint64_t *v)
+{
+    if (!json_is_integer(j) || json_integer_value(j) < 0)
+        return -1;
+    *v = (uint64_t)json_integer_value(j);
+    return 0;
+}
+
+static int cmp_offsets(const void *a, const void *b)
+{
+    const struct st_tensor *x = *(const struct st_tensor *const *)a, *y = *(const struct st_tensor *const *)b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Parse one entry of the header into t (name set by the caller). */
+static enum ss_status parse_entry(const char *path, const char *name, json_t *e, struct st_tensor *t,
+                                  struct ss_error *err)
+{
+    if (!json_is_object(e))
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': header entry is not an object", path, name);
+    json_t *jd = json_object_get(e, "dtype"), *js = json_object_get(e, "shape"),
+           *jo = json_object_get(e, "data_offsets");
+    if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo))
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': entry needs string 'dtype', arrays 'shape' and 'data_offsets'",
+                       path, name);
+    int bits;
+    if (dtype_lookup(json_string_value(jd), &bits, &t->dtype))
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': unknown dtype '%.20s'", path, name, json_string_value(jd));
+    snprintf(t->dtype_name, sizeof t->dtype_name, "%s", json_string_value(jd));
+    if (json_array_size(js) > ST_MAX_DIMS)
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': %zu dimensions (at most %d supported)", path, name,
+                       json_array_size(js), ST_MAX_DIMS);
+    t->ndim = (int)json_array_size(js);
+    uint64_t numel = 1;
+    int overflow = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        uint64_t d;
+        if (json_uint(json_array_get(js, i), &d))
+            return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': shape[%d] is not a non-negative integer", path, name, i);
+        t->shape[i] = (int64_t)d;
+        if (d && numel > UINT64_MAX / d)
+            overflow = 1;
+        numel *= d;
+    }
+    uint64_t b, en;
+    if (json_array_size(jo) != 2 || json_uint(json_array_get(jo, 0), &b) || json_uint(json_array_get(jo, 1), &en))
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': data_offsets must be two non-negative integers", path, name);
+    if (en < b)
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': data_offsets [%llu, %llu) end before they begin", path,
+                       name, (unsigned long long)b, (unsigned long long)en);
+    t->begin = b;
+    t->end = en;
+    if (overflow || (numel && numel > UINT64_MAX / (uint64_t)bits))
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': shape overflows the size computation", path, name);
+    uint64_t nbits = numel * (uint64_t)bits;
+    if (nbits % 8)
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': %llu elements of %s do not fill whole bytes", path, name,
+                       (unsigned long long)numel, t->dtype_name);
+    if (nbits / 8 != en - b)
+        return ss_fail(err, SS_ERR_INPUT,
+                       "%s: tensor '%s': data_offsets span %llu bytes but dtype %s x shape needs %llu", path, name,
+                       (unsigned long long)(en - b), t->dtype_name, (unsigned long long)(nbits / 8));
+    return SS_OK;
+}
+
+/* Check the header of file index fi (already mapped) and append its tensors to s. */
+static enum ss_status parse_header(struct st_set *s, int fi, struct ss_error *err)
+{
+    struct st_file *f = &s->files[fi];
+    const char *path = f->path;
+    if (f->size < 8)
+        return ss_fail(err, SS_ERR_INPUT, "%s: truncated: %zu bytes, a safetensors file has at least 8", path, f->size);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | f->map[i];
+    if (n > ST_MAX_HEADER)
+        return ss_fail(err, SS_ERR_INPUT, "%s: header length %llu exceeds the limit of 100000000 bytes", path,
+                       (unsigned long long)n);
+    if (n > f->size - 8)
+        return ss_fail(err, SS_ERR_INPUT, "%s: truncated: header length %llu but only %zu bytes follow", path,
+                       (unsigned long long)n, f->size - 8);
+    if (n == 0 || f->map[8] != '{')
+        return ss_fail(err, SS_ERR_INPUT, "%s: header does not start with '{'", path);
+    f->data_off = 8 + (size_t)n;
+    json_error_t je;
+    json_t *h = json_loadb((const char *)f->map + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
+    if (!h)
+        return ss_fail(err, SS_ERR_INPUT, "%s: header is not valid JSON: %s (at byte %d)", path, je.text, je.position);
+    enum ss_status st = SS_OK;
+    if (!json_is_object(h)) {
+        st = ss_fail(err, SS_ERR_INPUT, "%s: header is not a JSON object", path);
+        goto out;
+    }
+    size_t n_new = json_object_size(h);
+    struct st_tensor *nt = realloc(s->tensors, (s->n_tensors + n_new + 1) * sizeof *nt);
+    if (!nt) {
+        st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory for the tensor table", path);
+        goto out;
+    }
+    s->tensors = nt;
+    int first = s->n_tensors;
+    const char *key;
+    json_t *val;
+    json_object_foreach(h, key, val) {
+        if (!strcmp(key, "__metadata__")) {
+            if (!json_is_object(val)) {
+                st = ss_fail(err, SS_ERR_INPUT, "%s: __metadata__ is not an object", path);
+                goto out;
+            }
+            const char *mk;
+            json_t *mv;
+            json_object_foreach(val, mk, mv) if (!json_is_string(mv)) {
+                st = ss_fail(err, SS_ERR_INPUT, "%s: __metadata__ value of '%s' is not a string", path, mk);
+                goto out;
+            }
+            continue;
+        }
+        struct st_tensor *t = &s->tensors[s->n_tensors];
+        memset(t, 0, sizeof *t);
+        t->file = fi;
+        if ((st = parse_entry(path, key, val, t, err)))
+            goto out;
+        if (!(t->name = strdup(key))) {
+            st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
+            goto out;
+        }
+        s->n_tensors++;
+    }
+    /* Sorted by offsets, the tensors must tile [0, data length) exactly. */
+    int cnt = s->n_tensors - first;
+    struct st_tensor **ord = malloc((cnt + 1) * sizeof *ord);
+    if (!ord) {
+        st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    for (int i = 0; i < cnt; i++)
+        ord[i] = &s->tensors[first + i];
+    qsort(ord, cnt, sizeof *ord, cmp_offsets);
+    uint64_t pos = 0;
+    for (int i = 0; i < cnt && !st; i++) {
+        if (ord[i]->begin != pos)
+            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': data_offsets [%llu, %llu) %s (expected to begin at %llu)",
+                         path, ord[i]->name, (unsigned long long)ord[i]->begin, (unsigned long long)ord[i]->end,
+                         ord[i]->begin < pos ? "overlap the previous tensor" : "leave a hole before them",
+                         (unsigned long long)pos);
+        pos = ord[i]->end;
+    }
+    free(ord);
+    if (!st && pos != f->size - f->data_off)
+        st = ss_fail(err, SS_ERR_INPUT, "%s: tensor data ends at byte %llu but the file has %zu bytes (%s)", path,
+                     (unsigned long long)(f->data_off + pos), f->size,
+                     pos > f->size - f->data_off ? "truncated or out-of-range offsets" : "trailing bytes");
+out:
+    json_decref(h);
+    return st;
+}
+
+static enum ss_status add_file(struct st_set *s, const char *path, struct ss_error *err)
+{
+    struct st_file *nf = realloc(s->files, (s->n_files + 1) * sizeof *nf);
+    if (!nf)
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
+    s->files = nf;
+    struct st_file *f = &s->files[s->n_files];
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (!(f->path = strdup(path)))
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
+    s->n_files++;
+    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0)
+        return ss_fail(err, errno == ENOENT ? SS_ERR_INPUT : SS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(f->fd, &sb) || !S_ISREG(sb.st_mode))
+        return ss_fail(err, SS_ERR_INPUT, "%s: not a regular file", path);
+    f->size = (size_t)sb.st_size;
+    if (f->size) {
+        void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, f->fd, 0);
+        if (m == MAP_FAILED)
+            return ss_fail(err, SS_ERR_IO, "%s: cannot mmap: %s", path, strerror(errno));
+        f->map = m;
+    }
+    return parse_header(s, s->n_files - 1, err);
+}
+
+enum ss_status st_open_file(struct st_set *s, const char *path, struct ss_error *err)
+{
+    memset(s, 0, sizeof *s);
+    enum ss_status st = add_file(s, path, err);
+    if (st)
+        st_close(s);
+    return st;
+}
+
+static enum ss_status open_index(struct st_set *s, const char *dir, const char *ipath, struct ss_error *err)
+{
+    json_error_t je;
+    json_t *idx = json_load_file(ipath, JSON_REJECT_DUPLICATES, &je), *wm;
+    if (!idx)
+        return ss_fail(err, SS_ERR_INPUT, "%s: not valid JSON: %s (line %d)", ipath, je.text, je.line);
+    enum ss_status st = SS_OK;
+    if (!json_is_object(idx) || !json_is_object(wm = json_object_get(idx, "weight_map"))) {
+        st = ss_fail(err, SS_ERR_INPUT, "%s: missing object 'weight_map'", ipath);
+        goto out;
+    }
+    const char *name;
+    json_t *v;
+    /* Open each distinct shard once, in order of first mention. */
+    json_object_foreach(wm, name, v) {
+        if (!json_is_string(v) || strchr(json_string_value(v), '/') || !json_string_length(v)) {
+            st = ss_fail(err, SS_ERR_INPUT, "%s: weight_map['%s'] is not a file name in the directory", ipath, name);
+            goto out;
+        }
+        char path[4352];
+        snprintf(path, sizeof path, "%s/%s", dir, json_string_value(v));
+        int seen = 0;
+        for (int i = 0; i < s->n_files && !seen; i++)
+            seen = !strcmp(s->files[i].path, path);
+        if (!seen && (st = add_file(s, path, err))) {
+            if (st == SS_ERR_INPUT && strstr(err ? err->msg : "", "cannot open"))
+                ss_prefix(err, "%s: shard named by the index", ipath);
+            goto out;
+        }
+    }
+    /* Each tensor lives where the map says, exactly once. */
+    for (int i = 0; i < s->n_tensors; i++) {
+        const struct st_tensor *t = &s->tensors[i];
+        json_t *where = json_object_get(wm, t->name);
+        const char *fp = s->files[t->file].path;
+        if (!where || strcmp(json_string_value(where), strrchr(fp, '/') + 1)) {
+            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is not mapped to this shard by %s", fp, t->name, ipath);
+            goto out;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->tensors[j].name, t->name)) {
+                st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' appears twice", fp, t->name);
+                goto out;
+            }
+    }
+    json_object_foreach(wm, name, v) if (!st_find(s, name)) {
+        st = ss_fail(err, SS_ERR_INPUT, "%s/%s: tensor '%s' (named by the index) is missing", dir,
+                     json_string_value(v), name);
+        goto out;
+    }
+out:
+    json_decref(idx);
+    return st;
+}
+
+enum ss_status st_open_dir(struct st_set *s, const char *dir, struct ss_error *err)
+{
+    memset(s, 0, sizeof *s);
+    char path[4352];
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    enum ss_status st;
+    if (access(path, F_OK) == 0) {
+        st = open_index(s, dir, path, err);
+    } else {
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        if (access(path, F_OK) != 0)
+            st = ss_fail(err, SS_ERR_INPUT, "%s: no model.safetensors nor model.safetensors.index.json", dir);
+        else
+            st = add_file(s, path, err);
+    }
+    if (st)
+        st_close(s);
+    return st;
+}
+
+void st_close(struct st_set *s)
+{
+    for (int i = 0; i < s->n_files; i++) {
+        if (s->files[i].map)
+            munmap(s->files[i].map, s->files[i].size);
+        if (s->files[i].fd >= 0)
+            close(s->files[i].fd);
+        free(s->files[i].path);
+    }
+    for (int i = 0; i < s->n_tensors; i++)
+        free(s->tensors[i].name);
+    free(s->files);
+    free(s->tensors);
+    memset(s, 0, sizeof *s);
+}
+
+const struct st_tensor *st_find(const struct st_set *s, const char *name)
+{
+    for (int i = 0; i < s->n_tensors; i++)
+        if (!strcmp(s->tensors[i].name, name))
+            return &s->tensors[i];
+    return NULL;
+}
+
+uint64_t st_numel(const struct st_tensor *t)
+{
+    uint64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= (uint64_t)t->shape[i];
+    return n;
+}
+
+const char *st_path(const struct st_set *s, const struct st_tensor *t)
+{
+    return s->files[t->file].path;
+}
+
+/* ---- conversion ------------------------------------------------------------ */
+
+/* Drop the mapped pages of [a, b) of file f from our resident set (they are
+ * file-backed and read-only: a later access would simply read them again). */
+static void release(const struct st_file *f, size_t a, size_t b)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t lo = a / pg * pg, hi = (b + pg - 1) / pg * pg;
+    if (hi > f->size)
+        hi = f->size;
+    if (hi > lo)
+        madvise(f->map + lo, hi - lo, MADV_DONTNEED);
+}
+
+void st_read_raw(const struct st_set *s, const struct st_tensor *t, void *dst)
+{
+    const struct st_file *f = &s->files[t->file];
+    memcpy(dst, f->map + f->data_off + t->begin, t->end - t->begin);
+}
+
+enum ss_status st_read_f32(const struct st_set *s, const struct st_tensor *t, float *dst,
+                           size_t *n_nonfinite, struct ss_error *err)
+{
+    const struct st_file *f = &s->files[t->file];
+    if (t->dtype != ST_DTYPE_F32 && t->dtype != ST_DTYPE_BF16 && t->dtype != ST_DTYPE_F16)
+        return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': unsupported dtype %s (F32, BF16 and F16 are)", f->path,
+                       t->name, t->dtype_name);
+    if (t->dtype == ST_DTYPE_F16)
+        pthread_once(&f16_once, f16_table_init);
+    const uint8_t *src = f->map + f->data_off + t->begin;
+    uint64_t n = st_numel(t);
+    size_t bad = 0;
+    enum { CHUNK = 1 << 22 }; /* elements per step; pages released after each */
+    uint16_t buf[4096];
+    for (uint64_t c0 = 0; c0 < n; c0 += CHUNK) {
+        uint64_t c1 = c0 + CHUNK < n ? c0 + CHUNK : n;
+        size_t esz = t->dtype == ST_DTYPE_F32 ? 4 : 2;
+        if (t->dtype == ST_DTYPE_F32) {
+            memcpy(dst + c0, src + c0 * 4, (c1 - c0) * 4);
+        } else {
+            for (uint64_t i = c0; i < c1; i += 4096) {
+                size_t m = c1 - i < 4096 ? (size_t)(c1 - i) : 4096;
+                memcpy(buf, src + i * 2, m * 2);
+                if (t->dtype == ST_DTYPE_BF16)
+                    for (size_t j = 0; j < m; j++)
+                        dst[i + j] = st_bf16_to_f32(buf[j]);
+                else
+                    for (size_t j = 0; j < m; j++)
+                        dst[i + j] = f16_table[buf[j]];
+            }
+        }
+        for (uint64_t i = c0; i < c1; i++)
+            bad += !isfinite(dst[i]);
+        release(f, f->data_off + t->begin + c0 * esz, f->data_off + t->begin + c1 * esz);
+    }
+    if (n_nonfinite)
+        *n_nonfinite = bad;
+    return SS_OK;
+}
