@@ -110,8 +110,19 @@ int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, 
             plot_token_label(pieces[i], lab, sizeof lab, 7);
         else
             snprintf(lab, sizeof lab, "%d", i);
+        /* gnuplot reads explicit tic labels as format strings: double every % (after
+         * any LaTeX escaping, so \% becomes \%%) */
+        const char *q = gp_text(g, lab);
+        char fmt[2100];
+        size_t o = 0;
+        for (; *q && o + 3 < sizeof fmt; q++) {
+            if (*q == '%')
+                fmt[o++] = '%';
+            fmt[o++] = *q;
+        }
+        fmt[o] = 0;
         /* a pooled map has pixel j covering positions j*pool .. j*pool+pool-1 */
-        gp_printf(g, "%s%s %g", i ? ", " : "", gp_text(g, lab), (i + 0.5) / pool - 0.5);
+        gp_printf(g, "%s%s %g", i ? ", " : "", fmt, (i + 0.5) / pool - 0.5);
         int chars = 0;
         for (const char *q = lab; *q; q++)
             chars += ((unsigned char)*q & 0xC0) != 0x80;

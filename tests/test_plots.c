@@ -12,6 +12,7 @@
 #include "../plots/gp.h"
 #include "../plots/plot_int.h"
 #include "../plots/plots.h"
+#include "test_runmaker.h"
 #include "test_util.h"
 
 /* ---- a small schema-shaped run file (only what plots/ reads) ---- */
@@ -92,7 +93,7 @@ static int make_run(const char *path, const struct fake_run *o)
     attr_str(f, "input_source", "token-ids");
 
     int *tok = malloc(sizeof *tok * S * T);
-    const char *pieces[] = {"Sparse", " gating", " mechanism", " mitig", "ates", " attention", " sink", ".",
+    const char *pieces[] = {"Sparse", " gating", " mechanism", " 100%$#&~\\", "ates", " attention", " sink", ".",
                             "\n", " it's", " `x`", " a_b^{c}", "  ", "%$#&~\\", " \xc3\xa9t\xc3\xa9", " long-long-token"};
     const char **txt = malloc(sizeof *txt * S * T);
     for (int i = 0; i < S * T; i++) {
@@ -367,6 +368,7 @@ static void test_pdf_svg_tex(void)
     b = slurp(out, &n);
     CU_ASSERT_TRUE(b && strstr((char *)b, "{map}") != NULL);
     CU_ASSERT_TRUE(b && strstr((char *)b, "a\\_b") != NULL); /* token " a_b^{c}" escaped */
+    CU_ASSERT_TRUE(b && strstr((char *)b, "100\\%\\$\\#") != NULL); /* " 100%$#&~\\" */
     free(b);
     snprintf(out, sizeof out, "%s/map.pdf", d);
     CU_ASSERT_EQUAL(pdf_pages(out), 1);
@@ -661,6 +663,64 @@ static void test_map_pooling(void)
     CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
 }
 
+/* Run files from the shared runmaker (schema-conformant, closed-form values):
+ * every kind renders, and the first-token line gnuplot receives is the runmaker's
+ * mean over heads. */
+static void test_runmaker_runs(void)
+{
+    const char *d = test_tmpdir("plots-runmaker");
+    char base[600], gated[600], out[700], err[2048];
+    struct test_run_spec b, g;
+    test_run_spec_default(&b);
+    b.n_layers = 8;
+    b.n_heads = 4;
+    b.n_kv_heads = 2;
+    b.T = 16;
+    b.with_attention = 1;
+    g = b;
+    g.gate_kind = "headwise";
+    g.with_gates = 1;
+    g.sink_scale = 0.1;
+    g.act_scale = 10;
+    snprintf(base, sizeof base, "%s/base.h5", d);
+    snprintf(gated, sizeof gated, "%s/gated.h5", d);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(base, &b), 0);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(gated, &g), 0);
+    for (size_t k = 0; k < sizeof all_kinds / sizeof all_kinds[0]; k++) {
+        snprintf(out, sizeof out, "%s/%s.png", d, all_kinds[k]);
+        int rc = test_cli(NULL, 0, err, sizeof err, "plot", all_kinds[k], base, gated, "-o", out, NULL);
+        unsigned w = 0, h = 0;
+        printf("\n  %-15s rc=%d %s", all_kinds[k], rc, rc ? err : "");
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    }
+    snprintf(out, sizeof out, "%s/paper.pdf", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "paper", base, gated, "-o", out, NULL), 0);
+    CU_ASSERT_EQUAL(pdf_pages(out), 9);
+
+    char sdir[700], p[800];
+    snprintf(sdir, sizeof sdir, "%s/ft", d);
+    snprintf(out, sizeof out, "%s/ft.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, NULL, 0, "plot", "first-token", base, "-o", out, "--script-only", sdir, NULL), 0);
+    snprintf(p, sizeof p, "%s/d00.f32", sdir);
+    long n;
+    float *t = (float *)slurp(p, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(n, 8 * 2 * 4);
+    float want[16];
+    for (int l = 0; l < 8; l++) {
+        double m = 0;
+        for (int h = 0; h < 4; h++)
+            m += test_runmaker_fts(&b, l, h) / 4;
+        want[2 * l] = (float)(l + 1); /* layers numbered from 1 */
+        want[2 * l + 1] = (float)m;
+    }
+    double diff = test_max_abs_diff(t, want, 16);
+    printf("\n  first-token table vs runmaker: max |diff| = %g", diff);
+    CU_ASSERT_TRUE(diff < 1e-6);
+    free(t);
+}
+
 SS_SUITE(plots)
 {
     CU_pSuite s = CU_add_suite("plots", suite_init, NULL);
@@ -678,4 +738,5 @@ SS_SUITE(plots)
     CU_add_test(s, "--script-only keeps script and data", test_script_only);
     CU_add_test(s, "head-averaged map values", test_map_values);
     CU_add_test(s, "long maps are mean-pooled", test_map_pooling);
+    CU_add_test(s, "runmaker run files: every kind, values", test_runmaker_runs);
 }
