@@ -1,9 +1,116 @@
+/* cli/cmd_info.c — `sinkscope info`: config, gate layout, dtype, parameters, memory. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../model/model.h"
+#include "../model/safetensors.h"
 #include "cli.h"
 
-/* Placeholder until this command lands; replaced by its owner. */
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sinkscope info -m DIR [-c N]\n"
+            "  -m, --model DIR     checkpoint directory (config.json + safetensors)\n"
+            "  -c, --ctx-size N    positions for the activation-memory estimate (default 2048)\n");
+}
+
+static void rope_line(const struct rope_config *r, int max_pos)
+{
+    static const char *const names[] = {"default", "linear", "llama3", "yarn"};
+    printf("rope           %s, theta %g", names[r->type], r->theta);
+    if (r->type == ROPE_TYPE_LINEAR)
+        printf(", factor %g", r->factor);
+    if (r->type == ROPE_TYPE_LLAMA3)
+        printf(", factor %g, low %g, high %g, original context %d", r->factor, r->low_freq_factor, r->high_freq_factor,
+               r->original_max_pos);
+    if (r->type == ROPE_TYPE_YARN)
+        printf(", factor %g, original context %d, beta %g/%g, attention factor %.6g%s", r->factor, r->original_max_pos,
+               r->beta_fast, r->beta_slow, rope_attention_factor(r, max_pos), r->truncate ? "" : ", no truncate");
+    printf("\n");
+}
+
 int cmd_info(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_usage_error("info", "not implemented yet");
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"ctx-size", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *dir = NULL;
+    int ctx = 2048, c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "m:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': dir = optarg; break;
+        case 'c':
+            ctx = (int)strtol(optarg, &end, 10);
+            if (*end || ctx < 1 || ctx > 10000000)
+                return cli_usage_error("info", "-c must be a positive integer (got '%s')", optarg);
+            break;
+        case 'h': usage(stdout); return EXIT_CODE_OK;
+        default: return cli_usage_error("info", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
+    if (!dir)
+        return cli_usage_error("info", "-m DIR is required");
+
+    struct ss_error err = {0};
+    struct model_config cfg;
+    struct st_set set;
+    if (model_config_load(&cfg, dir, &err) || st_open_dir(&set, dir, &err))
+        return cli_report(&err);
+    /* what the weights say: tying, dtype, stored parameters (headers only; no data read) */
+    cfg.tied = st_find(&set, "lm_head.weight") == NULL;
+    size_t stored = 0;
+    int dt_count[4] = {0};
+    for (int i = 0; i < set.n_tensors; i++) {
+        stored += st_numel(&set.tensors[i]);
+        if (set.tensors[i].dtype <= ST_DTYPE_I32)
+            dt_count[set.tensors[i].dtype]++;
+    }
+    const struct st_tensor *emb = st_find(&set, "model.embed_tokens.weight");
+    int n_files = set.n_files;
+    char dtype[16];
+    snprintf(dtype, sizeof dtype, "%s", emb ? emb->dtype_name : "?");
+    st_close(&set);
+
+    int G = cfg.n_heads / cfg.n_kv_heads, D = cfg.head_dim, P = model_config_q_group_rows(&cfg);
+    printf("checkpoint     %s (%d safetensors file%s)\n", dir, n_files, n_files == 1 ? "" : "s");
+    printf("model_type     %s\n", cfg.model_type);
+    printf("layers         %d\n", cfg.n_layers);
+    printf("hidden         %d\n", cfg.hidden);
+    printf("heads          %d query, %d key/value (GQA group G = %d), head_dim %d\n", cfg.n_heads, cfg.n_kv_heads, G, D);
+    printf("ffn            %d (SwiGLU)\n", cfg.ffn);
+    printf("vocab          %d\n", cfg.vocab);
+    printf("max_positions  %d\n", cfg.max_pos);
+    rope_line(&cfg.rope, cfg.max_pos);
+    printf("rms_norm_eps   %g\n", cfg.rms_eps);
+    printf("qk_norm        %s\n", cfg.qk_norm ? "yes (q_norm/k_norm on head_dim, queries only)" : "no");
+    printf("biases         q/k/v %s, o_proj %s\n", cfg.qkv_bias ? "yes" : "no", cfg.o_bias ? "yes" : "no");
+    if (cfg.sliding_window)
+        printf("sliding_window %d\n", cfg.sliding_window);
+    printf("embeddings     %s\n", cfg.tied ? "tied (no lm_head.weight)" : "untied (lm_head.weight)");
+    printf("gate           %s", gate_kind_name(cfg.gate));
+    if (cfg.gate == GATE_KIND_NONE)
+        printf(" (q_proj %d rows = %d heads x %d)\n", model_config_q_out(&cfg), cfg.n_heads, D);
+    else
+        printf(" (gate_dim %d)\n", model_config_gate_dim(&cfg));
+    if (cfg.gate != GATE_KIND_NONE) {
+        int gd = model_config_gate_dim(&cfg);
+        printf("q_proj layout  %d rows = %d KV groups x P = %d; in group g (rows g*%d + ...):\n", model_config_q_out(&cfg),
+               cfg.n_kv_heads, P, P);
+        printf("               queries of heads g*%d+j at [j*%d, j*%d+%d), j < %d\n", G, D, D, D, G);
+        printf("               gates   of heads g*%d+j at [%d + j*%d, %d + j*%d+%d)\n", G, G * D, gd, G * D, gd, gd);
+    }
+    printf("dtype          %s (tensors: %d F32, %d BF16, %d F16)\n", dtype, dt_count[ST_DTYPE_F32],
+           dt_count[ST_DTYPE_BF16], dt_count[ST_DTYPE_F16]);
+    printf("parameters     %zu stored (%.3f B); config implies %zu\n", stored, stored * 1e-9, model_config_n_params(&cfg));
+    struct forward_opts fo = {0};
+    double wb = (double)stored * 4, ab = (double)run_state_bytes(&cfg, ctx, &fo);
+    printf("memory         %.2f GB float32 weights + %.2f GB activations at %d positions = %.2f GB\n", wb / 1e9,
+           ab / 1e9, ctx, (wb + ab) / 1e9);
+    return EXIT_CODE_OK;
 }

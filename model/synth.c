@@ -1,0 +1,287 @@
+/* model/synth.c — write a random-weight checkpoint (config.json + model.safetensors).
+ *
+ * Scales keep attention far from uniform: norm weights ~1, projections ~N(0, 1/in)
+ * in variance (std 1/sqrt(in)), q/k projections and the gate rows twice that, QK-norm
+ * weights ~2, so scores q.k/sqrt(D) have a spread of several units. The normal draws
+ * are Irwin-Hall sums of four uniforms (cheap; a 1.7 B-parameter model is written in
+ * seconds). Each tensor has its own stream, so contents depend only on (seed, name). */
+#include "synth.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+
+enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, struct ss_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->bos_token_id = -1;
+    c->eos_token_id = -1;
+    c->rms_eps = 1e-6f;
+    c->tied = 1;
+    c->rope.type = ROPE_TYPE_DEFAULT;
+    c->rope.theta = 1000000;
+    const char *p = o->preset ? o->preset : "";
+    int gate = GATE_KIND_NONE;
+    if (!strcmp(p, "tiny")) {
+        strcpy(c->model_type, "qwen3");
+        c->n_layers = 2, c->hidden = 64, c->n_heads = 4, c->n_kv_heads = 2, c->head_dim = 32, c->ffn = 128;
+        c->vocab = 512, c->max_pos = 4096, c->qk_norm = 1;
+    } else if (!strcmp(p, "qwen3-0.6b")) {
+        strcpy(c->model_type, "qwen3");
+        c->n_layers = 28, c->hidden = 1024, c->n_heads = 16, c->n_kv_heads = 8, c->head_dim = 128, c->ffn = 3072;
+        c->vocab = 151936, c->max_pos = 40960, c->qk_norm = 1;
+        c->bos_token_id = 151643, c->eos_token_id = 151645;
+    } else if (!strcmp(p, "llama-3.2-1b")) {
+        strcpy(c->model_type, "llama");
+        c->n_layers = 16, c->hidden = 2048, c->n_heads = 32, c->n_kv_heads = 8, c->head_dim = 64, c->ffn = 8192;
+        c->vocab = 128256, c->max_pos = 131072, c->rms_eps = 1e-5f;
+        c->rope = (struct rope_config){.type = ROPE_TYPE_LLAMA3, .theta = 500000, .factor = 32, .low_freq_factor = 1,
+                                       .high_freq_factor = 4, .original_max_pos = 8192};
+        c->bos_token_id = 128000, c->eos_token_id = 128001;
+    } else if (!strcmp(p, "gated-1b")) {
+        strcpy(c->model_type, "qwen3");
+        c->n_layers = 28, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 8, c->head_dim = 128, c->ffn = 6144;
+        c->vocab = 152064, c->max_pos = 32768, c->qk_norm = 1;
+        gate = GATE_KIND_HEADWISE;
+    } else {
+        return ss_fail(err, SS_ERR_INPUT, "unknown preset '%.40s' (tiny, qwen3-0.6b, llama-3.2-1b, gated-1b)", p);
+    }
+    if (o->gate >= 0)
+        gate = o->gate;
+    c->gate = gate;
+    if (!strcmp(p, "gated-1b") && gate == GATE_KIND_ELEMENTWISE)
+        c->ffn = 5504; /* the paper keeps parameters equal by narrowing the FFN */
+    if (o->layers > 0)
+        c->n_layers = o->layers;
+    strcpy(c->dtype, o->bf16 ? "bf16" : "f32");
+    return SS_OK;
+}
+
+enum ss_status synth_write_config(const char *path, const struct model_config *c, struct ss_error *err)
+{
+    const char *arch = !strcmp(c->model_type, "qwen3") ? "Qwen3ForCausalLM"
+                       : !strcmp(c->model_type, "qwen2") ? "Qwen2ForCausalLM"
+                       : !strcmp(c->model_type, "mistral") ? "MistralForCausalLM" : "LlamaForCausalLM";
+    json_t *j = json_object(), *rp = json_object();
+    json_object_set_new(j, "architectures", json_pack("[s]", arch));
+    json_object_set_new(j, "model_type", json_string(c->model_type));
+    json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
+    json_object_set_new(j, "hidden_size", json_integer(c->hidden));
+    json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
+    json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
+    json_object_set_new(j, "head_dim", json_integer(c->head_dim));
+    json_object_set_new(j, "intermediate_size", json_integer(c->ffn));
+    json_object_set_new(j, "vocab_size", json_integer(c->vocab));
+    json_object_set_new(j, "max_position_embeddings", json_integer(c->max_pos));
+    json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
+    json_object_set_new(j, "hidden_act", json_string("silu"));
+    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+    json_object_set_new(j, "attention_bias", json_boolean(0));
+    if (c->bos_token_id >= 0)
+        json_object_set_new(j, "bos_token_id", json_integer(c->bos_token_id));
+    if (c->eos_token_id >= 0)
+        json_object_set_new(j, "eos_token_id", json_integer(c->eos_token_id));
+    static const char *const types[] = {"default", "linear", "llama3", "yarn"};
+    json_object_set_new(rp, "rope_type", json_string(types[c->rope.type]));
+    json_object_set_new(rp, "rope_theta", json_real(c->rope.theta));
+    if (c->rope.type != ROPE_TYPE_DEFAULT)
+        json_object_set_new(rp, "factor", json_real(c->rope.factor));
+    if (c->rope.type == ROPE_TYPE_LLAMA3) {
+        json_object_set_new(rp, "low_freq_factor", json_real(c->rope.low_freq_factor));
+        json_object_set_new(rp, "high_freq_factor", json_real(c->rope.high_freq_factor));
+    }
+    if (c->rope.type == ROPE_TYPE_LLAMA3 || c->rope.type == ROPE_TYPE_YARN)
+        json_object_set_new(rp, "original_max_position_embeddings", json_integer(c->rope.original_max_pos));
+    json_object_set_new(j, "rope_parameters", rp);
+    if (!strcmp(c->model_type, "qwen3")) { /* the paper's flags (configuration_qwen3.py) */
+        json_object_set_new(j, "use_qk_norm", json_boolean(c->qk_norm));
+        json_object_set_new(j, "qkv_bias", json_boolean(0));
+        json_object_set_new(j, "headwise_attn_output_gate", json_boolean(c->gate == GATE_KIND_HEADWISE));
+        json_object_set_new(j, "elementwise_attn_output_gate", json_boolean(c->gate == GATE_KIND_ELEMENTWISE));
+    }
+    json_object_set_new(j, "dtype", json_string(!strcmp(c->dtype, "bf16") ? "bfloat16" : "float32"));
+    int rc = json_dump_file(j, path, JSON_INDENT(2));
+    json_decref(j);
+    if (rc)
+        return ss_fail(err, SS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    return SS_OK;
+}
+
+/* ---- tensors ------------------------------------------------------------------- */
+
+struct synth_tensor {
+    char name[96];
+    int64_t d0, d1;            /* d1 = 0 for vectors */
+    float mean, std;
+};
+
+static int tensor_list(const struct model_config *c, struct synth_tensor *t)
+{
+    int n = 0;
+    float H = (float)c->hidden, A = (float)(c->n_heads * c->head_dim), F = (float)c->ffn;
+    int64_t kv = (int64_t)c->n_kv_heads * c->head_dim;
+#define T(nm, a, b, m, s) (snprintf(t[n].name, sizeof t[n].name, "%s", nm), t[n].d0 = (a), t[n].d1 = (b), \
+                           t[n].mean = (m), t[n].std = (s), n++)
+    T("model.embed_tokens.weight", c->vocab, c->hidden, 0, 0.5f);
+    for (int l = 0; l < c->n_layers; l++) {
+        char b[96];
+#define L(sfx, a, bb, m, s) (snprintf(b, sizeof b, "model.layers.%d.%s", l, sfx), T(b, a, bb, m, s))
+        L("input_layernorm.weight", c->hidden, 0, 1, 0.1f);
+        L("self_attn.q_proj.weight", model_config_q_out(c), c->hidden, 0, 2 / sqrtf(H));
+        L("self_attn.k_proj.weight", kv, c->hidden, 0, 2 / sqrtf(H));
+        L("self_attn.v_proj.weight", kv, c->hidden, 0, 1 / sqrtf(H));
+        L("self_attn.o_proj.weight", c->hidden, c->n_heads * c->head_dim, 0, 1 / sqrtf(A));
+        if (c->qk_norm) {
+            L("self_attn.q_norm.weight", c->head_dim, 0, 2, 0.3f);
+            L("self_attn.k_norm.weight", c->head_dim, 0, 2, 0.3f);
+        }
+        L("post_attention_layernorm.weight", c->hidden, 0, 1, 0.1f);
+        L("mlp.gate_proj.weight", c->ffn, c->hidden, 0, 1 / sqrtf(H));
+        L("mlp.up_proj.weight", c->ffn, c->hidden, 0, 1 / sqrtf(H));
+        L("mlp.down_proj.weight", c->hidden, c->ffn, 0, 1 / sqrtf(F));
+#undef L
+    }
+    T("model.norm.weight", c->hidden, 0, 1, 0.1f);
+    if (!c->tied)
+        T("lm_head.weight", c->vocab, c->hidden, 0, 1 / sqrtf(H));
+#undef T
+    return n;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* n draws of mean + std * (approximately standard normal) */
+static void fill_normal(float *x, size_t n, float mean, float std, uint64_t *state)
+{
+    const float k = std * sqrtf(3.0f) / 65536.0f; /* sum of 4 U(0,65536) has variance 4/12 * 65536^2 */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = splitmix(state);
+        float s = (float)(r & 0xffff) + (float)((r >> 16) & 0xffff) + (float)((r >> 32) & 0xffff) + (float)(r >> 48);
+        x[i] = mean + (s - 2 * 65535.5f) * k;
+    }
+}
+
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static enum ss_status write_tensors(const char *path, const struct model_config *c, const struct synth_opts *o,
+                                    struct ss_error *err)
+{
+    struct synth_tensor *ts = malloc(((size_t)c->n_layers * 12 + 4) * sizeof *ts);
+    if (!ts)
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
+    int n = tensor_list(c, ts);
+    size_t esz = o->bf16 ? 2 : 4;
+    json_t *h = json_object();
+    json_object_set_new(h, "__metadata__", json_pack("{s:s,s:s}", "format", "pt", "generator", "sinkscope synth"));
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t numel = (uint64_t)ts[i].d0 * (ts[i].d1 ? (uint64_t)ts[i].d1 : 1), end = off + numel * esz;
+        json_t *shape = ts[i].d1 ? json_pack("[I,I]", (json_int_t)ts[i].d0, (json_int_t)ts[i].d1)
+                                 : json_pack("[I]", (json_int_t)ts[i].d0);
+        json_object_set_new(h, ts[i].name, json_pack("{s:s,s:o,s:[I,I]}", "dtype", o->bf16 ? "BF16" : "F32", "shape",
+                                                     shape, "data_offsets", (json_int_t)off, (json_int_t)end));
+        off = end;
+    }
+    char *hs = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    FILE *f = hs ? fopen(path, "wb") : NULL;
+    enum ss_status st = SS_OK;
+    if (!f) {
+        st = ss_fail(err, hs ? SS_ERR_IO : SS_ERR_NOMEM, "%s: cannot create: %s", path, hs ? strerror(errno) : "out of memory");
+        free(hs);
+        free(ts);
+        return st;
+    }
+    size_t hl = strlen(hs), padded = (hl + 7) / 8 * 8; /* header padded with spaces to a multiple of 8 */
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hs, 1, hl, f) == hl;
+    for (size_t i = hl; ok && i < padded; i++)
+        ok = fputc(' ', f) != EOF;
+    free(hs);
+    enum { CHUNK = 1 << 20 };
+    float *buf = malloc(CHUNK * sizeof *buf);
+    uint16_t *hb = malloc(CHUNK * sizeof *hb);
+    ok = ok && buf && hb;
+    for (int i = 0; ok && i < n; i++) {
+        uint64_t numel = (uint64_t)ts[i].d0 * (ts[i].d1 ? (uint64_t)ts[i].d1 : 1);
+        uint64_t state = o->seed * 0x2545f4914f6cdd1dull ^ name_hash(ts[i].name);
+        for (uint64_t a = 0; ok && a < numel; a += CHUNK) {
+            size_t m = numel - a < CHUNK ? (size_t)(numel - a) : CHUNK;
+            fill_normal(buf, m, ts[i].mean, ts[i].std, &state);
+            if (o->bf16) {
+                for (size_t j = 0; j < m; j++)
+                    hb[j] = st_f32_to_bf16(buf[j]);
+                ok = fwrite(hb, 2, m, f) == m;
+            } else
+                ok = fwrite(buf, 4, m, f) == m;
+        }
+    }
+    free(buf);
+    free(hb);
+    free(ts);
+    if (fclose(f) || !ok)
+        st = ss_fail(err, SS_ERR_IO, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    return st;
+}
+
+enum ss_status synth_write(const char *dir, const struct synth_opts *o, struct ss_error *err)
+{
+    struct model_config c;
+    enum ss_status st = synth_config(&c, o, err);
+    if (st)
+        return st;
+    if (mkdir(dir, 0755) && errno != EEXIST)
+        return ss_fail(err, SS_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+    int e = dir_is_empty(dir);
+    if (e < 0)
+        return ss_fail(err, SS_ERR_IO, "%s: cannot read directory: %s", dir, strerror(errno));
+    if (!e)
+        return ss_fail(err, SS_ERR_INPUT, "%s: directory is not empty (refusing to overwrite)", dir);
+    char cpath[4200], wpath[4200];
+    snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+    snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
+    st = synth_write_config(cpath, &c, err);
+    if (!st)
+        st = write_tensors(wpath, &c, o, err);
+    if (st) {
+        unlink(cpath);
+        unlink(wpath);
+    }
+    return st;
+}

@@ -1,0 +1,26 @@
+/* model/synth.h — random-weight checkpoints with the exact shapes of real models,
+ * for benchmarks and memory tests (`sinkscope synth`). */
+#ifndef SS_MODEL_SYNTH_H
+#define SS_MODEL_SYNTH_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+struct synth_opts {
+    const char *preset;        /* "tiny" | "qwen3-0.6b" | "llama-3.2-1b" | "gated-1b" */
+    int gate;                  /* -1: the preset's (gated-1b: headwise, others none); else enum gate_kind */
+    int layers;                /* 0: the preset's */
+    int bf16;                  /* 1: BF16 tensors, 0: F32 */
+    uint64_t seed;
+};
+
+/* The config of a preset with opts applied; SS_ERR_INPUT for an unknown preset. */
+enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, struct ss_error *err);
+/* Write DIR/config.json and DIR/model.safetensors. DIR is created if missing and must
+ * be empty; on failure nothing is left in it. */
+enum ss_status synth_write(const char *dir, const struct synth_opts *o, struct ss_error *err);
+/* Write c as a transformers-5 config.json (rope_parameters spelling) to path. */
+enum ss_status synth_write_config(const char *path, const struct model_config *c, struct ss_error *err);
+
+#endif
