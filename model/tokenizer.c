@@ -69,7 +69,8 @@ enum ss_status tokenizer_encode(const struct tokenizer *tk, const char *text, si
     struct encode_ctx c = {.tk = tk, .err = err};
     enum ss_status st = pretok_scratch_init(&c.sc, err);
     if (!st) {
-        c.cache = bpe_cache_new(); /* without it (no memory) BPE still works, only slower */
+        /* short texts repeat few words; without a cache (or memory for one) BPE still works */
+        c.cache = len > 4096 ? bpe_cache_new() : NULL;
         st = added_split(tk, 0, text, len, on_raw_piece, on_token, &c);
         bpe_cache_free(c.cache);
         pretok_scratch_free(&c.sc);

@@ -25,7 +25,7 @@ int id_buf_push(struct id_buf *b, int32_t id)
 
 /* ---- cache: word bytes -> ids, in two pools; cleared when it grows too large ---- */
 #define CACHE_MAX_WORD 64
-#define CACHE_MAX_ENTRIES (1 << 16)
+#define CACHE_MAX_ENTRIES (1 << 17)
 
 struct cache_entry {
     uint32_t hash, word_off, ids_off;
@@ -50,9 +50,9 @@ struct bpe_cache *bpe_cache_new(void)
     c->mask = CACHE_MAX_ENTRIES * 2 - 1;
     c->slot = calloc(c->mask + 1, sizeof *c->slot);
     c->e = malloc(CACHE_MAX_ENTRIES * sizeof *c->e);
-    c->words_cap = 1 << 18;
+    c->words_cap = (size_t)CACHE_MAX_ENTRIES * 12;
     c->words = malloc(c->words_cap);
-    c->ids_cap = 1 << 16;
+    c->ids_cap = (size_t)CACHE_MAX_ENTRIES * 4;
     c->ids = malloc(c->ids_cap * sizeof *c->ids);
     if (!c->slot || !c->e || !c->words || !c->ids) {
         bpe_cache_free(c);

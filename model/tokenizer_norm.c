@@ -48,6 +48,61 @@ enum ss_status normalizer_parse(struct normalizer *nz, const json_t *j, const ch
     return parse_one(nz, j, file, 0, err);
 }
 
+/* One normal form of s, normalizing only the stretches that hold non-ASCII text. Cutting before
+ * an ASCII character is safe for NFC/NFD/NFKC/NFKD: ASCII characters are starters that never
+ * combine with what precedes them, so the form of the text is the forms of the pieces joined.
+ * The ASCII character before a stretch goes with it (e + U+0301 composes). */
+static enum ss_status normalize_one(int options, const char *s, size_t len, char **out, size_t *out_len,
+                                    struct ss_error *err)
+{
+    size_t cap = len + 16, n = 0, i = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory normalizing text");
+    while (i < len) {
+        size_t j = i;
+        while (j < len && !((unsigned char)s[j] & 0x80))
+            j++;
+        if (j == len) {
+            memcpy(buf + n, s + i, len - i);
+            n += len - i;
+            break;
+        }
+        size_t a = j > i ? j - 1 : j, b = j; /* the stretch [a, b) */
+        while (b < len && ((unsigned char)s[b] & 0x80))
+            b++;
+        memcpy(buf + n, s + i, a - i);
+        n += a - i;
+        utf8proc_uint8_t *dst = NULL;
+        utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s + a, (utf8proc_ssize_t)(b - a), &dst,
+                                          (utf8proc_option_t)options);
+        if (r < 0) {
+            free(dst);
+            free(buf);
+            if (r == UTF8PROC_ERROR_NOMEM)
+                return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory normalizing text");
+            return ss_fail(err, SS_ERR_INPUT, "tokenizer: normalization failed: %s", utf8proc_errmsg(r));
+        }
+        if (n + (size_t)r + (len - b) > cap) {
+            cap = (n + (size_t)r + (len - b)) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(dst);
+                free(buf);
+                return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory normalizing text");
+            }
+            buf = nb;
+        }
+        memcpy(buf + n, dst, (size_t)r);
+        n += (size_t)r;
+        free(dst);
+        i = b;
+    }
+    *out = buf;
+    *out_len = n;
+    return SS_OK;
+}
+
 enum ss_status normalizer_apply(const struct normalizer *nz, const char *s, size_t len, char **out,
                                 size_t *out_len, struct ss_error *err)
 {
@@ -63,18 +118,14 @@ enum ss_status normalizer_apply(const struct normalizer *nz, const char *s, size
     char *cur = NULL;
     size_t cur_len = len;
     for (int k = 0; k < nz->n; k++) {
-        utf8proc_uint8_t *dst = NULL;
-        utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)(cur ? cur : s), (utf8proc_ssize_t)cur_len,
-                                          &dst, (utf8proc_option_t)nz->options[k]);
+        char *next = NULL;
+        size_t next_len = 0;
+        enum ss_status st = normalize_one(nz->options[k], cur ? cur : s, cur_len, &next, &next_len, err);
         free(cur);
-        if (r < 0) {
-            free(dst);
-            if (r == UTF8PROC_ERROR_NOMEM)
-                return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory normalizing text");
-            return ss_fail(err, SS_ERR_INPUT, "tokenizer: normalization failed: %s", utf8proc_errmsg(r));
-        }
-        cur = (char *)dst;
-        cur_len = (size_t)r;
+        if (st)
+            return st;
+        cur = next;
+        cur_len = next_len;
     }
     *out = cur;
     *out_len = cur_len;

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "../model/tokenizer.h"
+#include "../model/tokenizer_impl.h"
 #include "test_tokenizer_util.h"
 #include "test_util.h"
 
@@ -134,10 +137,53 @@ static void test_random_bytes_strict(void)
     tokenizer_free(tk);
 }
 
+/* The normalizer works on the non-ASCII stretches only; that must equal utf8proc on the whole
+ * text, for each normal form, on strings dense in combining marks, compatibility characters and
+ * Hangul next to ASCII. */
+static void test_segmented_normalization(void)
+{
+    static const char *pieces[] = {"e", "E", " ", "a", "\xcc\x81", "\xcc\x88", "\xcc\xa3", "\xcd\x85", "\xc3\xa9",
+                                   "\xef\xac\x81", "\xef\xbc\xa1", "\xe1\x84\x80", "\xe1\x85\xa1", "\xea\xb0\x80",
+                                   "\xe2\x84\xab", "\xc7\x84", "1", "\xc2\xbd", "\n", "\xe3\x82\xab", "\xe3\x82\x99"};
+    static const int forms[] = {UTF8PROC_STABLE | UTF8PROC_COMPOSE, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE,
+                                UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT,
+                                UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT};
+    char buf[512];
+    int differ = 0, total = 0;
+    for (int f = 0; f < 4; f++) {
+        struct normalizer nz = {1, {forms[f]}};
+        for (int i = 0; i < 500; i++, total++) {
+            size_t n = 0;
+            int k = 1 + (int)(next_rand() % 24);
+            for (int j = 0; j < k; j++) {
+                const char *p = pieces[next_rand() % (sizeof pieces / sizeof pieces[0])];
+                memcpy(buf + n, p, strlen(p));
+                n += strlen(p);
+            }
+            char *got = NULL;
+            size_t got_len = 0;
+            struct ss_error err = {0};
+            utf8proc_uint8_t *want = NULL;
+            utf8proc_ssize_t wl = utf8proc_map((const utf8proc_uint8_t *)buf, (utf8proc_ssize_t)n, &want,
+                                               (utf8proc_option_t)forms[f]);
+            CU_ASSERT_EQUAL_FATAL(normalizer_apply(&nz, buf, n, &got, &got_len, &err), SS_OK);
+            const char *g = got ? got : buf;
+            size_t gl = got ? got_len : n;
+            if (wl < 0 || (size_t)wl != gl || memcmp(g, want, gl))
+                differ++;
+            free(got);
+            free(want);
+        }
+    }
+    printf("\n    %d of %d strings normalized differently from utf8proc on the whole text\n", differ, total);
+    CU_ASSERT_EQUAL(differ, 0);
+}
+
 SS_SUITE(tokenizer_fuzz)
 {
     CU_pSuite s = CU_add_suite("tokenizer_fuzz", NULL, NULL);
     CU_add_test(s, "malformed tokenizer.json documents are refused", test_malformed_documents);
     CU_add_test(s, "truncated tokenizer.json files are refused", test_truncated_files);
     CU_add_test(s, "random bytes: encoded or refused with the offset", test_random_bytes_strict);
+    CU_add_test(s, "normalizing non-ASCII stretches equals whole-text utf8proc", test_segmented_normalization);
 }
