@@ -2,7 +2,10 @@
  * tests/fixtures/tokenizer/qwen3_cases.jsonl: ids from Hugging Face `tokenizers` (the fixtures'
  * gen_fixtures.py); every case must match exactly. qwen3_js_cases.jsonl: more strings (random mixes
  * of scripts, whitespace, special tokens) with ids from the JS port @lenml/tokenizers, made with
- * tests/fixtures/tokenizer/gen_js_cases.sh. Both are skipped with a notice when absent. */
+ * tests/fixtures/tokenizer/gen_js_cases.sh. demo_cases.jsonl: the demo models' tokenizer
+ * (train/train.py, HF tokenizers) against demo/models/NAME/tokenizer.json. Each is skipped with a
+ * notice when absent. */
+#include <glob.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 
 #define HF_CASES "tests/fixtures/tokenizer/qwen3_cases.jsonl"
 #define JS_CASES "tests/fixtures/tokenizer/qwen3_js_cases.jsonl"
+#define DEMO_CASES "tests/fixtures/tokenizer/demo_cases.jsonl"
 
 static struct tokenizer *qwen3;
 
@@ -43,10 +47,10 @@ static void print_list(const char *label, const int32_t *v, int n, const json_t 
 }
 
 /* Every line {"text": ..., "ids": [...]} must encode to exactly ids. Returns the case count. */
-static int check_cases(const char *path, int min_cases)
+static int check_cases(const struct tokenizer *tk, const char *path, int min_cases)
 {
-    if (!qwen3) {
-        printf("\n    SKIP: no Qwen3 tokenizer\n");
+    if (!tk) {
+        printf("\n    SKIP: no tokenizer for %s\n", path);
         return 0;
     }
     FILE *f = fopen(path, "r");
@@ -72,7 +76,7 @@ static int check_cases(const char *path, int min_cases)
         struct ss_error err = {0};
         int32_t *got = NULL;
         int n = 0;
-        int ok = !tokenizer_encode(qwen3, json_string_value(text), json_string_length(text), 0, &got, &n, &err);
+        int ok = !tokenizer_encode(tk, json_string_value(text), json_string_length(text), 0, &got, &n, &err);
         int same = ok && n == (int)json_array_size(ids);
         for (int i = 0; same && i < n; i++)
             same = got[i] == json_integer_value(json_array_get(ids, (size_t)i));
@@ -97,12 +101,34 @@ static int check_cases(const char *path, int min_cases)
 
 static void test_hf_cases(void)
 {
-    check_cases(HF_CASES, 200);
+    check_cases(qwen3, HF_CASES, 200);
 }
 
 static void test_js_cases(void)
 {
-    check_cases(JS_CASES, 300);
+    check_cases(qwen3, JS_CASES, 300);
+}
+
+/* The demo models share one tokenizer; the first demo/models/NAME/tokenizer.json stands for it. */
+static void test_demo_cases(void)
+{
+    glob_t g;
+    if (glob("demo/models/*/tokenizer.json", 0, NULL, &g)) {
+        printf("\n    SKIP: no demo/models/*/tokenizer.json yet\n");
+        return;
+    }
+    struct tokenizer *tk = NULL;
+    struct ss_error err = {0};
+    if (tokenizer_load(&tk, g.gl_pathv[0], &err)) {
+        printf("\n    %s\n", err.msg);
+        CU_FAIL("demo tokenizer does not load");
+    } else {
+        check_cases(tk, DEMO_CASES, 200);
+        /* train.py's tokenizer_config.json: add_bos_token with <|bos|> = id 0 */
+        CU_ASSERT_EQUAL(tokenizer_default_bos(tk), tokenizer_token_id(tk, "<|bos|>"));
+    }
+    tokenizer_free(tk);
+    globfree(&g);
 }
 
 static void test_special_ids(void)
@@ -218,6 +244,7 @@ SS_SUITE(tokenizer_qwen3)
     CU_pSuite s = CU_add_suite("tokenizer_qwen3", qwen3_setup, qwen3_teardown);
     CU_add_test(s, "Hugging Face tokenizers cases match id for id", test_hf_cases);
     CU_add_test(s, "JS-port cases (random mixes) match id for id", test_js_cases);
+    CU_add_test(s, "demo tokenizer: Hugging Face cases match id for id", test_demo_cases);
     CU_add_test(s, "vocab size, eos/bos from tokenizer_config.json", test_special_ids);
     CU_add_test(s, "pieces undo the byte alphabet, U+FFFD for half characters", test_pieces);
     CU_add_test(s, "invalid UTF-8: byte offset, or lossy U+FFFD", test_invalid_utf8);
