@@ -1,9 +1,168 @@
-#include "cli.h"
+/* cli/cmd_run.c — `sinkscope run`: parse the options, install the
+ * SIGINT/SIGTERM flag, hand over to cli/run_exec.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* Placeholder until this command lands; replaced by its owner. */
+#include "cli.h"
+#include "run.h"
+
+static volatile sig_atomic_t run_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    run_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sinkscope run -m DIR (--token-ids 1,2,3 | -p TEXT | -f FILE | --corpus FILE) -o OUT.h5\n"
+            "                     [options]\n"
+            "  -m, --model DIR        Hugging Face checkpoint directory\n"
+            "      --token-ids LIST   token ids 1,2,3 or @FILE with such a list (no BOS unless --bos ID)\n"
+            "  -p, --prompt TEXT      one prompt, tokenized with DIR/tokenizer.json\n"
+            "  -f, --file FILE        one prompt read from FILE\n"
+            "      --corpus FILE      plain text or JSONL ({\"text\": ...} per line; documents joined by EOS),\n"
+            "                         cut into windows of -c tokens (the last partial window is dropped)\n"
+            "  -o, --output OUT.h5    run file (docs/SCHEMA.md); never overwritten without --force\n"
+            "  -c, --context N        tokens per sequence (corpus default 512; prompts must fit)\n"
+            "      --stride N         corpus: text tokens between window starts (default: no overlap)\n"
+            "      --max-seqs N       corpus: at most N windows\n"
+            "      --bos auto|none|ID BOS at position 0 (auto: tokenizer_config.json; none for --token-ids)\n"
+            "      --dump LIST        attention,gates,hidden,logits: full tensors (attention is T x T per head)\n"
+            "      --layers all|0,3,-1  layers dumped (statistics cover all)\n"
+            "      --heads all|0,5    heads of the attention dumps\n"
+            "      --dump-dtype f32|f16\n"
+            "  -t, --threads N        BLAS threads (default: all cores)\n"
+            "      --gate native|off|constant=X   gate mode of gated checkpoints\n"
+            "      --sink-epsilon E   sink-rate threshold (default 0.3)\n"
+            "      --resume           keep finished sequences in OUT.partial/ and continue from them\n"
+            "      --lossy            replace invalid UTF-8 in the input instead of refusing it\n"
+            "      --quiet            no progress line\n"
+            "      --force            overwrite OUT\n");
+}
+
+static int parse_pos_int(const char *s, int *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || errno || x <= 0 || x > 1 << 30)
+        return -1;
+    *v = (int)x;
+    return 0;
+}
+
+enum { OPT_TOKEN_IDS = 1000, OPT_CORPUS, OPT_STRIDE, OPT_MAX_SEQS, OPT_BOS, OPT_DUMP, OPT_LAYERS, OPT_HEADS,
+       OPT_DUMP_DTYPE, OPT_GATE, OPT_EPS, OPT_QUIET, OPT_FORCE, OPT_RESUME, OPT_LOSSY, OPT_NO_STATS };
+
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_usage_error("run", "not implemented yet");
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},        {"token-ids", required_argument, 0, OPT_TOKEN_IDS},
+        {"prompt", required_argument, 0, 'p'},       {"file", required_argument, 0, 'f'},
+        {"corpus", required_argument, 0, OPT_CORPUS}, {"output", required_argument, 0, 'o'},
+        {"context", required_argument, 0, 'c'},      {"stride", required_argument, 0, OPT_STRIDE},
+        {"max-seqs", required_argument, 0, OPT_MAX_SEQS}, {"bos", required_argument, 0, OPT_BOS},
+        {"dump", required_argument, 0, OPT_DUMP},    {"layers", required_argument, 0, OPT_LAYERS},
+        {"heads", required_argument, 0, OPT_HEADS},  {"dump-dtype", required_argument, 0, OPT_DUMP_DTYPE},
+        {"threads", required_argument, 0, 't'},      {"gate", required_argument, 0, OPT_GATE},
+        {"sink-epsilon", required_argument, 0, OPT_EPS}, {"quiet", no_argument, 0, OPT_QUIET},
+        {"force", no_argument, 0, OPT_FORCE},        {"resume", no_argument, 0, OPT_RESUME},
+        {"lossy", no_argument, 0, OPT_LOSSY},        {"no-stats", no_argument, 0, OPT_NO_STATS},
+        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0},
+    };
+    struct run_args a = {0};
+    a.bos = "auto";
+    a.gate = "native";
+    a.sink_epsilon = 0.3;
+    opterr = 0;
+    int c, n_inputs = 0;
+    const char *inputs[4];
+    while ((c = getopt_long(argc, argv, ":m:p:f:o:c:t:h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'm': a.model_dir = optarg; break;
+        case OPT_TOKEN_IDS: a.token_ids = optarg; inputs[n_inputs++ % 4] = "--token-ids"; break;
+        case 'p': a.prompt = optarg; inputs[n_inputs++ % 4] = "-p"; break;
+        case 'f': a.file = optarg; inputs[n_inputs++ % 4] = "-f"; break;
+        case OPT_CORPUS: a.corpus = optarg; inputs[n_inputs++ % 4] = "--corpus"; break;
+        case 'o': a.out = optarg; break;
+        case 'c':
+            if (parse_pos_int(optarg, &a.ctx))
+                return cli_usage_error("run", "-c: '%s' is not a positive integer", optarg);
+            break;
+        case OPT_STRIDE:
+            if (parse_pos_int(optarg, &a.stride))
+                return cli_usage_error("run", "--stride: '%s' is not a positive integer", optarg);
+            break;
+        case OPT_MAX_SEQS:
+            if (parse_pos_int(optarg, &a.max_seqs))
+                return cli_usage_error("run", "--max-seqs: '%s' is not a positive integer", optarg);
+            break;
+        case 't':
+            if (parse_pos_int(optarg, &a.threads))
+                return cli_usage_error("run", "-t: '%s' is not a positive integer", optarg);
+            break;
+        case OPT_BOS: a.bos = optarg; break;
+        case OPT_DUMP: a.dump = optarg; break;
+        case OPT_LAYERS: a.layers = optarg; break;
+        case OPT_HEADS: a.heads = optarg; break;
+        case OPT_DUMP_DTYPE:
+            if (strcmp(optarg, "f32") && strcmp(optarg, "f16"))
+                return cli_usage_error("run", "--dump-dtype: '%s' is not f32 or f16", optarg);
+            a.dump_f16 = !strcmp(optarg, "f16");
+            break;
+        case OPT_GATE: a.gate = optarg; break;
+        case OPT_EPS:
+            errno = 0;
+            a.sink_epsilon = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(a.sink_epsilon >= 0 && a.sink_epsilon <= 1))
+                return cli_usage_error("run", "--sink-epsilon: '%s' is not a number in [0, 1]", optarg);
+            break;
+        case OPT_QUIET: a.quiet = 1; break;
+        case OPT_FORCE: a.force = 1; break;
+        case OPT_RESUME: a.resume = 1; break;
+        case OPT_LOSSY: a.lossy = 1; break;
+        case OPT_NO_STATS: a.no_stats = 1; break;
+        case 'h': usage(stdout); return EXIT_CODE_OK;
+        case ':': return cli_usage_error("run", "option %s needs a value", argv[optind - 1]);
+        default: return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (!a.model_dir)
+        return cli_usage_error("run", "-m DIR is required");
+    if (!a.out)
+        return cli_usage_error("run", "-o OUT.h5 is required");
+    if (n_inputs == 0)
+        return cli_usage_error("run", "give one input: --token-ids, -p, -f or --corpus");
+    if (n_inputs > 1)
+        return cli_usage_error("run", "%s and %s contradict: give one input", inputs[0], inputs[1]);
+    if (!a.corpus && (a.stride || a.max_seqs))
+        return cli_usage_error("run", "%s applies to --corpus only", a.stride ? "--stride" : "--max-seqs");
+    if (!a.dump && (a.layers || a.heads || a.dump_f16))
+        return cli_usage_error("run", "%s selects dumps: add --dump", a.layers ? "--layers" : a.heads ? "--heads" : "--dump-dtype");
+
+    struct sigaction sa, old_int, old_term, old_xfsz, ign;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    run_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    memset(&ign, 0, sizeof ign); /* over a file-size limit, write() then fails cleanly instead of killing us */
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ign, &old_xfsz);
+    int rc = run_execute(&a, &run_stop);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGXFSZ, &old_xfsz, NULL);
+    return rc;
 }

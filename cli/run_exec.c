@@ -1,0 +1,357 @@
+/* cli/run_exec.c — `sinkscope run` after parsing: output safety (write
+ * OUT.tmp-PID, rename when complete, never leave a file at OUT on failure or
+ * signal), the sequence loop with the probes subscribed, --resume records. */
+#include "run.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../model/model.h"
+#include "../model/tokenizer.h"
+#include "../probes/h5write.h"
+#include "../probes/probes.h"
+#include "cli.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Refuse an existing OUT without --force and an unwritable directory. */
+static enum ss_status check_output(const struct run_args *a, struct ss_error *err)
+{
+    struct stat st;
+    if (stat(a->out, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return ss_fail(err, SS_ERR_INPUT, "%s: is a directory", a->out);
+        if (!a->force)
+            return ss_fail(err, SS_ERR_INPUT, "%s: exists; use --force to overwrite it", a->out);
+    }
+    char *copy = strdup(a->out);
+    if (!copy)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    const char *dir = dirname(copy);
+    enum ss_status s = SS_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        s = ss_fail(err, SS_ERR_IO, "%s: output directory %s does not exist", a->out, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        s = ss_fail(err, SS_ERR_IO, "%s: output directory %s is not writable", a->out, dir);
+    free(copy);
+    return s;
+}
+
+/* Token pieces of one sequence for /token_text (NULL entries when unknown). */
+static char **pieces_of(const struct tokenizer *tk, const int32_t *tok, int T)
+{
+    if (!tk)
+        return NULL;
+    char **p = calloc(T, sizeof *p);
+    for (int t = 0; p && t < T; t++)
+        p[t] = tokenizer_piece(tk, tok[t]);
+    return p;
+}
+
+static void pieces_free(char **p, int T)
+{
+    for (int t = 0; p && t < T; t++)
+        free(p[t]);
+    free(p);
+}
+
+struct run_ctx {
+    const struct run_args *a;
+    volatile sig_atomic_t *stop;
+    struct model *m;
+    struct run_state *rs;
+    struct tokenizer *tk;
+    struct run_seqs seqs;
+    struct probes *p;
+    struct hook_set hooks;
+    struct forward_opts fo;
+    char command[2048];        /* what a --resume record must match */
+    double t_forward, t_write;
+    double t_start;
+    int done;                  /* sequences finished in this invocation (progress) */
+};
+
+static void progress(struct run_ctx *c, int seq)
+{
+    if (c->a->quiet || !isatty(2))
+        return;
+    double el = now_s() - c->t_start, rate = c->done ? c->done * (double)c->seqs.T / el : 0;
+    double left = rate > 0 ? (c->seqs.n - seq - 1) * (double)c->seqs.T / rate : 0;
+    fprintf(stderr, "\rsinkscope run: %d/%d sequences, %.0f tokens/s, ETA %d:%02d:%02d ", seq + 1, c->seqs.n,
+            rate, (int)left / 3600, (int)left / 60 % 60, (int)left % 60);
+    if (seq + 1 == c->seqs.n)
+        fputc('\n', stderr);
+}
+
+/* Fault injection for tests (tests/test_run.c): SINKSCOPE_TEST_FAIL_AFTER=k fails
+ * the sequence after k finished ones as a disk error would; SINKSCOPE_TEST_RAISE_AFTER=k
+ * raises a real SIGINT once k sequences are finished. Unset in normal use. */
+static int env_int(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : -1;
+}
+
+/* One sequence through the model into w at row `row`. */
+static enum ss_status run_one(struct run_ctx *c, struct h5w *w, int row, int seq, struct ss_error *err)
+{
+    if (*c->stop)
+        return ss_fail(err, SS_ERR_INTERRUPTED, "interrupted");
+    if (env_int("SINKSCOPE_TEST_FAIL_AFTER") == c->done)
+        return ss_fail(err, SS_ERR_IO, "%s: injected write failure", c->a->out);
+    const int32_t *tok = c->seqs.tok + (size_t)seq * c->seqs.T;
+    enum ss_status s = probes_seq_begin(c->p, w, row, tok, err);
+    double t0 = now_s();
+    if (!s)
+        s = model_forward(c->m, c->rs, tok, c->seqs.T, &c->hooks, &c->fo, err);
+    double t1 = now_s();
+    c->t_forward += t1 - t0;
+    if (s)
+        return s;
+    char **pieces = pieces_of(c->tk, tok, c->seqs.T);
+    s = probes_seq_end(c->p, seq, pieces, err);
+    pieces_free(pieces, c->seqs.T);
+    c->t_write += now_s() - t1;
+    c->done++;
+    progress(c, seq);
+    if (env_int("SINKSCOPE_TEST_RAISE_AFTER") == c->done)
+        raise(SIGINT);
+    return s;
+}
+
+static void record_path(char *buf, size_t n, const char *out, int seq)
+{
+    snprintf(buf, n, "%s.partial/seq_%06d.h5", out, seq);
+}
+
+/* --resume: compute every sequence without a matching record into its record file. */
+static enum ss_status run_records(struct run_ctx *c, struct ss_error *err)
+{
+    char dir[4200], path[4300], tmp[4400];
+    snprintf(dir, sizeof dir, "%s.partial", c->a->out);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return ss_fail(err, SS_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+    for (int seq = 0; seq < c->seqs.n; seq++) {
+        record_path(path, sizeof path, c->a->out, seq);
+        if (access(path, F_OK) == 0) {
+            struct h5w *rec = NULL;
+            int ok = h5w_open(&rec, path, 0, NULL) == SS_OK &&
+                     probes_record_matches(rec, c->command, c->seqs.tok + (size_t)seq * c->seqs.T, c->seqs.T);
+            h5w_close(rec, NULL);
+            if (ok)
+                continue;
+            return ss_fail(err, SS_ERR_INPUT,
+                           "%s: made by a different command or input; delete %s or run without --resume", path, dir);
+        }
+        snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+        struct h5w *rec = NULL;
+        enum ss_status s = h5w_create(&rec, tmp, err);
+        if (!s)
+            s = probes_create_datasets(c->p, rec, 1, c->tk != NULL, err);
+        if (!s)
+            s = run_one(c, rec, 0, seq, err);
+        if (!s)
+            s = probes_record_finish(c->p, rec, c->command, err);
+        enum ss_status cs = h5w_close(rec, s ? NULL : err);
+        if (!s && cs)
+            s = cs;
+        if (!s && rename(tmp, path) != 0)
+            s = ss_fail(err, SS_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+        if (s) {
+            unlink(tmp);
+            return s;
+        }
+    }
+    return SS_OK;
+}
+
+static void remove_records(const char *out, int n)
+{
+    char path[4300];
+    for (int seq = 0; seq < n; seq++) {
+        record_path(path, sizeof path, out, seq);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s.partial", out);
+    rmdir(path);
+}
+
+/* The whole run into tmp (then renamed by the caller). */
+static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load, struct ss_error *err)
+{
+    const struct model_config *cfg = &c->m->cfg;
+    enum ss_status s = SS_OK;
+    if (c->a->resume) {
+        s = run_records(c, err);
+        if (s)
+            return s;
+        probes_reset_totals(c->p);
+    }
+    double tw0 = now_s();
+    struct h5w *w = NULL;
+    s = h5w_create(&w, tmp, err);
+    if (s)
+        return s;
+    s = probes_create_datasets(c->p, w, c->seqs.n, c->tk != NULL, err);
+    c->t_write += now_s() - tw0;
+    for (int seq = 0; seq < c->seqs.n && !s; seq++) {
+        if (c->a->resume) {
+            char path[4300];
+            struct h5w *rec = NULL;
+            record_path(path, sizeof path, c->a->out, seq);
+            s = h5w_open(&rec, path, 0, err);
+            if (!s)
+                s = probes_record_load(c->p, rec, seq, err);
+            h5w_close(rec, NULL);
+        } else {
+            s = run_one(c, w, seq, seq, err);
+        }
+    }
+    tw0 = now_s();
+    if (!s)
+        s = probes_write_results(c->p, w, err);
+    char bos[32];
+    snprintf(bos, sizeof bos, c->seqs.bos >= 0 ? "%d" : "none", c->seqs.bos);
+    int threads = c->a->threads > 0 ? c->a->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    struct probes_meta meta = {
+        SINKSCOPE_VERSION, c->a->model_dir, cfg->model_type, c->m->config_json, cfg->n_layers, cfg->n_heads,
+        cfg->n_kv_heads, cfg->head_dim, cfg->hidden, cfg->vocab, gate_kind_name(cfg->gate), c->a->gate, threads,
+        c->seqs.T, c->seqs.n, bos, c->seqs.source, c->a->sink_epsilon, t_load, c->t_forward, 0,
+    };
+    c->t_write += now_s() - tw0;
+    meta.time_write_s = c->t_write;
+    if (!s)
+        s = probes_write_meta(w, &meta, err);
+    enum ss_status cs = h5w_close(w, s ? NULL : err);
+    return s ? s : cs;
+}
+
+static void fingerprint(struct run_ctx *c)
+{
+    const struct run_args *a = c->a;
+    snprintf(c->command, sizeof c->command,
+             "model=%s gate=%s T=%d bos=%d dump=%s layers=%s heads=%s f16=%d eps=%.17g stats=%d text=%d",
+             a->model_dir, a->gate, c->seqs.T, c->seqs.bos, a->dump ? a->dump : "", a->layers ? a->layers : "all",
+             a->heads ? a->heads : "all", a->dump_f16, a->sink_epsilon, !a->no_stats, c->tk != NULL);
+}
+
+int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
+{
+    struct ss_error err = {0};
+    struct run_ctx c = {0};
+    struct model_config cfg;
+    struct gate_mode gm;
+    unsigned char *layer_sel = NULL, *head_mask = NULL;
+    int *head_sel = NULL, n_head_sel = 0, dump = 0;
+    char tmp[4200] = "";
+    enum ss_status s;
+    c.a = a;
+    c.stop = stop;
+    if (gate_mode_parse(&gm, a->gate) != 0)
+        return cli_usage_error("run", "--gate: '%s' is not native, off or constant=X", a->gate);
+    if (a->dump && (dump = probes_dump_parse(a->dump)) < 0)
+        return cli_usage_error("run", "--dump: '%s' is not a list of attention, gates, hidden, logits", a->dump);
+    if ((s = check_output(a, &err)) || (s = model_config_load(&cfg, a->model_dir, &err)))
+        return cli_report(&err);
+    layer_sel = malloc(cfg.n_layers);
+    head_mask = malloc(cfg.n_heads);
+    head_sel = malloc(cfg.n_heads * sizeof *head_sel);
+    if (!layer_sel || !head_mask || !head_sel) {
+        s = ss_fail(&err, SS_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (run_parse_index_list(a->layers, cfg.n_layers, layer_sel, "--layers", &err) < 0 ||
+        run_parse_index_list(a->heads, cfg.n_heads, head_mask, "--heads", &err) < 0) {
+        s = SS_ERR_INPUT;
+        goto done;
+    }
+    for (int h = 0; h < cfg.n_heads; h++)
+        if (head_mask[h])
+            head_sel[n_head_sel++] = h;
+    if (tokenizer_load(&c.tk, a->model_dir, &err) != SS_OK) {
+        if (!a->token_ids) {
+            s = err.status;
+            goto done;
+        }
+        c.tk = NULL; /* --token-ids runs without a tokenizer: no /token_text */
+        ss_error_clear(&err);
+    }
+    if ((s = run_input_build(a, c.tk, cfg.vocab, &c.seqs, &err)))
+        goto done;
+    double t0 = now_s();
+    c.m = calloc(1, sizeof *c.m);
+    if (!c.m) {
+        s = ss_fail(&err, SS_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((s = model_load(c.m, a->model_dir, &err))) {
+        free(c.m);
+        c.m = NULL;
+        goto done;
+    }
+    double t_load = now_s() - t0;
+    c.fo.gate = gm;
+    c.fo.threads = a->threads;
+    struct probes_opts po = {
+        .shape = {cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.hidden, cfg.vocab,
+                  model_config_gate_dim(&c.m->cfg), c.seqs.T},
+        .n_seqs = c.seqs.n,
+        .sink_epsilon = a->sink_epsilon,
+        .stats = !a->no_stats,
+        .dump = (unsigned)dump,
+        .layer_sel = layer_sel,
+        .head_sel = head_sel,
+        .n_head_sel = n_head_sel,
+        .dump_f16 = a->dump_f16,
+        .stop = stop,
+    };
+    hook_set_init(&c.hooks);
+    if ((s = run_state_new(&c.rs, &c.m->cfg, c.seqs.T, &c.fo, &err)) || (s = probes_new(&c.p, &po, &err)) ||
+        (s = probes_subscribe(c.p, &c.hooks, &err)))
+        goto done;
+    fingerprint(&c);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", a->out, (int)getpid());
+    c.t_start = now_s();
+    s = run_into(&c, tmp, t_load, &err);
+    if (!s && *stop)
+        s = ss_fail(&err, SS_ERR_INTERRUPTED, "interrupted");
+    if (!s && rename(tmp, a->out) != 0)
+        s = ss_fail(&err, SS_ERR_IO, "%s: cannot rename %s into place: %s", a->out, tmp, strerror(errno));
+    if (!s && a->resume)
+        remove_records(a->out, c.seqs.n);
+done:
+    if (s && tmp[0])
+        unlink(tmp);
+    if (s == SS_ERR_INTERRUPTED)
+        snprintf(err.msg, sizeof err.msg, "%s: interrupted; nothing written%s", a->out,
+                 a->resume ? " (finished sequences kept for --resume)" : "");
+    probes_free(c.p);
+    if (c.rs)
+        run_state_free(c.rs);
+    if (c.m) {
+        model_free(c.m);
+        free(c.m);
+    }
+    if (c.tk)
+        tokenizer_free(c.tk);
+    run_seqs_free(&c.seqs);
+    free(layer_sel);
+    free(head_mask);
+    free(head_sel);
+    if (s) {
+        err.status = s;
+        return cli_report(&err);
+    }
+    return EXIT_CODE_OK;
+}
