@@ -258,6 +258,10 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
         }
     /* each run a block of panels (2 wide, as the demo's 2x2 grid), runs side by side */
     int bc = most >= 2 ? 2 : 1, br = (most + bc - 1) / bc;
+    /* as many token labels as fit beside a map at 7 pt with a little air (~9 pt each) */
+    double side_in = fmin(c->w_in / (bc * c->n_runs) - 1.3, c->h_in / br - 1.0);
+    int max_labels = (int)(side_in * 72 / 9);
+    max_labels = max_labels < 4 ? 4 : max_labels > 32 ? 32 : max_labels;
     plot_style_page(c);
     gp_printf(g, "set multiplot layout %d,%d\n", br, bc * c->n_runs);
     for (int rr = 0; rr < br; rr++)
@@ -282,7 +286,7 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
                 int lab = MAP_ROOM | (rr == br - 1 || k + bc >= nl[i] ? MAP_XLABEL : 0) |
                           (i == 0 && cc == 0 ? MAP_YLABEL : 0);
                 map_panel(c, names[i * PLOT_MAX_LAYERS + k], T[i][k], pool[i][k], ntk[i][k],
-                          ntok == ntk[i][k] ? toks : NULL, title, 16, lab);
+                          ntok == ntk[i][k] ? toks : NULL, title, max_labels, lab);
             }
             plot_strings_free(toks, ntok);
         }

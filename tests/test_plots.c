@@ -363,7 +363,7 @@ static void test_pdf_svg_tex(void)
 
     /* cairolatex: NAME.tex including NAME (the .pdf beside it), with LaTeX-escaped token labels */
     snprintf(out, sizeof out, "%s/map.tex", d);
-    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "-o", out, NULL);
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "-o", out, "--size", "8in,8in", NULL); /* room for every label */
     CU_ASSERT_EQUAL(rc, 0);
     b = slurp(out, &n);
     CU_ASSERT_TRUE(b && strstr((char *)b, "{map}") != NULL);
@@ -574,7 +574,7 @@ static void test_script_only(void)
     snprintf(out, sizeof out, "%s/fig.png", d);
     snprintf(sdir, sizeof sdir, "%s/script", d);
     int rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, gated_h5, "-o", out, "--script-only",
-                      sdir, "--log", NULL);
+                      sdir, "--log", "--size", "30in,10in", NULL);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(file_size(out), -1);
     snprintf(p, sizeof p, "%s/plot.gp", sdir);
