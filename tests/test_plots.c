@@ -721,6 +721,43 @@ static void test_runmaker_runs(void)
     free(t);
 }
 
+/* Run files written by `sinkscope run` on synth tiny checkpoints (random weights). */
+static void test_real_runs(void)
+{
+    const char *d = test_tmpdir("plots-real");
+    char mb[600], mg[600], rb[600], rg[600], out[700], err[2048];
+    snprintf(mb, sizeof mb, "%s/tiny", d);
+    snprintf(mg, sizeof mg, "%s/tiny-gated", d);
+    snprintf(rb, sizeof rb, "%s/base.h5", d);
+    snprintf(rg, sizeof rg, "%s/gated.h5", d);
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, err, sizeof err, "synth", "-o", mb, "--preset", "tiny", NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        test_cli(NULL, 0, err, sizeof err, "synth", "-o", mg, "--preset", "tiny", "--gate", "headwise", NULL), 0);
+    const char *ids = "5,17,3,99,42,7,300,11,250,64,8,1";
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, err, sizeof err, "run", "-m", mb, "--token-ids", ids, "-o", rb, "--dump",
+                                   "attention,gates,hidden", "--quiet", "-t", "1", NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, err, sizeof err, "run", "-m", mg, "--token-ids", ids, "-o", rg, "--dump",
+                                   "attention,gates,hidden", "--quiet", "-t", "1", NULL), 0);
+    for (size_t k = 0; k < sizeof all_kinds / sizeof all_kinds[0]; k++) {
+        snprintf(out, sizeof out, "%s/%s.png", d, all_kinds[k]);
+        int rc = test_cli(NULL, 0, err, sizeof err, "plot", all_kinds[k], rb, rg, "--labels", "baseline,gated", "-o",
+                          out, "--size", "1200,800", NULL);
+        unsigned w = 0, h = 0;
+        printf("\n  %-15s rc=%d %s", all_kinds[k], rc, rc ? err : "");
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+        CU_ASSERT_EQUAL(w, 1200);
+        CU_ASSERT_EQUAL(h, 800);
+    }
+    snprintf(out, sizeof out, "%s/paper.pdf", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "paper", rb, rg, "-o", out, NULL), 0);
+    CU_ASSERT_EQUAL(pdf_pages(out), 9);
+    /* the baseline alone has no gates */
+    snprintf(out, sizeof out, "%s/gh.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "gate-hist", rb, "-o", out, NULL), 2);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
 SS_SUITE(plots)
 {
     CU_pSuite s = CU_add_suite("plots", suite_init, NULL);
@@ -739,4 +776,5 @@ SS_SUITE(plots)
     CU_add_test(s, "head-averaged map values", test_map_values);
     CU_add_test(s, "long maps are mean-pooled", test_map_pooling);
     CU_add_test(s, "runmaker run files: every kind, values", test_runmaker_runs);
+    CU_add_test(s, "real run files of synth tiny checkpoints", test_real_runs);
 }
