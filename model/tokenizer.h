@@ -1,6 +1,10 @@
 /* model/tokenizer.h — Hugging Face tokenizer.json (byte-level BPE: Qwen2/Qwen3,
  * Llama 3, GPT-2 style), identical to the `tokenizers` library id for id.
- * Reads tokenizer.json and, beside it, tokenizer_config.json (bos/eos, add_bos_token). */
+ * Reads tokenizer.json and, beside it, tokenizer_config.json (bos/eos, add_bos_token).
+ * Supported: model BPE (merges in both spellings, ignore_merges), added_tokens, normalizer
+ * NFC/NFD/NFKC/NFKD/Sequence/null, pre_tokenizer Split/ByteLevel/Digits/Sequence (a ByteLevel
+ * step is required), decoder ByteLevel/null. Anything else is refused at load (SS_ERR_INPUT).
+ * A loaded tokenizer is never modified: encode, decode and piece may run concurrently on it. */
 #ifndef SS_MODEL_TOKENIZER_H
 #define SS_MODEL_TOKENIZER_H
 

@@ -1,6 +1,6 @@
 /* model/tokenizer_pretok.c — the "pre_tokenizer" of tokenizer.json: Split (the file's own regex,
  * run as written by PCRE2 with JIT, UTF + UCP), ByteLevel (add_prefix_space, use_regex with the
- * GPT-2 regex) and Sequence. Steps run depth-first on each piece: no intermediate lists of the
+ * GPT-2 regex), Digits and Sequence. Steps run depth-first on each piece: no intermediate lists of the
  * whole text beyond one step's split points. */
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +83,14 @@ static enum ss_status parse_one(struct pretok *pt, const json_t *j, const char *
     memset(st, 0, sizeof *st);
     if (!strcmp(type, "Split")) {
         enum ss_status s = parse_split(st, j, file, err);
+        if (s)
+            return s;
+    } else if (!strcmp(type, "Digits")) {
+        /* tokenizers splits on char::is_numeric (Unicode N*): each digit, or runs of them */
+        st->kind = PRETOK_KIND_SPLIT;
+        int single = get_bool(j, "individual_digits", 0);
+        st->behavior = single ? SPLIT_BEHAVIOR_ISOLATED : SPLIT_BEHAVIOR_CONTIGUOUS;
+        enum ss_status s = compile_re(&st->re, "\\p{N}", 5, 0, file, err);
         if (s)
             return s;
     } else if (!strcmp(type, "ByteLevel")) {

@@ -163,6 +163,23 @@ static void test_split_behaviors(void)
     tokenizer_free(tk);
 }
 
+/* Digits: each digit alone (individual_digits) or runs of digits, as a Split on \p{N}. */
+static void test_digits(void)
+{
+    const char *v = "{\"ab\":256,\"12\":261}", *m = "[[\"a\",\"b\"],[\"1\",\"2\"]]";
+    struct tokenizer *one = tok_load_ok(tok_hand("tokdig1", v, m, NULL, NULL,
+        "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":true}," BYTELEVEL_NOREGEX "]}",
+        NULL, NULL));
+    struct tokenizer *run = tok_load_ok(tok_hand("tokdig0", v, m, NULL, NULL,
+        "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":false}," BYTELEVEL_NOREGEX "]}",
+        NULL, NULL));
+    TOK_EXPECT(one, "ab123", 256, 49, 50, 51);
+    TOK_EXPECT(run, "ab123", 256, 261, 51);
+    TOK_EXPECT(run, "1a2", 49, 97, 50);
+    tokenizer_free(one);
+    tokenizer_free(run);
+}
+
 #define ADDED                                                                                              \
     "[{\"id\":300,\"content\":\"<X>\",\"special\":true,\"normalized\":false},"                               \
     "{\"id\":301,\"content\":\"<L>\",\"special\":true,\"lstrip\":true,\"normalized\":false},"                \
@@ -344,6 +361,7 @@ SS_SUITE(tokenizer_hand)
     CU_add_test(s, "ByteLevel use_regex splits contractions", test_byte_level_regex_split);
     CU_add_test(s, "Split with the Qwen regex vs the GPT-2 regex", test_split_qwen_regex);
     CU_add_test(s, "Split behaviors and invert", test_split_behaviors);
+    CU_add_test(s, "Digits pre-tokenizer", test_digits);
     CU_add_test(s, "added tokens are cut out before BPE", test_added_basic);
     CU_add_test(s, "added tokens lstrip/rstrip", test_added_strip);
     CU_add_test(s, "added tokens longest match, single_word", test_added_longest_and_single_word);
