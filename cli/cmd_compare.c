@@ -1,9 +1,103 @@
+/* cli/cmd_compare.c — `sinkscope compare A.h5 B.h5 ...`: runs side by side, ratios
+ * and differences against the first; warns (exit 0) when the runs are not comparable. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analyze/analyze.h"
 #include "cli.h"
 
-/* Placeholder until this command lands; replaced by its owner. */
+#define MAX_RUNS 32
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sinkscope compare A.h5 B.h5 [C.h5 ...] [--labels a,b,c] [--format FMT]\n"
+            "  -l, --labels LIST  comma-separated names of the runs (default: file names without .h5)\n"
+            "  -f, --format FMT   text (default), csv, json, markdown, latex\n"
+            "Ratios (run/first) and differences (run - first) are against the first run.\n"
+            "Warns on stderr when the runs saw different tokens or settings.\n");
+}
+
+/* Split "a,b,c" into at most max labels (in place); returns the count. */
+static int split_labels(char *s, char **out, int max)
+{
+    int n = 0;
+    for (char *p = s;; ) {
+        char *c = strchr(p, ',');
+        if (n < max)
+            out[n] = p;
+        n++;
+        if (!c)
+            break;
+        *c = 0;
+        p = c + 1;
+    }
+    return n;
+}
+
 int cmd_compare(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_usage_error("compare", "not implemented yet");
+    static const struct option opts[] = {
+        {"labels", required_argument, NULL, 'l'}, {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    char *labels_arg = NULL;
+    enum analyze_format fmt = ANALYZE_FORMAT_TEXT;
+    int c;
+    while ((c = getopt_long(argc, argv, "l:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': labels_arg = optarg; break;
+        case 'f':
+            if (analyze_format_parse(optarg, &fmt))
+                return cli_usage_error("compare", "unknown format '%s' (text, csv, json, markdown, latex)", optarg);
+            break;
+        case 'h': usage(stdout); return EXIT_CODE_OK;
+        default: return cli_usage_error("compare", "unknown option");
+        }
+    }
+    int n = argc - optind;
+    if (n < 2)
+        return cli_usage_error("compare", "at least two run files are required");
+    if (n > MAX_RUNS)
+        return cli_usage_error("compare", "at most %d run files", MAX_RUNS);
+    char *labels[MAX_RUNS] = {0}, labuf[4096];
+    if (labels_arg) {
+        snprintf(labuf, sizeof labuf, "%s", labels_arg);
+        int nl = split_labels(labuf, labels, MAX_RUNS);
+        if (nl != n)
+            return cli_usage_error("compare", "--labels has %d names for %d run files", nl, n);
+        for (int i = 0; i < n; i++)
+            if (!labels[i][0])
+                return cli_usage_error("compare", "--labels: empty name %d", i + 1);
+    }
+    struct analyze_run *runs = calloc(n, sizeof *runs);
+    if (!runs) {
+        struct ss_error e;
+        ss_fail(&e, SS_ERR_NOMEM, "out of memory");
+        return cli_report(&e);
+    }
+    struct ss_error err = {0};
+    struct analyze_warnings w;
+    int loaded = 0, rc = EXIT_CODE_OK;
+    for (; loaded < n; loaded++)
+        if (analyze_run_load(&runs[loaded], argv[optind + loaded], labels[loaded], &err)) {
+            rc = cli_report(&err);
+            goto done;
+        }
+    if (analyze_compare_check(runs, n, &w, &err)) {
+        rc = cli_report(&err);
+        goto done;
+    }
+    for (int i = 0; i < w.n; i++)
+        fprintf(stderr, "sinkscope compare: warning: %s\n", w.msg[i]);
+    if (analyze_compare(stdout, runs, n, &w, fmt, &err))
+        rc = cli_report(&err);
+    fflush(stdout);
+done:
+    for (int i = 0; i < loaded; i++)
+        analyze_run_free(&runs[i]);
+    free(runs);
+    return rc;
 }

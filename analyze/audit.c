@@ -1,0 +1,331 @@
+/* analyze/audit.c — `sinkscope audit`: check a run against limits (first-token
+ * share per layer, sink rate, max activation per layer) and list the worst
+ * (layer, head) and layers, so a training pipeline can gate on the exit status. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze_int.h"
+
+#define AUDIT_WORST 5
+
+enum ss_status analyze_layers_parse(const char *spec, int n_layers, int **out, int *n, struct ss_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    char *mark = calloc(n_layers > 0 ? n_layers : 1, 1);
+    if (!mark)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    const char *p = spec;
+    if (!*p) {
+        free(mark);
+        return ss_fail(err, SS_ERR_INPUT, "--layers: empty list");
+    }
+    while (*p) {
+        char *end;
+        errno = 0;
+        long a = strtol(p, &end, 10), b;
+        if (end == p || errno || a < 0) {
+            free(mark);
+            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': expected 0-based layer indices like 0,2,5-7", spec);
+        }
+        p = end;
+        b = a;
+        if (*p == '-') {
+            p++;
+            b = strtol(p, &end, 10);
+            if (end == p || errno || b < a) {
+                free(mark);
+                return ss_fail(err, SS_ERR_INPUT, "--layers '%s': bad range (expected A-B with A <= B)", spec);
+            }
+            p = end;
+        }
+        if (b >= n_layers) {
+            free(mark);
+            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': layer %ld is outside the run's layers 0-%d", spec, b,
+                           n_layers - 1);
+        }
+        for (long l = a; l <= b; l++)
+            mark[l] = 1;
+        if (*p == ',')
+            p++;
+        else if (*p) {
+            free(mark);
+            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': unexpected '%c'", spec, *p);
+        }
+    }
+    int *sel = malloc(sizeof(int) * (n_layers > 0 ? n_layers : 1));
+    if (!sel) {
+        free(mark);
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    }
+    for (int l = 0; l < n_layers; l++)
+        if (mark[l])
+            sel[(*n)++] = l;
+    free(mark);
+    *out = sel;
+    return SS_OK;
+}
+
+struct check {
+    const char *name;  /* option without dashes */
+    const char *key;   /* json name of the limit */
+    double limit, value;
+    enum cell_kind kind;
+    int exceeded;
+    char where[256];   /* layers over the limit, or the layer of the value */
+};
+
+struct ranked {
+    int layer, head;
+    double v;
+};
+
+static int by_value_desc(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->v != y->v)
+        return x->v < y->v ? 1 : -1;
+    if (x->layer != y->layer)
+        return x->layer - y->layer;
+    return x->head - y->head;
+}
+
+static void append_layer(char *buf, size_t n, int l)
+{
+    size_t o = strlen(buf);
+    if (o + 16 >= n) {
+        if (o + 4 < n && strcmp(buf + o - 3, "..."))
+            strcat(buf, "...");
+        return;
+    }
+    snprintf(buf + o, n - o, "%s%d", o ? "," : "", l);
+}
+
+/* Checked layers (all when lim->layers is NULL) as a 0/1 mask. */
+static char *layer_mask(const struct analyze_run *r, const struct analyze_limits *lim)
+{
+    char *m = calloc(r->n_layers, 1);
+    if (!m)
+        return NULL;
+    for (int l = 0; l < r->n_layers; l++)
+        m[l] = lim->layers == NULL;
+    for (int i = 0; lim->layers && i < lim->n_layers; i++)
+        if (lim->layers[i] >= 0 && lim->layers[i] < r->n_layers)
+            m[lim->layers[i]] = 1;
+    return m;
+}
+
+static double layer_act(const struct analyze_run *r, int l)
+{
+    return r->act_max[l * ANALYZE_STREAMS + ANALYZE_STREAM_RESID];
+}
+
+static json_t *audit_json(const struct analyze_run *r, const char *mask, const struct check *ck, int nck,
+                          int exceeded, const struct ranked *heads, int nh, const struct ranked *acts, int na,
+                          int all_layers)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(r->path));
+    json_object_set_new(o, "pass", json_boolean(exceeded == 0));
+    json_object_set_new(o, "exceeded", json_integer(exceeded));
+    json_t *lc = json_array();
+    for (int l = 0; l < r->n_layers; l++)
+        if (mask[l])
+            json_array_append_new(lc, json_integer(l));
+    json_object_set_new(o, "layers_checked", lc);
+    json_object_set_new(o, "all_layers", json_boolean(all_layers));
+    json_t *lims = json_array();
+    for (int i = 0; i < nck; i++) {
+        const struct check *c = &ck[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "name", json_string(c->key));
+        json_object_set_new(x, "limit", json_num(c->limit));
+        json_object_set_new(x, "value", json_num(c->value));
+        json_object_set_new(x, "exceeded", json_boolean(c->exceeded));
+        json_array_append_new(lims, x);
+    }
+    json_object_set_new(o, "limits", lims);
+    json_t *wh = json_array();
+    for (int i = 0; i < nh; i++) {
+        size_t k = (size_t)heads[i].layer * r->n_heads + heads[i].head;
+        json_array_append_new(wh, json_pack("{s:i,s:i,s:o,s:o}", "layer", heads[i].layer, "head", heads[i].head,
+                                            "first_token_share", json_num(r->fts[k]), "sink_alpha0",
+                                            json_num(r->alpha0[k])));
+    }
+    json_object_set_new(o, "worst_heads", wh);
+    json_t *wa = json_array();
+    for (int i = 0; i < na; i++) {
+        const int *w = r->act_where + acts[i].layer * 3;
+        json_t *x = json_pack("{s:i,s:o}", "layer", acts[i].layer, "max_activation", json_num(acts[i].v));
+        json_object_set_new(x, "pos", w[0] >= 0 ? json_integer(w[1]) : json_null());
+        json_object_set_new(x, "dim", w[0] >= 0 ? json_integer(w[2]) : json_null());
+        json_array_append_new(wa, x);
+    }
+    json_object_set_new(o, "worst_activation_layers", wa);
+    json_object_set_new(o, "first_token_share", json_num(r->first_token_share));
+    json_object_set_new(o, "max_activation_mean", json_num(r->max_activation_mean));
+    json_object_set_new(o, "max_activation", json_num(r->max_activation));
+    json_object_set_new(o, "gate_mean", json_num(r->gate_mean));
+    json_object_set_new(o, "perplexity", json_num(r->perplexity));
+    json_object_set_new(o, "sink_rate", json_num(r->sink_rate));
+    json_t *ls = json_array();
+    for (int l = 0; l < r->n_layers; l++) {
+        json_t *x = json_object();
+        json_object_set_new(x, "layer", json_integer(l));
+        json_object_set_new(x, "checked", json_boolean(mask[l]));
+        json_object_set_new(x, "first_token_share", json_num(r->fts_layer[l]));
+        json_object_set_new(x, "sink_alpha0", json_num(r->alpha0_layer[l]));
+        json_object_set_new(x, "sink_heads", json_integer(r->sink_heads[l]));
+        json_object_set_new(x, "max_activation", json_num(layer_act(r, l)));
+        json_array_append_new(ls, x);
+    }
+    json_object_set_new(o, "layers", ls);
+    return o;
+}
+
+enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struct analyze_limits *lim,
+                             enum analyze_format f, int *exceeded, struct ss_error *err)
+{
+    *exceeded = 0;
+    int L = r->n_layers, H = r->n_heads;
+    char *mask = layer_mask(r, lim);
+    struct ranked *heads = malloc(sizeof *heads * (size_t)L * H), *acts = malloc(sizeof *acts * L);
+    if (!mask || !heads || !acts) {
+        free(mask), free(heads), free(acts);
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    int nchecked = 0;
+    for (int l = 0; l < L; l++)
+        nchecked += mask[l];
+    int all_layers = nchecked == L;
+    struct check ck[3];
+    int nck = 0;
+
+    if (!isnan(lim->max_first_token_share)) {
+        struct check *c = &ck[nck++];
+        *c = (struct check){"max-first-token-share", "max_first_token_share", lim->max_first_token_share, -INFINITY,
+                            CELL_KIND_PROB, 0, ""};
+        for (int l = 0; l < L; l++)
+            if (mask[l]) {
+                c->value = fmax(c->value, r->fts_layer[l]);
+                if (r->fts_layer[l] > c->limit) {
+                    c->exceeded = 1;
+                    append_layer(c->where, sizeof c->where, l);
+                }
+            }
+    }
+    if (!isnan(lim->max_sink_rate)) {
+        struct check *c = &ck[nck++];
+        *c = (struct check){"max-sink-rate", "max_sink_rate", lim->max_sink_rate, r->sink_rate, CELL_KIND_PROB, 0, ""};
+        if (!all_layers) {
+            /* a subset: fraction of its (layer, head) whose alpha_0 (mean over sequences) > sink_epsilon */
+            int s = 0;
+            for (int l = 0; l < L; l++)
+                if (mask[l])
+                    s += r->sink_heads[l];
+            c->value = (double)s / ((double)nchecked * H);
+        }
+        c->exceeded = c->value > c->limit;
+    }
+    if (!isnan(lim->max_activation)) {
+        struct check *c = &ck[nck++];
+        *c = (struct check){"max-activation", "max_activation", lim->max_activation, -INFINITY, CELL_KIND_ACT, 0, ""};
+        for (int l = 0; l < L; l++)
+            if (mask[l]) {
+                c->value = fmax(c->value, layer_act(r, l));
+                if (layer_act(r, l) > c->limit) {
+                    c->exceeded = 1;
+                    append_layer(c->where, sizeof c->where, l);
+                }
+            }
+    }
+    for (int i = 0; i < nck; i++)
+        *exceeded += ck[i].exceeded;
+
+    int nh = 0, na = 0;
+    for (int l = 0; l < L; l++) {
+        if (!mask[l])
+            continue;
+        for (int h = 0; h < H; h++)
+            heads[nh++] = (struct ranked){l, h, r->fts[(size_t)l * H + h]};
+        acts[na++] = (struct ranked){l, 0, layer_act(r, l)};
+    }
+    qsort(heads, nh, sizeof *heads, by_value_desc);
+    qsort(acts, na, sizeof *acts, by_value_desc);
+    if (nh > AUDIT_WORST)
+        nh = AUDIT_WORST;
+    if (na > AUDIT_WORST)
+        na = AUDIT_WORST;
+
+    enum ss_status s = SS_OK;
+    if (f == ANALYZE_FORMAT_JSON) {
+        s = analyze_json_emit(out, audit_json(r, mask, ck, nck, *exceeded, heads, nh, acts, na, all_layers), err);
+    } else {
+        char layers_desc[512] = "";
+        if (all_layers)
+            snprintf(layers_desc, sizeof layers_desc, "all %d", L);
+        else
+            for (int l = 0; l < L; l++)
+                if (mask[l])
+                    append_layer(layers_desc, sizeof layers_desc, l);
+        fprintf(out, "%s: %s: %d of %d limits exceeded (layers checked: %s)\n\n", r->path,
+                *exceeded ? "FAIL" : "PASS", *exceeded, nck, layers_desc);
+        struct table t, th, ta;
+        table_init(&t, "limits");
+        table_col(&t, "limit", "limit", CELL_KIND_TEXT);
+        table_col(&t, "value", "value", CELL_KIND_PROB);
+        table_col(&t, "max", "max", CELL_KIND_PROB);
+        table_col(&t, "status", "status", CELL_KIND_TEXT);
+        table_col(&t, "layers", "layers over the limit", CELL_KIND_TEXT);
+        for (int i = 0; i < nck; i++) {
+            int row = table_row(&t);
+            char name[64];
+            snprintf(name, sizeof name, "--%s", ck[i].name);
+            table_text(&t, row, 0, name);
+            table_num_kind(&t, row, 1, ck[i].value, ck[i].kind);
+            table_num_kind(&t, row, 2, ck[i].limit, ck[i].kind);
+            table_text(&t, row, 3, ck[i].exceeded ? "EXCEEDED" : "ok");
+            table_text(&t, row, 4, ck[i].where[0] ? ck[i].where : "-");
+        }
+        table_init(&th, "worst heads by first-token share");
+        table_col(&th, "layer", "layer", CELL_KIND_INT);
+        table_col(&th, "head", "head", CELL_KIND_INT);
+        table_col(&th, "first_token_share", "F-Attn", CELL_KIND_PROB);
+        table_col(&th, "sink_alpha0", "alpha_0", CELL_KIND_PROB);
+        for (int i = 0; i < nh; i++) {
+            int row = table_row(&th);
+            size_t k = (size_t)heads[i].layer * H + heads[i].head;
+            table_num(&th, row, 0, heads[i].layer);
+            table_num(&th, row, 1, heads[i].head);
+            table_num(&th, row, 2, r->fts[k]);
+            table_num(&th, row, 3, r->alpha0[k]);
+        }
+        table_init(&ta, "worst layers by max activation (residual leaving the layer)");
+        table_col(&ta, "layer", "layer", CELL_KIND_INT);
+        table_col(&ta, "max_activation", "max |x|", CELL_KIND_ACT);
+        table_col(&ta, "pos", "pos", CELL_KIND_INT);
+        table_col(&ta, "dim", "dim", CELL_KIND_INT);
+        for (int i = 0; i < na; i++) {
+            int row = table_row(&ta);
+            const int *w = r->act_where + acts[i].layer * 3;
+            table_num(&ta, row, 0, acts[i].layer);
+            table_num(&ta, row, 1, acts[i].v);
+            table_num(&ta, row, 2, w[0] >= 0 ? w[1] : NAN);
+            table_num(&ta, row, 3, w[0] >= 0 ? w[2] : NAN);
+        }
+        const struct table *ts[3] = {&t, &th, &ta};
+        const char *sc[3] = {0};
+        analyze_print_tables(out, ts, sc, 3, ANALYZE_FORMAT_TEXT);
+        table_free(&t);
+        table_free(&th);
+        table_free(&ta);
+        if (ferror(out))
+            s = ss_fail(err, SS_ERR_IO, "cannot write the output");
+    }
+    free(mask);
+    free(heads);
+    free(acts);
+    return s;
+}

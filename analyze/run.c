@@ -1,0 +1,247 @@
+/* analyze/run.c — load the statistics of a run file (never its dumps) and
+ * derive the per-layer values the tables show. */
+#include "analyze.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../probes/runfile.h"
+
+int analyze_format_parse(const char *s, enum analyze_format *f)
+{
+    static const struct { const char *name; enum analyze_format f; } names[] = {
+        {"text", ANALYZE_FORMAT_TEXT}, {"csv", ANALYZE_FORMAT_CSV}, {"json", ANALYZE_FORMAT_JSON},
+        {"markdown", ANALYZE_FORMAT_MARKDOWN}, {"md", ANALYZE_FORMAT_MARKDOWN},
+        {"latex", ANALYZE_FORMAT_LATEX}, {"tex", ANALYZE_FORMAT_LATEX},
+    };
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name)) {
+            *f = names[i].f;
+            return 0;
+        }
+    return -1;
+}
+
+void analyze_run_free(struct analyze_run *r)
+{
+    double **d[] = {&r->fts, &r->fts_incl0, &r->alpha0, &r->entropy, &r->gate_mean_h, &r->gate_std_h,
+                    &r->gate_min_h, &r->gate_max_h, &r->fts_layer, &r->fts_incl0_layer, &r->alpha0_layer,
+                    &r->entropy_layer, &r->act_max, &r->gate_mean_l, &r->gate_std_l, &r->gate_min_l,
+                    &r->gate_max_l};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        free(*d[i]);
+        *d[i] = NULL;
+    }
+    free(r->top_key);
+    free(r->sink_heads);
+    free(r->act_where);
+    r->top_key = r->sink_heads = r->act_where = NULL;
+}
+
+static void attr_str(struct runfile *rf, const char *name, char *buf, size_t n)
+{
+    struct ss_error e;
+    if (runfile_attr_string(rf, NULL, name, buf, n, &e) != SS_OK)
+        buf[0] = 0;
+}
+
+static enum ss_status attr_int(struct runfile *rf, const char *name, int required, int *v,
+                               struct ss_error *err)
+{
+    double x;
+    struct ss_error e;
+    *v = 0;
+    if (runfile_attr_double(rf, NULL, name, &x, required ? err : &e) != SS_OK)
+        return required ? SS_ERR_INPUT : SS_OK;
+    if (!(x >= 0 && x <= 1e7) || x != floor(x))
+        return ss_fail(err, SS_ERR_INPUT, "%s: root attribute '%s' is %g, not a count", runfile_path(rf), name, x);
+    *v = (int)x;
+    return SS_OK;
+}
+
+static enum ss_status scalar(struct runfile *rf, const char *dset, int required, double *v,
+                             struct ss_error *err)
+{
+    *v = NAN;
+    if (!required && !runfile_has(rf, dset))
+        return SS_OK;
+    return runfile_read_scalar(rf, dset, v, err);
+}
+
+/* Read dset with the given shape (-1: any extent) into a new array of exactly n doubles. */
+static enum ss_status array(struct runfile *rf, const char *dset, int ndim, const int64_t *shape,
+                            double **out, struct ss_error *err)
+{
+    struct rf_array a;
+    enum ss_status s = runfile_read_shaped(rf, dset, ndim, shape, &a, err);
+    if (s)
+        return s;
+    *out = a.data; /* ownership moves: rf_array_free is free(data) */
+    return SS_OK;
+}
+
+static enum ss_status load_stats(struct analyze_run *r, struct runfile *rf, struct ss_error *err)
+{
+    int L = r->n_layers, H = r->n_heads;
+    size_t LH = (size_t)L * H;
+    int64_t lh[2] = {L, H}, l1[1] = {L}, ls[2] = {L, ANALYZE_STREAMS}, lhk[3] = {L, H, -1};
+    enum ss_status s;
+    double *alpha = NULL, *tkp = NULL, *ati = NULL;
+    if ((s = array(rf, "/stats/first_token_share", 2, lh, &r->fts, err)) ||
+        (s = array(rf, "/stats/first_token_share_layer", 1, l1, &r->fts_layer, err)) ||
+        (s = array(rf, "/stats/sink_alpha", 3, lhk, &alpha, err)) ||
+        (s = array(rf, "/stats/attn_entropy", 2, lh, &r->entropy, err)) ||
+        (s = array(rf, "/stats/act_max", 2, ls, &r->act_max, err)))
+        goto done;
+    if (runfile_has(rf, "/stats/first_token_share_incl0") &&
+        (s = array(rf, "/stats/first_token_share_incl0", 2, lh, &r->fts_incl0, err)))
+        goto done;
+    int64_t lhr[3] = {L, H, -1};
+    if (runfile_has(rf, "/stats/top_key_pos") && (s = array(rf, "/stats/top_key_pos", 3, lhr, &tkp, err)))
+        goto done;
+    int64_t lsac[4] = {L, ANALYZE_STREAMS, -1, 3};
+    if (runfile_has(rf, "/stats/act_top_index") &&
+        (s = array(rf, "/stats/act_top_index", 4, lsac, &ati, err)))
+        goto done;
+    r->gated = runfile_has(rf, "/stats/gate_mean");
+    if (r->gated && ((s = array(rf, "/stats/gate_mean", 2, lh, &r->gate_mean_h, err)) ||
+                     (s = array(rf, "/stats/gate_std", 2, lh, &r->gate_std_h, err)) ||
+                     (s = array(rf, "/stats/gate_min", 2, lh, &r->gate_min_h, err)) ||
+                     (s = array(rf, "/stats/gate_max", 2, lh, &r->gate_max_h, err))))
+        goto done;
+
+    /* the sink_key axis: alpha_0 is entry 0 of each [layer, head] row */
+    int64_t nd_shape[4];
+    int nd;
+    if ((s = runfile_shape(rf, "/stats/sink_alpha", &nd, nd_shape, err)))
+        goto done;
+    int64_t K = nd_shape[2];
+    if (K < 1) {
+        s = ss_fail(err, SS_ERR_INPUT, "%s: dataset /stats/sink_alpha has an empty sink_key axis", r->path);
+        goto done;
+    }
+    int64_t R = 0, AR = 0;
+    if (tkp && (s = runfile_shape(rf, "/stats/top_key_pos", &nd, nd_shape, err)) == SS_OK)
+        R = nd_shape[2];
+    if (s)
+        goto done;
+    if (ati && (s = runfile_shape(rf, "/stats/act_top_index", &nd, nd_shape, err)) == SS_OK)
+        AR = nd_shape[2];
+    if (s)
+        goto done;
+
+    r->alpha0 = malloc(sizeof(double) * (LH ? LH : 1));
+    r->top_key = malloc(sizeof(int) * (LH ? LH : 1));
+    r->fts_incl0_layer = malloc(sizeof(double) * (L ? L : 1));
+    r->alpha0_layer = malloc(sizeof(double) * (L ? L : 1));
+    r->entropy_layer = malloc(sizeof(double) * (L ? L : 1));
+    r->sink_heads = malloc(sizeof(int) * (L ? L : 1));
+    r->act_where = malloc(sizeof(int) * 3 * (L ? L : 1));
+    if (r->gated) {
+        r->gate_mean_l = malloc(sizeof(double) * (L ? L : 1));
+        r->gate_std_l = malloc(sizeof(double) * (L ? L : 1));
+        r->gate_min_l = malloc(sizeof(double) * (L ? L : 1));
+        r->gate_max_l = malloc(sizeof(double) * (L ? L : 1));
+    }
+    if (!r->alpha0 || !r->top_key || !r->fts_incl0_layer || !r->alpha0_layer || !r->entropy_layer ||
+        !r->sink_heads || !r->act_where ||
+        (r->gated && (!r->gate_mean_l || !r->gate_std_l || !r->gate_min_l || !r->gate_max_l))) {
+        s = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", r->path);
+        goto done;
+    }
+    for (int l = 0; l < L; l++) {
+        double inc = 0, al = 0, en = 0, gm = 0, g2 = 0, gmin = INFINITY, gmax = -INFINITY;
+        int sinks = 0;
+        for (int h = 0; h < H; h++) {
+            size_t i = (size_t)l * H + h;
+            r->alpha0[i] = alpha[i * K];
+            r->top_key[i] = tkp && R > 0 ? (int)tkp[i * R] : -1;
+            inc += r->fts_incl0 ? r->fts_incl0[i] : NAN;
+            al += r->alpha0[i];
+            en += r->entropy[i];
+            sinks += r->alpha0[i] > r->sink_epsilon;
+            if (r->gated) {
+                gm += r->gate_mean_h[i];
+                /* every head has the same number of gate values: the pooled second moment is the mean */
+                g2 += r->gate_std_h[i] * r->gate_std_h[i] + r->gate_mean_h[i] * r->gate_mean_h[i];
+                gmin = fmin(gmin, r->gate_min_h[i]);
+                gmax = fmax(gmax, r->gate_max_h[i]);
+            }
+        }
+        r->fts_incl0_layer[l] = H ? inc / H : NAN;
+        r->alpha0_layer[l] = H ? al / H : NAN;
+        r->entropy_layer[l] = H ? en / H : NAN;
+        r->sink_heads[l] = sinks;
+        if (r->gated) {
+            r->gate_mean_l[l] = gm / H;
+            double var = g2 / H - (gm / H) * (gm / H);
+            r->gate_std_l[l] = sqrt(var > 0 ? var : 0);
+            r->gate_min_l[l] = gmin;
+            r->gate_max_l[l] = gmax;
+        }
+        for (int c = 0; c < 3; c++)
+            r->act_where[l * 3 + c] =
+                ati && AR > 0 ? (int)ati[(((size_t)l * ANALYZE_STREAMS + ANALYZE_STREAM_RESID) * AR) * 3 + c] : -1;
+    }
+done:
+    free(alpha);
+    free(tkp);
+    free(ati);
+    return s;
+}
+
+enum ss_status analyze_run_load(struct analyze_run *r, const char *path, const char *label,
+                                struct ss_error *err)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    if (label) {
+        snprintf(r->label, sizeof r->label, "%s", label);
+    } else {
+        const char *b = strrchr(path, '/');
+        snprintf(r->label, sizeof r->label, "%s", b ? b + 1 : path);
+        size_t n = strlen(r->label);
+        if (n > 3 && !strcmp(r->label + n - 3, ".h5"))
+            r->label[n - 3] = 0;
+    }
+    struct runfile *rf;
+    enum ss_status s = runfile_open(&rf, path, err);
+    if (s)
+        return s;
+    if ((s = attr_int(rf, "n_layers", 1, &r->n_layers, err)) || (s = attr_int(rf, "n_heads", 1, &r->n_heads, err)) ||
+        (s = attr_int(rf, "n_kv_heads", 0, &r->n_kv_heads, err)) ||
+        (s = attr_int(rf, "context_length", 0, &r->context_length, err)) ||
+        (s = attr_int(rf, "n_seqs", 0, &r->n_seqs, err)))
+        goto done;
+    if (r->n_layers < 1 || r->n_heads < 1) {
+        s = ss_fail(err, SS_ERR_INPUT, "%s: n_layers %d, n_heads %d: no layers or heads", path, r->n_layers,
+                    r->n_heads);
+        goto done;
+    }
+    attr_str(rf, "model_type", r->model_type, sizeof r->model_type);
+    attr_str(rf, "model_path", r->model_path, sizeof r->model_path);
+    attr_str(rf, "gate_kind", r->gate_kind, sizeof r->gate_kind);
+    attr_str(rf, "gate_mode", r->gate_mode, sizeof r->gate_mode);
+    attr_str(rf, "bos", r->bos, sizeof r->bos);
+    attr_str(rf, "input_source", r->input_source, sizeof r->input_source);
+    struct ss_error e;
+    if (runfile_attr_double(rf, NULL, "sink_epsilon", &r->sink_epsilon, &e) != SS_OK)
+        r->sink_epsilon = 0.3;
+
+    if ((s = scalar(rf, "/summary/first_token_share", 1, &r->first_token_share, err)) ||
+        (s = scalar(rf, "/summary/first_token_share_incl0", 0, &r->first_token_share_incl0, err)) ||
+        (s = scalar(rf, "/summary/max_activation_mean", 1, &r->max_activation_mean, err)) ||
+        (s = scalar(rf, "/summary/max_activation", 1, &r->max_activation, err)) ||
+        (s = scalar(rf, "/summary/gate_mean", 0, &r->gate_mean, err)) ||
+        (s = scalar(rf, "/summary/perplexity", 1, &r->perplexity, err)) ||
+        (s = scalar(rf, "/summary/sink_rate", 1, &r->sink_rate, err)) ||
+        (s = scalar(rf, "/summary/n_tokens", 0, &r->n_tokens, err)))
+        goto done;
+    s = load_stats(r, rf, err);
+done:
+    runfile_close(rf);
+    if (s)
+        analyze_run_free(r);
+    return s;
+}
