@@ -94,7 +94,12 @@ int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, 
     struct gp *g = &c->g;
     int step = n > max_labels ? (n + max_labels - 1) / max_labels : 1;
     if (!pieces && pool <= 1) {
-        gp_printf(g, "set %stics %d\n", axis, step < 1 ? 1 : step);
+        /* positions: a round step (1, 2, 5 x 10^k); x labels are wider, so fewer */
+        int want = !strcmp(axis, "x") ? (max_labels + 1) / 2 : max_labels;
+        double raw = (double)n / (want < 2 ? 2 : want), nice = 1;
+        while (nice < raw)
+            nice *= (((int)lround(log10(nice) * 3)) % 3 == 1) ? 2.5 : 2; /* 1, 2, 5, 10, 20, 50 */
+        gp_printf(g, "set %stics %g\n", axis, nice);
         return n >= 1000 ? 4 : n >= 100 ? 3 : 2;
     }
     if (pool < 1)
@@ -160,7 +165,7 @@ char **plot_tokens(struct plot_run *r, int seq, int *n)
     char **out = calloc((size_t)(m ? m : 1), sizeof *out);
     for (int i = 0; out && i < m; i++) {
         char b[32];
-        snprintf(b, sizeof b, "%.0f", a.data[(size_t)seq * (size_t)m + (size_t)i]);
+        snprintf(b, sizeof b, "#%.0f", a.data[(size_t)seq * (size_t)m + (size_t)i]); /* an id, not a position */
         out[i] = strdup(b);
     }
     rf_array_free(&a);
