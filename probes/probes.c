@@ -239,12 +239,11 @@ enum ss_status probes_subscribe(struct probes *p, struct hook_set *hooks, struct
             want[n++] = "gate";
     } else {
         want[n++] = "resid_post"; /* the stop flag is checked there */
+        want[n++] = "logits";     /* the forward skips the LM head when nobody wants logits */
         if (p->o.dump & PROBES_DUMP_ATTENTION)
             want[n++] = "attn_probs";
         if ((p->o.dump & PROBES_DUMP_GATES) && p->o.shape.gate_dim > 0)
             want[n++] = "gate";
-        if (p->o.dump & PROBES_DUMP_LOGITS)
-            want[n++] = "logits";
     }
     for (int i = 0; i < n; i++)
         if (hook_set_add(hooks, want[i], on_event, p, err) != SS_OK)
