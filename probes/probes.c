@@ -97,8 +97,11 @@ enum ss_status probes_new(struct probes **out, const struct probes_opts *opts, s
         probes_free(p);
         return ss_fail(err, SS_ERR_NOMEM, "probes: out of memory");
     }
-    for (int l = 0; l < L; l++)
+    p->d_tokens = p->d_text = p->d_nll = p->d_logits = -1; /* no datasets until probes_create_datasets */
+    for (int l = 0; l < L; l++) {
         p->layer_sel[l] = opts->layer_sel ? opts->layer_sel[l] : 1;
+        p->d_attn[l] = p->d_gates[l] = p->d_hidden[l] = -1;
+    }
     for (int h = 0; h < H; h++)
         p->head_slot[h] = opts->head_sel ? -1 : h;
     p->n_heads_dumped = opts->head_sel ? opts->n_head_sel : H;
