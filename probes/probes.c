@@ -161,6 +161,10 @@ static int write_row(struct probes *p, int i, const int64_t *sub_start, const in
                      const void *data, struct ss_error *err)
 {
     struct row_dset *r = row_of(p, i);
+    if (!r || !p->w) {
+        ss_fail(err, SS_ERR_INTERNAL, "probes: no dataset to write into (probes_create_datasets not called)");
+        return 1;
+    }
     int64_t start[4] = {p->row}, count[4] = {1};
     for (int a = 1; a < r->ndim; a++) {
         start[a] = sub_start ? sub_start[a - 1] : 0;
