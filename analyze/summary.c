@@ -94,7 +94,7 @@ enum ss_status analyze_json_emit(FILE *out, json_t *v, struct ss_error *err)
 {
     if (!v)
         return ss_fail(err, SS_ERR_NOMEM, "out of memory building JSON");
-    int rc = json_dumpf(v, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    int rc = json_dumpf(v, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(v);
     if (rc != 0)
         return ss_fail(err, SS_ERR_IO, "cannot write the JSON output");
