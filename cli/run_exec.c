@@ -231,6 +231,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
     };
     c->t_write += now_s() - tw0;
     meta.time_write_s = c->t_write;
+    meta.time_probes_s = probes_hook_seconds(c->p);
     if (!s)
         s = probes_write_meta(w, &meta, err);
     enum ss_status cs = h5w_close(w, s ? NULL : err);

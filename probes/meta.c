@@ -38,6 +38,7 @@ enum ss_status probes_write_meta(struct h5w *w, const struct probes_meta *m, str
     } dbls[] = {
         {"sink_epsilon", m->sink_epsilon}, {"time_load_s", m->time_load_s},
         {"time_forward_s", m->time_forward_s}, {"time_write_s", m->time_write_s},
+        {"time_probes_s", m->time_probes_s},
     };
     enum ss_status s = SS_OK;
     for (size_t i = 0; i < sizeof strs / sizeof *strs && !s; i++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "h5write.h"
 
@@ -34,6 +35,7 @@ struct probes {
     int *d_attn, *d_gates, *d_hidden;      /* [L] indices, -1 if absent */
     float *attn_map;           /* [T, T] assembly of one head's map (attention dumps only) */
     float *nll_row;            /* [T] */
+    double t_hooks;            /* wall seconds inside on_event */
 };
 
 int probes_dump_parse(const char *list)
@@ -191,9 +193,31 @@ static int dump_attention(struct probes *p, const struct hook_event *ev, struct 
     return write_row(p, p->d_attn[ev->layer], st, ct, p->attn_map, err);
 }
 
+static int handle_event(struct probes *p, const struct hook_event *ev, struct ss_error *err);
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static int on_event(void *user, const struct hook_event *ev, struct ss_error *err)
 {
     struct probes *p = user;
+    double t0 = now_s();
+    int rc = handle_event(p, ev, err);
+    p->t_hooks += now_s() - t0;
+    return rc;
+}
+
+double probes_hook_seconds(const struct probes *p)
+{
+    return p->t_hooks;
+}
+
+static int handle_event(struct probes *p, const struct hook_event *ev, struct ss_error *err)
+{
     if (p->o.stats && seq_stats_event(&p->seq, ev, err) != SS_OK)
         return 1;
     int l = ev->layer;

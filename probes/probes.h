@@ -205,6 +205,8 @@ enum ss_status probes_seq_end(struct probes *p, int seq, char *const *pieces,
 /* The finished sequence's accumulators (valid until the next probes_seq_begin). */
 const struct seq_stats *probes_seq_stats(const struct probes *p);
 const struct run_stats *probes_run_stats(const struct probes *p);
+/* Wall seconds spent inside the probes' hook callbacks so far (statistics and dumps). */
+double probes_hook_seconds(const struct probes *p);
 /* Forget the folded sequences (before a resumed run is assembled from records). */
 void probes_reset_totals(struct probes *p);
 /* Write /stats and /summary into w. */
@@ -222,6 +224,7 @@ struct probes_meta {
     const char *input_source;  /* prompt | file:PATH | corpus:PATH | token-ids */
     double sink_epsilon;
     double time_load_s, time_forward_s, time_write_s;
+    double time_probes_s;      /* part of time_forward_s spent in probe callbacks */
 };
 
 /* Write every root attribute of docs/SCHEMA.md (schema = "sinkscope/1", created = now). */

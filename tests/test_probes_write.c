@@ -167,7 +167,7 @@ static void test_writer_stats_dims_attrs(void)
         CU_ASSERT(has_string_attr(f, sattrs[i]));
     static const char *const nattrs[] = {"n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden", "vocab",
                                          "threads", "context_length", "n_seqs", "sink_epsilon", "time_load_s",
-                                         "time_forward_s", "time_write_s"};
+                                         "time_forward_s", "time_write_s", "time_probes_s"};
     for (size_t i = 0; i < sizeof nattrs / sizeof *nattrs; i++)
         CU_ASSERT(H5Aexists(f, nattrs[i]) > 0);
     hid_t a = H5Aopen(f, "schema", H5P_DEFAULT), t = H5Aget_type(a);
