@@ -217,6 +217,7 @@ enum ss_status plot_activations(struct plot_ctx *c, struct ss_error *err)
     struct gp *g = &c->g;
     static const char *const streams[4] = {"attn output", "attn residual", "FFN output", "FFN residual"};
     char names[PLOT_MAX_RUNS][32];
+    double lo = INFINITY, hi = 0; /* one y range for every row, so runs compare at a glance */
     for (int i = 0; i < c->n_runs; i++) {
         struct plot_run *r = &c->runs[i];
         struct rf_array a = {0};
@@ -225,10 +226,18 @@ enum ss_status plot_activations(struct plot_ctx *c, struct ss_error *err)
             st = plot_read(r, "/stats/act_max", 2, r->n_layers, 4, -1, &a, err);
         if (!st)
             st = layer_table(c, a.data, r->n_layers, 4, names[i], err);
+        for (size_t k = 0; !st && k < a.n; k++)
+            if (a.data[k] > 0 && isfinite(a.data[k])) {
+                lo = fmin(lo, a.data[k]);
+                hi = fmax(hi, a.data[k]);
+            }
         rf_array_free(&a);
         if (st)
             return st;
     }
+    char yrange[64] = "[*:*]";
+    if (hi > 0)
+        snprintf(yrange, sizeof yrange, "[%g:%g]", pow(10, floor(log10(lo))), pow(10, ceil(log10(hi))));
     plot_style_page(c);
     gp_printf(g, "set multiplot layout %d,2 rowsfirst title %s\n", c->n_runs,
               gp_text(g, "Massive activations and first-token attention per layer"));
@@ -238,7 +247,7 @@ enum ss_status plot_activations(struct plot_ctx *c, struct ss_error *err)
         layer_axis(c, max_layers(c));
         snprintf(t, sizeof t, "%s: max |x| per layer", r->label);
         gp_printf(g, "set title %s\nset ylabel %s\n", gp_text(g, t), gp_text(g, "max |x|"));
-        gp_printf(g, "set logscale y\nset yrange [*:*]\nset format y '%%g'\nset ytics 10\n");
+        gp_printf(g, "set logscale y\nset yrange %s\nset format y '%%g'\nset ytics 10\n", yrange);
         plot_key_below(c, i == c->n_runs - 1, i == c->n_runs - 1);
         gp_printf(g, "plot ");
         const char *fmt = plot_table_fmt(r->n_layers, 5);

@@ -260,7 +260,7 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
     int bc = most >= 2 ? 2 : 1, br = (most + bc - 1) / bc;
     /* as many token labels as fit beside a map at 7 pt with a little air (~9 pt each) */
     double side_in = fmin(c->w_in / (bc * c->n_runs) - 1.3, c->h_in / br - 1.0);
-    int max_labels = (int)(side_in * 72 / 9);
+    int max_labels = (int)(side_in * 72 / 9 + 1e-6);
     max_labels = max_labels < 4 ? 4 : max_labels > 32 ? 32 : max_labels;
     plot_style_page(c);
     gp_printf(g, "set multiplot layout %d,%d\n", br, bc * c->n_runs);

@@ -143,8 +143,11 @@ static void default_size(const struct plot_ctx *c, enum plot_kind k, double *w, 
         int L = c->runs[0].n_layers;
         int n = o->n_layers ? o->n_layers : (L < 4 ? L : 4);
         int bc = n >= 2 ? 2 : 1, br = (n + bc - 1) / bc;
-        *w = 2.3 * bc * R;
-        *h = 2.3 * br;
+        /* room for a label per token (9 pt each) up to 32 of them, beside ~1.3 in of margins */
+        int T = c->runs[0].n_pos < 32 ? c->runs[0].n_pos : 32;
+        double panel = fmin(fmax(1.3 + T * 9.0 / 72.0, 2.3), 4.0);
+        *w = panel * bc * R;
+        *h = panel * br;
         break;
     }
     case PLOT_KIND_HEAD_GRID: {
