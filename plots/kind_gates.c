@@ -213,7 +213,7 @@ enum ss_status plot_gate_layers(struct plot_ctx *c, struct ss_error *err)
         const char *fmt = plot_table_fmt(r->n_layers, 5);
         gp_printf(g, "set xlabel %s\nset ylabel %s\nset xrange [0.5:%g]\nset yrange [0:1]\nset ytics 0.2\n",
                   gp_text(g, "layer"), gp_text(g, "gate score"), r->n_layers + 0.5);
-        gp_printf(g, r->n_layers <= 12 ? "set xtics 1\n" : "set xtics 4\n");
+        gp_printf(g, r->n_layers <= 10 ? "set xtics 1\n" : r->n_layers <= 20 ? "set xtics 2\n" : "set xtics 4\n");
         gp_printf(g, "set title %s\n", gp_text(g, r->label));
         plot_key_below(c, 1, j == 0);
         const char *pm = g->fmt == PLOT_FORMAT_TEX ? "mean +/- std" : "mean \xc2\xb1 std";

@@ -15,8 +15,10 @@ static void layer_axis(struct plot_ctx *c, int n_layers)
     struct gp *g = &c->g;
     gp_printf(g, "set xlabel %s\n", gp_text(g, "layer"));
     gp_printf(g, "set xrange [0.5:%g]\n", n_layers + 0.5);
-    if (n_layers <= 12)
+    if (n_layers <= 10)
         gp_printf(g, "set xtics 1\n");
+    else if (n_layers <= 20)
+        gp_printf(g, "set xtics 2\nset mxtics 2\n");
     else
         gp_printf(g, "set xtics %d\nset mxtics %d\n", n_layers <= 40 ? 4 : 8, n_layers <= 40 ? 4 : 8);
     gp_printf(g, "set format x '%%g'\n");
@@ -176,34 +178,40 @@ enum ss_status plot_sdpa_sparsity(struct plot_ctx *c, struct ss_error *err)
             return st;
     }
     plot_style_page(c);
-    gp_printf(g, "set multiplot layout 1,2 title %s\n",
-              gp_text(g, "Sparsity of the attention output (SDPA) per layer"));
-    for (int k = 0; k < 2; k++) {
-        layer_axis(c, max_layers(c));
-        char t[64];
-        snprintf(t, sizeof t, "fraction of |Y| < %s", thr[k]);
-        gp_printf(g, "set title %s\nset ylabel %s\n", gp_text(g, t), gp_text(g, "fraction"));
-        if (c->o->log_scale)
-            gp_printf(g, "set logscale y\nset yrange [*:1]\n");
-        else
-            gp_printf(g, "set yrange [0:1]\n");
-        plot_key_below(c, 1, k == 0);
+    /* two panels and, right of them, a panel holding only the legend: with many runs
+     * a legend below or inside would crowd the data */
+    gp_printf(g, "set multiplot title %s\n", gp_text(g, "Sparsity of the attention output (SDPA) per layer"));
+    for (int k = 0; k <= 2; k++) {
+        gp_printf(g, "set origin %g,0\nset size %g,0.92\n", k * 0.37, k < 2 ? 0.37 : 0.26);
+        if (k == 2) {
+            gp_printf(g, "unset border\nunset xtics\nunset ytics\nunset xlabel\nunset ylabel\nunset title\n"
+                         "unset grid\nunset logscale y\nset xrange [0:1]\nset yrange [0:1]\n"
+                         "set key center center vertical reverse Left samplen 2\n");
+        } else {
+            layer_axis(c, max_layers(c));
+            char t[64];
+            snprintf(t, sizeof t, "fraction of |Y| < %s", thr[k]);
+            gp_printf(g, "set title %s\nset ylabel %s\nunset key\n", gp_text(g, t), gp_text(g, "fraction"));
+            if (c->o->log_scale)
+                gp_printf(g, "set logscale y\nset yrange [*:1]\n");
+            else
+                gp_printf(g, "set yrange [0:1]\n");
+        }
         gp_printf(g, "plot ");
         for (int i = 0; i < c->n_runs; i++) {
             struct plot_run *r = &c->runs[i];
             const char *fmt = plot_table_fmt(r->n_layers, 3);
-            char t1[200], t2[200];
-            if (r->gated) {
-                snprintf(t1, sizeof t1, "%s before gate", r->label);
-                snprintf(t2, sizeof t2, "%s after gate", r->label);
-                gp_printf(g, "%s%s %s using 1:%d with linespoints lt %d dt 2 pt 6 title %s, \\\n     ",
-                          i ? ", \\\n     " : "", gp_q(g, before[i]), fmt, 2 + k, i + 1, gp_text(g, t1));
-                gp_printf(g, "%s %s using 1:%d with linespoints lt %d title %s", gp_q(g, after[i]), fmt,
-                          2 + k, i + 1, gp_text(g, t2));
-            } else {
-                snprintf(t1, sizeof t1, "%s (no gate)", r->label);
-                gp_printf(g, "%s%s %s using 1:%d with linespoints lt %d title %s", i ? ", \\\n     " : "",
-                          gp_q(g, before[i]), fmt, 2 + k, i + 1, gp_text(g, t1));
+            char src[2][300], t[2][200];
+            int gated = r->gated;
+            snprintf(t[0], sizeof t[0], gated ? "%s before gate" : "%s (no gate)", r->label);
+            snprintf(t[1], sizeof t[1], "%s after gate", r->label);
+            for (int j = 0; j < 1 + gated; j++) {
+                if (k == 2)
+                    snprintf(src[j], sizeof src[j], "NaN");
+                else
+                    snprintf(src[j], sizeof src[j], "%s %s using 1:%d", gp_q(g, j ? after[i] : before[i]), fmt, 2 + k);
+                gp_printf(g, "%s%s with linespoints lt %d%s title %s", i || j ? ", \\\n     " : "", src[j], i + 1,
+                          gated && j == 0 ? " dt 2 pt 6" : "", gp_text(g, t[j]));
             }
         }
         gp_printf(g, "\n");
