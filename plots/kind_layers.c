@@ -98,7 +98,7 @@ enum ss_status plot_first_token(struct plot_ctx *c, struct ss_error *err)
 {
     plot_style_page(c);
     layer_axis(c, max_layers(c));
-    gp_printf(&c->g, "set key tmargin center horizontal\n");
+    gp_printf(&c->g, c->n_runs <= 3 ? "set key tmargin center horizontal\n" : "set key outside right center vertical\n");
     gp_printf(&c->g, "set title %s\n", gp_text(&c->g, "First-token attention"));
     return first_token_lines(c, -1, err);
 }
@@ -126,7 +126,11 @@ enum ss_status plot_sdpa_magnitude(struct plot_ctx *c, struct ss_error *err)
     }
     plot_style_page(c);
     layer_axis(c, max_layers(c));
-    gp_printf(g, "set key tmargin center horizontal\n");
+    int entries = 0;
+    for (int i = 0; i < c->n_runs; i++)
+        entries += 1 + c->runs[i].gated;
+    /* a few entries above the plot; more beside it (the default size widens for them) */
+    gp_printf(g, entries <= 3 ? "set key tmargin center horizontal\n" : "set key outside right center vertical\n");
     gp_printf(g, "set title %s\n", gp_text(g, "Attention output (SDPA) magnitude per layer"));
     gp_printf(g, "set ylabel %s\n", gp_text(g, "mean |Y|"));
     if (c->o->log_scale)

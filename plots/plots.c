@@ -124,7 +124,15 @@ static void default_size(const struct plot_ctx *c, enum plot_kind k, double *w, 
     int R = c->n_runs;
     *w = 3.4;
     *h = 2.6;
+    int entries = 0; /* legend entries of the one-panel line figures */
+    for (int i = 0; i < R; i++)
+        entries += 1 + (k == PLOT_KIND_SDPA_MAGNITUDE && c->runs[i].gated);
     switch (k) {
+    case PLOT_KIND_FIRST_TOKEN:
+    case PLOT_KIND_SDPA_MAGNITUDE:
+        if (entries > 3) /* the legend goes beside the plot */
+            *w = 5.2;
+        break;
     case PLOT_KIND_SDPA_SPARSITY:
         *w = 6.8;
         break;
