@@ -1,6 +1,7 @@
 /* Run-file reader (probes/runfile.h) on files made by the runmaker, and on bad files:
  * each must give one line naming the file, never a crash. */
 #include <CUnit/CUnit.h>
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,13 +289,24 @@ static const char *all_dsets[] = {
 };
 
 /* Read everything through the API; any outcome but a crash is fine; count errors. */
+static hsize_t ids_in_use(void)
+{
+    hsize_t t = 0, s = 0, a = 0;
+    H5Inmembers(H5I_DATATYPE, &t);
+    H5Inmembers(H5I_DATASPACE, &s);
+    H5Inmembers(H5I_ATTR, &a);
+    return t + s + a;
+}
+
 static int read_everything(const char *path, int *opened)
 {
+    hsize_t ids0 = ids_in_use();
     struct runfile *rf;
     struct ss_error e = {0};
     *opened = 0;
     if (runfile_open(&rf, path, &e) != SS_OK) {
         CU_ASSERT_EQUAL(strncmp(e.msg, path, strlen(path)), 0);
+        CU_ASSERT_EQUAL(ids_in_use(), ids0);
         return 1;
     }
     *opened = 1;
@@ -317,6 +329,15 @@ static int read_everything(const char *path, int *opened)
     if (runfile_attr_string(rf, NULL, "gate_kind", buf, sizeof buf, &e) != SS_OK)
         errors++;
     runfile_close(rf);
+    /* every HDF5 object the reader opened is closed again, error paths included */
+    ssize_t left = H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
+    if (left != 0)
+        printf("\n    %s: %zd HDF5 objects left open\n", path, left);
+    CU_ASSERT_EQUAL(left, 0);
+    /* and every datatype, dataspace and attribute id */
+    if (ids_in_use() != ids0)
+        printf("\n    %s: %llu HDF5 ids leaked\n", path, (unsigned long long)(ids_in_use() - ids0));
+    CU_ASSERT_EQUAL(ids_in_use(), ids0);
     return errors;
 }
 
