@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "model.h"
 #include "ops.h"
@@ -92,6 +93,7 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
         return ss_fail(err, SS_ERR_NOMEM, "run state: cannot allocate %.2f GB of activations for %d positions",
                        tot * 4e-9, max_T);
     }
+    madvise(rs->arena, tot * sizeof(float), MADV_HUGEPAGE);
     float **bufs[] = {&rs->x, &rs->xn, &rs->qg, &rs->q, &rs->k, &rs->v, &rs->gate, &rs->att, &rs->attg,
                       &rs->o, &rs->hb, &rs->hb2, &rs->scores, &rs->cos_t, &rs->sin_t, &rs->logits};
     float *p = rs->arena;

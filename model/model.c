@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "model.h"
 #include "safetensors.h"
@@ -168,6 +169,9 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
         if (posix_memalign(&m->arena, 64, total * sizeof(float) + 64)) {
             m->arena = NULL;
             st = ss_fail(err, SS_ERR_NOMEM, "%s: cannot allocate %.2f GB for float32 weights", dir, total * 4e-9);
+        } else {
+            /* huge pages: 512x fewer page faults while filling, fewer TLB misses in sgemm */
+            madvise(m->arena, total * sizeof(float), MADV_HUGEPAGE);
         }
     }
     float *p = m->arena;
