@@ -514,7 +514,8 @@ enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
     if (!st) {
         plot_style_page(c);
         gp_printf(g, "set multiplot layout 1,%d title %s\n", c->n_runs,
-                  gp_text(g, "Largest activations of the residual stream leaving a layer"));
+                  gp_text(g, md[0].from_dump ? "|x| of the residual stream leaving a layer"
+                                             : "The 10 largest |x| of the residual stream leaving a layer (all sequences)"));
         for (int i = 0; i < c->n_runs; i++) {
             struct plot_run *r = &c->runs[i];
             int T = r->n_pos > 0 ? r->n_pos : 1, D = 1;
@@ -527,8 +528,16 @@ enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
                 if (row[0] + 1 > T)
                     T = (int)row[0] + 1;
                 top = fmax(top, row[2]);
-                /* keep the three largest for labels */
+                /* keep the three largest at distinct (token, dimension) for labels */
+                int dup = 0;
                 for (int b = 0; b < 3; b++)
+                    if (best[b] >= 0 && md[i].rows[(size_t)best[b] * 3] == row[0] &&
+                        md[i].rows[(size_t)best[b] * 3 + 1] == row[1]) {
+                        dup = 1;
+                        if (row[2] > md[i].rows[(size_t)best[b] * 3 + 2])
+                            best[b] = k; /* same place: keep the larger (order may change slightly) */
+                    }
+                for (int b = 0; b < 3 && !dup; b++)
                     if (best[b] < 0 || row[2] > md[i].rows[(size_t)best[b] * 3 + 2]) {
                         for (int s = 2; s > b; s--)
                             best[s] = best[s - 1];
@@ -544,13 +553,13 @@ enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
                     D = (int)hid;
             }
             char title[256];
-            snprintf(title, sizeof title, "%s, layer %d: max |x| = %.4g%s", r->label, md[i].layer + 1, top,
-                     md[i].from_dump ? "" : " (top 10, all sequences)");
+            snprintf(title, sizeof title, "%s, layer %d: max %.4g", r->label, md[i].layer + 1, top);
             gp_printf(g, "set title %s\n", gp_text(g, title));
             gp_printf(g, "set view 60, 30\nset xyplane at 0\nset border 895\nunset grid\nset grid x y z back lc rgb '#e0e0e0'\n");
             gp_printf(g, "set xrange [-0.5:%g]\nset yrange [0:%d]\nset zrange [0:*]\n", T - 0.5, D);
-            gp_printf(g, "set xlabel %s rotate parallel\nset ylabel %s rotate parallel\nset zlabel %s rotate by 90\n",
-                      gp_text(g, "token"), gp_text(g, "dimension"), gp_text(g, "|x|"));
+            /* |x| is named in the figure title: a z label falls off the left edge */
+            gp_printf(g, "set xlabel %s rotate parallel\nset ylabel %s rotate parallel\nunset zlabel\n",
+                      gp_text(g, "token"), gp_text(g, "dimension"));
             int ntok = 0;
             char **toks = plot_tokens(r, md[i].from_dump ? c->o->seq : 0, &ntok);
             if (md[i].from_dump && ntok == T)
