@@ -91,8 +91,12 @@ bench: deps
 	BUILD=$(BUILD) sh bench/run.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory sinkscope
-	sh demo/run.sh
+	@$(MAKE) --no-print-directory $(BIN)
+	SINKSCOPE=$(BIN) sh demo/run.sh
+
+# Training text of the demo models, from Debian packages (see train/make_corpus.sh).
+corpus:
+	sh train/make_corpus.sh
 
 clean:
 	rm -rf build sinkscope tests/run_tests

@@ -82,8 +82,9 @@ struct analyze_limits {
     const int *layers;
     int n_layers;
 };
-/* Parse "0,2,5-7" (0-based layer indices, ranges inclusive) against n_layers;
- * *out is malloc'd, sorted, without duplicates. */
+/* Parse "0,2,5-7" (0-based layer indices, ranges inclusive; -k = k-th from the end,
+ * so -1 is the last layer; "all") against n_layers; *out is malloc'd, sorted, without
+ * duplicates. */
 enum ss_status analyze_layers_parse(const char *spec, int n_layers, int **out, int *n,
                                     struct ss_error *err);
 /* Check r against lim; *exceeded = number of limits exceeded (exit 1 when > 0). */

@@ -10,45 +10,53 @@
 
 #define AUDIT_WORST 5
 
+/* One layer index at *p: digits, or -k for the k-th layer from the end (-1 = last). */
+static int parse_index(const char **p, int n_layers, long *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(*p, &end, 10);
+    if (end == *p || errno || (**p != '-' && (**p < '0' || **p > '9')))
+        return -1;
+    *p = end;
+    *v = x < 0 ? n_layers + x : x;
+    return 0;
+}
+
 enum ss_status analyze_layers_parse(const char *spec, int n_layers, int **out, int *n, struct ss_error *err)
 {
     *out = NULL;
     *n = 0;
+    int all = !strcmp(spec, "all");
     char *mark = calloc(n_layers > 0 ? n_layers : 1, 1);
     if (!mark)
         return ss_fail(err, SS_ERR_NOMEM, "out of memory");
-    const char *p = spec;
-    if (!*p) {
+    if (!*spec) {
         free(mark);
         return ss_fail(err, SS_ERR_INPUT, "--layers: empty list");
     }
-    while (*p) {
-        char *end;
-        errno = 0;
-        long a = strtol(p, &end, 10), b;
-        if (end == p || errno || a < 0) {
+    for (const char *p = spec; !all && *p;) {
+        long a, b;
+        if (parse_index(&p, n_layers, &a)) {
             free(mark);
-            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': expected 0-based layer indices like 0,2,5-7", spec);
+            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': expected 0-based layer indices like 0,2,5-7 or -1", spec);
         }
-        p = end;
         b = a;
         if (*p == '-') {
             p++;
-            b = strtol(p, &end, 10);
-            if (end == p || errno || b < a) {
+            if (parse_index(&p, n_layers, &b) || b < a) {
                 free(mark);
                 return ss_fail(err, SS_ERR_INPUT, "--layers '%s': bad range (expected A-B with A <= B)", spec);
             }
-            p = end;
         }
-        if (b >= n_layers) {
+        if (a < 0 || b >= n_layers) {
             free(mark);
-            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': layer %ld is outside the run's layers 0-%d", spec, b,
-                           n_layers - 1);
+            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': layer %ld is outside the run's layers 0-%d", spec,
+                           a < 0 ? a - n_layers : b, n_layers - 1);
         }
         for (long l = a; l <= b; l++)
             mark[l] = 1;
-        if (*p == ',')
+        if (*p == ',' && p[1])
             p++;
         else if (*p) {
             free(mark);
@@ -61,7 +69,7 @@ enum ss_status analyze_layers_parse(const char *spec, int n_layers, int **out, i
         return ss_fail(err, SS_ERR_NOMEM, "out of memory");
     }
     for (int l = 0; l < n_layers; l++)
-        if (mark[l])
+        if (all || mark[l])
             sel[(*n)++] = l;
     free(mark);
     *out = sel;

@@ -86,6 +86,14 @@ int cmd_compare(int argc, char **argv)
             rc = cli_report(&err);
             goto done;
         }
+    /* default labels (file names) that collide: use the paths instead */
+    for (int i = 0; !labels_arg && i < n; i++)
+        for (int k = i + 1; k < n; k++)
+            if (!strcmp(runs[i].label, runs[k].label)) {
+                for (int m = 0; m < n; m++)
+                    snprintf(runs[m].label, sizeof runs[m].label, "%s", runs[m].path);
+                i = k = n;
+            }
     if (analyze_compare_check(runs, n, &w, &err)) {
         rc = cli_report(&err);
         goto done;

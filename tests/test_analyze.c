@@ -217,9 +217,15 @@ static void test_compare(void)
     json_decref(j);
 
     /* text and three runs: columns for every run, ratios against the first */
-    CU_ASSERT_EQUAL_FATAL(test_cli(out, sizeof out, err, sizeof err, "compare", pa, pb, pa, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(test_cli(out, sizeof out, err, sizeof err, "compare", pa, pb, pa, "-l", "a,b,a2", NULL), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "b/a"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "b-a"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "a2/a"));
+    /* the same file name twice: labelled by path */
+    CU_ASSERT_EQUAL_FATAL(test_cli(out, sizeof out, err, sizeof err, "compare", pa, pb, pa, NULL), 0);
+    char both[1400];
+    snprintf(both, sizeof both, "%s/%s", pb, pa);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, both));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "per layer: F-Attn"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "per layer: gate mean"));
 
@@ -317,6 +323,19 @@ static void test_audit(void)
     CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "layers")), 4);
     json_decref(j);
 
+    /* negative indices count from the end; "all" is every layer */
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-first-token-share", "0.62",
+                             "--layers", "-1", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "layers checked: 3)"));
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-first-token-share", "0.62",
+                             "--layers", "0--3", NULL), 0);
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-first-token-share", "0.70",
+                             "--layers", "1--2", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "layers checked: 1,2)"));
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-first-token-share", "0.70",
+                             "--layers", "all", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "layers checked: all 4)"));
+
     /* sink rate: every alpha_0 is above 0.3 except none -> 1; subset definition over heads */
     CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "0.99", NULL), 1);
     CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "1", NULL), 0);
@@ -341,6 +360,10 @@ static void test_audit(void)
     CU_ASSERT_EQUAL(test_count_lines(err), 1);
     CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "1", "--layers", "2-1", NULL), 2);
     CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "1", "--layers", "a", NULL), 2);
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "1", "--layers", "-5", NULL), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "layer -5 is outside"));
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "1", "--layers", "0,", NULL), 2);
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "1", "--layers", "", NULL), 2);
     CU_ASSERT_EQUAL(test_cli(out, sizeof out, err, sizeof err, "audit", p, "--max-sink-rate", "1", "--format", "csv", NULL), 2);
 }
 
