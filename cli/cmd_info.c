@@ -31,6 +31,13 @@ static void rope_line(const struct rope_config *r, int max_pos)
     printf("\n");
 }
 
+/* "512.0 MB" below a gigabyte, "6.89 GB" above */
+static const char *bytes_str(char *b, size_t n, double x)
+{
+    snprintf(b, n, x < 1e9 ? "%.1f MB" : "%.2f GB", x < 1e9 ? x / 1e6 : x / 1e9);
+    return b;
+}
+
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -110,7 +117,8 @@ int cmd_info(int argc, char **argv)
     printf("parameters     %zu stored (%.3f B); config implies %zu\n", stored, stored * 1e-9, model_config_n_params(&cfg));
     struct forward_opts fo = {0};
     double wb = (double)stored * 4, ab = (double)run_state_bytes(&cfg, ctx, &fo);
-    printf("memory         %.2f GB float32 weights + %.2f GB activations at %d positions = %.2f GB\n", wb / 1e9,
-           ab / 1e9, ctx, (wb + ab) / 1e9);
+    char b1[32], b2[32], b3[32];
+    printf("memory         %s float32 weights + %s activations at %d positions = %s\n", bytes_str(b1, 32, wb),
+           bytes_str(b2, 32, ab), ctx, bytes_str(b3, 32, wb + ab));
     return EXIT_CODE_OK;
 }
