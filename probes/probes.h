@@ -87,6 +87,7 @@ struct seq_stats {
     double *logit_rows;        /* [1] positions received */
     /* scratch for medians (not part of the record) */
     float *scratch;            /* [T*hidden] */
+    uint32_t *radix;           /* [65536] histogram of the top 16 bits of |x| */
 };
 
 enum ss_status seq_stats_init(struct seq_stats *s, const struct probes_shape *shape,

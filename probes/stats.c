@@ -74,7 +74,8 @@ enum ss_status seq_stats_init(struct seq_stats *s, const struct probes_shape *sh
     s->n = seq_stats_layout(s, NULL);
     s->buf = malloc(s->n * sizeof *s->buf);
     s->scratch = malloc((size_t)shape->T * shape->hidden * sizeof *s->scratch);
-    if (!s->buf || !s->scratch) {
+    s->radix = malloc(65536 * sizeof *s->radix);
+    if (!s->buf || !s->scratch || !s->radix) {
         seq_stats_free(s);
         return ss_fail(err, SS_ERR_NOMEM, "probes: out of memory for %zu accumulators", s->n);
     }
@@ -87,8 +88,10 @@ void seq_stats_free(struct seq_stats *s)
 {
     free(s->buf);
     free(s->scratch);
+    free(s->radix);
     s->buf = NULL;
     s->scratch = NULL;
+    s->radix = NULL;
 }
 
 void seq_stats_reset(struct seq_stats *s, const int32_t *tokens)
@@ -262,6 +265,54 @@ double probes_median(float *x, size_t n)
     return 0.5 * ((double)below + (double)x[k]);
 }
 
+static uint32_t float_bits(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+/* |x| with NaN as +inf (NaN would break the selection; it counts as huge). */
+static float abs_value(float x)
+{
+    float v = fabsf(x);
+    return v != v ? INFINITY : v;
+}
+
+/* Median of |x[i]| over n values whose top-16-bit histogram is hist: the bit
+ * patterns of non-negative floats sort like their values, so the middle ranks
+ * lie in one or two buckets; only those are gathered (into out) and selected.
+ * Two passes over x instead of a quickselect over all of them. */
+static double radix_median(const float *x, size_t n, const uint32_t *hist, float *out)
+{
+    size_t klo = (n - 1) / 2, khi = n / 2, cum = 0, cum_lo = 0;
+    int blo = -1, bhi = -1;
+    for (int b = 0; b < 65536 && bhi < 0; b++) {
+        if (blo < 0 && cum + hist[b] > klo) {
+            blo = b;
+            cum_lo = cum;
+        }
+        if (cum + hist[b] > khi)
+            bhi = b;
+        cum += hist[b];
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = abs_value(x[i]);
+        int b = (int)(float_bits(v) >> 16);
+        if (b == blo || b == bhi)
+            out[m++] = v;
+    }
+    nth_element(out, m, klo - cum_lo);
+    double lo = out[klo - cum_lo];
+    if (khi == klo)
+        return lo;
+    float hi = out[klo - cum_lo + 1];
+    for (size_t i = klo - cum_lo + 2; i < m; i++) /* after the selection the rest is >= lo */
+        hi = out[i] < hi ? out[i] : hi;
+    return 0.5 * (lo + (double)hi);
+}
+
 /* One stream [T, hidden] of layer l: max, top 10, median, counts, and for the
  * residual leaving the layer the position-0 norm ratio. */
 static void stream_values(struct seq_stats *s, int l, int st, const float *x)
@@ -269,12 +320,12 @@ static void stream_values(struct seq_stats *s, int l, int st, const float *x)
     const struct probes_shape *c = &s->shape;
     size_t n = (size_t)c->T * c->hidden, ls = (size_t)l * PROBES_STREAMS + st;
     double *tv = s->act_top_val + ls * PROBES_ACT_RANKS, *ti = s->act_top_idx + ls * PROBES_ACT_RANKS * 2;
-    float *a = s->scratch, mx = 0, floor_ = -1;
+    float mx = 0, floor_ = -1;
+    uint32_t *hist = s->radix;
+    memset(hist, 0, 65536 * sizeof *hist);
     for (size_t i = 0; i < n; i++) {
-        float v = fabsf(x[i]);
-        if (v != v)
-            v = INFINITY; /* NaN would break the quickselect; it counts as huge */
-        a[i] = v;
+        float v = abs_value(x[i]);
+        hist[float_bits(v) >> 16]++;
         mx = v > mx ? v : mx;
         if (v > floor_) { /* insert keeping descending order; ties keep the earlier entry */
             int r = PROBES_ACT_RANKS - 1;
@@ -290,10 +341,11 @@ static void stream_values(struct seq_stats *s, int l, int st, const float *x)
             floor_ = (float)tv[PROBES_ACT_RANKS - 1];
         }
     }
-    double med = probes_median(a, n);
-    double c100 = 0, c1000 = 0, massive = 0, t100 = 100 * med, t1000 = 1000 * med;
+    double med = radix_median(x, n, hist, s->scratch);
+    double t100 = 100 * med, t1000 = 1000 * med;
+    size_t c100 = 0, c1000 = 0, massive = 0;
     for (size_t i = 0; i < n; i++) {
-        double v = fabsf(x[i]);
+        double v = abs_value(x[i]);
         c100 += v > t100;
         c1000 += v > t1000;
         massive += v > t1000 && v > 100;

@@ -351,6 +351,26 @@ static void test_median(void)
         bad += probes_median(x, n) != want;
     }
     CU_ASSERT_EQUAL(bad, 0);
+    /* the stream path (radix select on float bits) on odd and even sizes, ties, signs, zeros */
+    for (int trial = 0; trial < 40; trial++) {
+        int T = 1 + trial % 7, hidden = 1 + (trial * 13) % 29;
+        struct probes_shape sh = shape_of(1, 1, 1, 2, hidden, 3, 0, T);
+        struct seq_stats s;
+        CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
+        float x[7 * 29], y[7 * 29];
+        int n = T * hidden;
+        for (int i = 0; i < n; i++) {
+            x[i] = (float)((rand() % 9) - 4) * (trial % 3 ? 0.37f : 1e-3f) * (rand() % 4 ? 1.0f : 1e4f);
+            y[i] = fabsf(x[i]);
+        }
+        fire(&s, HOOK_RESID_POST, 0, -1, 0, x, 2, T, hidden, 0);
+        qsort(y, n, sizeof *y, cmp_float);
+        double want = n % 2 ? y[n / 2] : 0.5 * ((double)y[n / 2 - 1] + y[n / 2]);
+        if (s.act_median[3] != want)
+            printf("\n  stream median %g, sorted %g (n %d)", s.act_median[3], want, n);
+        CU_ASSERT_EQUAL(s.act_median[3], want);
+        seq_stats_free(&s);
+    }
 }
 
 static void test_value_norm_and_nll(void)
