@@ -16,7 +16,8 @@
  *                                                   masked (key > query) entries are -INFINITY
  *   attn_probs   l       [nq, nk] tile              softmax of the above; masked entries are 0
  *   attn_out     l       [T, n_heads, D]            attention output (SDPA) before the gate
- *   gate         l       [T, n_heads, G]            gate values actually applied (after --gate mode)
+ *   gate         l       [T, n_heads, G]            gate values actually applied (after --gate mode);
+ *                                                   gated checkpoints only (G = 0: never fires)
  *   attn_gated   l       [T, n_heads, D]            attn_out * gate (== attn_out when ungated)
  *   o_proj       l       [T, hidden]                after o_proj ("attention output" stream)
  *   resid_mid    l       [T, hidden]                residual after attention

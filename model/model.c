@@ -1,7 +1,6 @@
 /* model/model.c — load a checkpoint: config.json + safetensors -> float32 weights in
  * one arena. Every tensor the config implies must exist with the implied shape; no
  * other tensor may exist (a silently ignored bias would give wrong maps). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -155,8 +155,10 @@ void run_state_free(struct run_state *rs);
 size_t run_state_bytes(const struct model_config *c, int max_T, const struct forward_opts *opts);
 
 /* Run tokens[0..T) (one sequence) through the model, firing hooks on the way.
- * Token ids must lie in [0, vocab). A hook that returns non-zero stops the pass
- * and its error is returned. */
+ * Token ids must lie in [0, vocab) (else SS_ERR_INPUT naming the position). A hook
+ * that returns non-zero stops the pass and its error is returned (SS_ERR_INTERNAL
+ * if the hook left err empty). opts may be NULL (native gate, all cores). Gate mode
+ * constant=X on an ungated checkpoint is SS_ERR_INPUT; off is a no-op there. */
 enum ss_status model_forward(const struct model *m, struct run_state *rs, const int32_t *tokens,
                              int T, const struct hook_set *hooks, const struct forward_opts *opts,
                              struct ss_error *err);
