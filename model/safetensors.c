@@ -220,6 +220,8 @@ static enum ss_status parse_header(struct st_set *s, int fi, struct ss_error *er
     json_t *val;
     json_object_foreach(h, key, val) {
         if (!strcmp(key, "__metadata__")) {
+            if (json_is_null(val)) /* the reference reads it as an optional map */
+                continue;
             if (!json_is_object(val)) {
                 st = ss_fail(err, SS_ERR_INPUT, "%s: __metadata__ is not an object", path);
                 goto out;
