@@ -29,7 +29,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 # cli objects except main.o, so tests can drive commands in-process
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 
-.PHONY: all deps test bench demo corpus fuzz clean check-deps
+.PHONY: all deps test bench demo corpus fuzz valgrind clean check-deps
 all: $(BIN)
 
 $(BIN): $(BUILD)/libsinkscope.a $(CLI_OBJ)
@@ -61,7 +61,7 @@ $(TESTBIN): $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a
 # Debian packages; idempotent, installs only what is missing.
 DEB_PKGS := build-essential pkg-config libhdf5-dev hdf5-tools libopenblas-dev libcunit1-dev \
             gnuplot-nox libjansson-dev libpcre2-dev libutf8proc-dev python3-h5py python3-numpy \
-            zstd
+            zstd clang-14 libclang-rt-14-dev valgrind
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -100,3 +100,44 @@ corpus:
 
 clean:
 	rm -rf build sinkscope tests/run_tests
+
+# libFuzzer harnesses fuzz/fuzz_NAME.c, each over the library built with the same
+# sanitizers into build/fuzz/, run FUZZ_SECONDS each on a scratch copy of its seed
+# corpus fuzz/corpus/NAME/; any crash, leak, UB or hang fails (artifacts in build/fuzz/).
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 10
+FUZZ_BUILD   := build/fuzz
+FUZZ_CFLAGS  := $(filter-out -O% -march=%,$(CFLAGS)) -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_BINS    := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/libsinkscope.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/%: fuzz/%.c fuzz/fuzz_util.h $(FUZZ_BUILD)/libsinkscope.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libsinkscope.a $(LDLIBS)
+-include $(FUZZ_LIB_OBJ:.o=.d)
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@set -e; for b in $(FUZZ_BINS); do n=$${b##*/fuzz_}; w=$(FUZZ_BUILD)/work/$$n; \
+	  rm -rf $$w; mkdir -p $$w; echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp $$b -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $$w fuzz/corpus/$$n 2>$(FUZZ_BUILD)/$$n.log \
+	    || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^#[0-9]+ *DONE' $(FUZZ_BUILD)/$$n.log | tail -2; done
+
+# valgrind memcheck over the test binary built without -march=native (valgrind lacks
+# AVX-512); VALGRIND_SUITES picks suites (default: the parsers and readers of input).
+VALGRIND_SUITES ?= safetensors config tokenizer_fuzz runfile analyze badinput
+VALGRIND_BUILD  := build/valgrind
+valgrind: deps
+	@$(MAKE) --no-print-directory OPT=-O1 BUILD=$(VALGRIND_BUILD) BIN=$(VALGRIND_BUILD)/sinkscope \
+	  TESTBIN=$(VALGRIND_BUILD)/run_tests $(VALGRIND_BUILD)/sinkscope $(VALGRIND_BUILD)/run_tests
+	@set -e; for s in $(VALGRIND_SUITES); do echo "valgrind: suite $$s"; start=$$(date +%s); \
+	  SS_TEST_SUITE=$$s OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=1 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp \
+	    $(VALGRIND_BUILD)/run_tests >$(VALGRIND_BUILD)/$$s.log 2>&1 || { tail -60 $(VALGRIND_BUILD)/$$s.log; exit 1; }; \
+	  echo "valgrind: suite $$s clean in $$(( $$(date +%s) - start )) s"; done
