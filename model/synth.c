@@ -273,13 +273,19 @@ enum ss_status synth_write(const char *dir, const struct synth_opts *o, struct s
         return ss_fail(err, SS_ERR_IO, "%s: cannot read directory: %s", dir, strerror(errno));
     if (!e)
         return ss_fail(err, SS_ERR_INPUT, "%s: directory is not empty (refusing to overwrite)", dir);
-    char cpath[4200], wpath[4200];
+    /* tensors to a temporary name renamed at the end, then config.json: an interrupted
+     * synth never leaves a checkpoint that looks complete */
+    char cpath[4200], wpath[4200], tpath[4300];
     snprintf(cpath, sizeof cpath, "%s/config.json", dir);
     snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
-    st = synth_write_config(cpath, &c, err);
+    snprintf(tpath, sizeof tpath, "%s.tmp", wpath);
+    st = write_tensors(tpath, &c, o, err);
+    if (!st && rename(tpath, wpath))
+        st = ss_fail(err, SS_ERR_IO, "%s: cannot rename to %s: %s", tpath, wpath, strerror(errno));
     if (!st)
-        st = write_tensors(wpath, &c, o, err);
+        st = synth_write_config(cpath, &c, err);
     if (st) {
+        unlink(tpath);
         unlink(cpath);
         unlink(wpath);
     }
