@@ -86,7 +86,7 @@ struct seq_stats {
     double *nll;               /* [T] NaN at T-1 */
     double *logit_rows;        /* [1] positions received */
     /* scratch for medians (not part of the record) */
-    float *scratch;            /* [T*hidden] */
+    float *scratch;            /* [max(T*hidden, vocab)] */
     uint32_t *radix;           /* [65536] histogram of the top 16 bits of |x| */
 };
 

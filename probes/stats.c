@@ -73,7 +73,9 @@ enum ss_status seq_stats_init(struct seq_stats *s, const struct probes_shape *sh
         return ss_fail(err, SS_ERR_INTERNAL, "probes: bad run shape");
     s->n = seq_stats_layout(s, NULL);
     s->buf = malloc(s->n * sizeof *s->buf);
-    s->scratch = malloc((size_t)shape->T * shape->hidden * sizeof *s->scratch);
+    size_t nscratch = (size_t)shape->T * shape->hidden; /* medians; also a row of attention or logits */
+    nscratch = nscratch > (size_t)shape->vocab ? nscratch : (size_t)shape->vocab;
+    s->scratch = malloc(nscratch * sizeof *s->scratch);
     s->radix = malloc(65536 * sizeof *s->radix);
     if (!s->buf || !s->scratch || !s->radix) {
         seq_stats_free(s);
@@ -114,7 +116,36 @@ void seq_stats_reset(struct seq_stats *s, const int32_t *tokens)
 
 /* ---- attention ------------------------------------------------------------- */
 
-/* One [nq, nk] tile of post-softmax probabilities of (layer, head), rows q0..q0+nq. */
+static uint32_t float_bits(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+/* out[k] = -a[k] ln a[k] for probabilities (0 for 0 and subnormals). ln from the
+ * exponent bits plus the atanh series of the mantissa in [sqrt(1/2), sqrt(2))
+ * (|t| <= 0.172, truncation < 1e-9): branch-free, so the loop vectorizes, which
+ * glibc's logf does not. Relative error ~1e-7, as float rounding. */
+__attribute__((optimize("O3", "no-trapping-math"))) static void neg_xlogx(const float *a, float *out, int n)
+{
+    for (int k = 0; k < n; k++) {
+        float x = a[k], m;
+        uint32_t u = float_bits(x), mu = (u & 0x7fffffu) | 0x3f800000u;
+        int e = (int)(u >> 23) - 127;
+        memcpy(&m, &mu, sizeof m);
+        int big = m > 1.41421356f;
+        m = big ? m * 0.5f : m;
+        e += big;
+        float t = (m - 1) / (m + 1), t2 = t * t;
+        float ln = (float)e * 0.693147181f +
+                   2 * t * (1 + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9)))));
+        out[k] = x >= 1.17549435e-38f ? -x * ln : 0.0f;
+    }
+}
+
+/* One [nq, nk] tile of post-softmax probabilities of (layer, head), rows q0..q0+nq.
+ * Each row is reduced whole in a fixed order, so tiling does not change a bit. */
 static void attn_tile(struct seq_stats *s, int l, int h, int q0, int nq, int64_t stride,
                       const float *A)
 {
@@ -122,22 +153,29 @@ static void attn_tile(struct seq_stats *s, int l, int h, int q0, int nq, int64_t
     size_t lh = (size_t)l * c->n_heads + h;
     double *col = s->colsum + lh * c->T;
     double fts = 0, ent = 0;
+    float *hx = s->scratch; /* [T] terms of the row's entropy */
     for (int i = 0; i < nq; i++) {
-        int q = q0 + i;
+        int q = q0 + i, n = q + 1;
         const float *row = A + (size_t)i * stride;
-        double e = 0;
-        for (int k = 0; k <= q; k++) {
-            float a = row[k];
-            col[k] += a;
-            if (a > 0)
-                e -= (double)a * logf(a);
+        for (int k = 0; k < n; k++)
+            col[k] += row[k];
+        neg_xlogx(row, hx, n);
+        double e0 = 0, e1 = 0, e2 = 0, e3 = 0; /* four chains: the sum is latency-bound otherwise */
+        int k = 0;
+        for (; k + 4 <= n; k += 4) {
+            e0 += hx[k];
+            e1 += hx[k + 1];
+            e2 += hx[k + 2];
+            e3 += hx[k + 3];
         }
+        for (; k < n; k++)
+            e0 += hx[k];
         s->profile[(size_t)l * c->T + q] += row[0];
         if (q == 0) {
             s->a00[lh] = row[0];
         } else {
             fts += row[0];
-            ent += e;
+            ent += (e0 + e1) + (e2 + e3);
         }
     }
     s->fts_sum[lh] += fts;
@@ -265,13 +303,6 @@ double probes_median(float *x, size_t n)
     return 0.5 * ((double)below + (double)x[k]);
 }
 
-static uint32_t float_bits(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return u;
-}
-
 /* |x| with NaN as +inf (NaN would break the selection; it counts as huge). */
 static float abs_value(float x)
 {
@@ -390,10 +421,31 @@ static void value_vectors(struct seq_stats *s, int l, const float *v)
     s->value_seen[l] = 1;
 }
 
+/* out[j] = exp(z[j] - mx) for z[j] <= mx: 2^(y) with y = (z - mx) log2 e split
+ * into an integer (the exponent bits) and a fraction in [-0.5, 0.5] (degree-6
+ * polynomial, relative error ~2e-7); below 2^-126 it is 0. Branch-free, so the
+ * loop vectorizes, which glibc's expf does not. */
+__attribute__((optimize("O3", "no-trapping-math"))) static void exp_shifted(const float *z, float mx, float *out,
+                                                                           int n)
+{
+    for (int j = 0; j < n; j++) {
+        float y = (z[j] - mx) * 1.44269504f;
+        y = y < -126.0f ? -126.0f : y;
+        float k = __builtin_roundf(y), f = y - k;
+        float p = 1.0f + f * (0.693147182f + f * (0.240226507f + f * (0.0555041087f +
+                  f * (0.00961812911f + f * (0.00133335581f + f * 0.000154035304f)))));
+        uint32_t bits = (uint32_t)((int)k + 127) << 23;
+        float scale;
+        memcpy(&scale, &bits, sizeof scale);
+        out[j] = y <= -126.0f ? 0.0f : p * scale;
+    }
+}
+
 /* logits rows p0..p0+n of [n, vocab]: NLL of the next token. */
 static void logits_rows(struct seq_stats *s, int p0, int n, const float *z)
 {
     const struct probes_shape *c = &s->shape;
+    float *ex = s->scratch; /* [vocab] */
     for (int i = 0; i < n; i++) {
         int p = p0 + i;
         if (p >= c->T - 1 || !s->tokens)
@@ -402,10 +454,18 @@ static void logits_rows(struct seq_stats *s, int p0, int n, const float *z)
         float mx = row[0];
         for (int j = 1; j < c->vocab; j++)
             mx = row[j] > mx ? row[j] : mx;
-        double sum = 0;
-        for (int j = 0; j < c->vocab; j++)
-            sum += expf(row[j] - mx);
-        s->nll[p] = (double)mx + log(sum) - (double)row[s->tokens[p + 1]];
+        exp_shifted(row, mx, ex, c->vocab);
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* four chains, fixed order */
+        int j = 0;
+        for (; j + 4 <= c->vocab; j += 4) {
+            s0 += ex[j];
+            s1 += ex[j + 1];
+            s2 += ex[j + 2];
+            s3 += ex[j + 3];
+        }
+        for (; j < c->vocab; j++)
+            s0 += ex[j];
+        s->nll[p] = (double)mx + log((s0 + s1) + (s2 + s3)) - (double)row[s->tokens[p + 1]];
     }
     s->logit_rows[0] += n;
 }
