@@ -7,9 +7,6 @@
 
 #include "h5write.h"
 
-/* Defined in probes.c: the datasets of the current target. */
-struct probes;
-
 enum ss_status probes_record_finish(struct probes *p, struct h5w *rec, const char *command,
                                     struct ss_error *err)
 {
