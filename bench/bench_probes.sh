@@ -6,7 +6,7 @@
 # Models are generated once into build/bench-models/ (shared with the forward-pass benchmark).
 set -e
 cd "$(dirname "$0")/.."
-BIN=./sinkscope
+BIN=${SINKSCOPE:-./sinkscope} # SINKSCOPE=path picks another build
 [ -x "$BIN" ] || BIN=${BUILD:-build/rel}/sinkscope
 MODELS=build/bench-models
 OUT=$(mktemp -d)
