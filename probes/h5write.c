@@ -90,12 +90,29 @@ hid_t h5w_half_type(void)
     return t;
 }
 
-hid_t h5w_string_type(void)
+/* Strings are fixed-length UTF-8, never variable-length: a variable-length
+ * string lives in HDF5's global heap, whose object lengths libhdf5 1.10 trusts
+ * when reading, so a corrupt file could crash a reader (found by fuzz_runfile).
+ * Fixed-length strings are stored inline and read back with a bounded size. */
+hid_t h5w_string_type(size_t bytes)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, bytes ? bytes : 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
     H5Tset_cset(t, H5T_CSET_UTF8);
     return t;
+}
+
+void h5w_text_copy(char *dst, size_t bytes, const char *src)
+{
+    size_t n = strlen(src);
+    if (n > bytes - 1) {
+        n = bytes - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--; /* cut before a continuation byte: keep whole characters */
+    }
+    memcpy(dst, src, n);
+    memset(dst + n, 0, bytes - n);
 }
 
 /* ---- attributes ------------------------------------------------------------ */
@@ -118,9 +135,9 @@ static enum ss_status attr_write(struct h5w *w, hid_t obj, const char *name, hid
 enum ss_status h5w_attr_string(struct h5w *w, hid_t obj, const char *name, const char *value,
                                struct ss_error *err)
 {
-    hid_t t = h5w_string_type();
     const char *v = value ? value : "";
-    enum ss_status s = attr_write(w, obj, name, t, H5Screate(H5S_SCALAR), &v, err);
+    hid_t t = h5w_string_type(strlen(v) + 1);
+    enum ss_status s = attr_write(w, obj, name, t, H5Screate(H5S_SCALAR), v, err);
     H5Tclose(t);
     return s;
 }

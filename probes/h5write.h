@@ -57,6 +57,11 @@ enum ss_status h5w_write(struct h5w *w, const char *path, hid_t ftype, hid_t mty
 /* IEEE half precision built from float32 (HDF5 1.10 has no predefined one); close it. */
 hid_t h5w_half_type(void);
 /* Variable-length UTF-8 string type; close it. */
-hid_t h5w_string_type(void);
+/* Fixed-length NUL-terminated UTF-8 string type of `bytes` bytes (see h5write.c for why not vlen). */
+hid_t h5w_string_type(size_t bytes);
+/* Bytes per /token_text entry: pieces longer than 127 bytes are cut at a character boundary. */
+#define H5W_TEXT_BYTES 128
+/* Copy src into dst[bytes], NUL-padded, cut at a UTF-8 character boundary if too long. */
+void h5w_text_copy(char *dst, size_t bytes, const char *src);
 
 #endif

@@ -394,7 +394,7 @@ enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seq
     if (!s)
         s = add_row_dset(p, w, "/tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, sp, shape, NULL, 0,
                          "token ids fed to the model", "1", &p->d_tokens, err);
-    hid_t str = h5w_string_type();
+    hid_t str = h5w_string_type(H5W_TEXT_BYTES);
     if (!s && with_text)
         s = add_row_dset(p, w, "/token_text", str, str, 2, sp, shape, NULL, 0, "decoded piece of each token", "1",
                          &p->d_text, err);
@@ -469,11 +469,11 @@ enum ss_status probes_seq_end(struct probes *p, int seq, char *const *pieces, st
     if (write_row(p, p->d_tokens, NULL, NULL, p->tokens, err))
         return err ? err->status : SS_ERR_IO;
     if (p->d_text >= 0 && pieces) {
-        const char **v = malloc(p->o.shape.T * sizeof *v);
+        char *v = malloc((size_t)p->o.shape.T * H5W_TEXT_BYTES);
         if (!v)
             return ss_fail(err, SS_ERR_NOMEM, "probes: out of memory");
         for (int t = 0; t < p->o.shape.T; t++)
-            v[t] = pieces[t] ? pieces[t] : "";
+            h5w_text_copy(v + (size_t)t * H5W_TEXT_BYTES, H5W_TEXT_BYTES, pieces[t] ? pieces[t] : "");
         int bad = write_row(p, p->d_text, NULL, NULL, v, err);
         free(v);
         if (bad)
@@ -554,8 +554,6 @@ static enum ss_status copy_row(struct probes *p, struct h5w *rec, const struct r
         int i = (int)(r - p->rows);
         if (write_row(p, i, NULL, NULL, buf, err))
             s = err ? err->status : SS_ERR_IO;
-        if (H5Tis_variable_str(r->mtype) > 0)
-            H5Dvlen_reclaim(r->mtype, sp, H5P_DEFAULT, buf);
     }
     free(buf);
     H5Sclose(sp);

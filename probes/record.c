@@ -47,12 +47,10 @@ int probes_record_matches(struct h5w *rec, const char *command, const int32_t *t
         return 0;
     hid_t a = H5Aopen(f, "command", H5P_DEFAULT);
     hid_t t = H5Aget_type(a);
-    char *v = NULL;
-    int same = 0;
-    if (H5Tis_variable_str(t) > 0 && H5Aread(a, t, &v) >= 0 && v) {
-        same = !strcmp(v, command);
-        H5free_memory(v);
-    }
+    size_t sz = H5Tget_size(t), want = strlen(command) + 1;
+    char *v = H5Tis_variable_str(t) == 0 && sz == want ? malloc(sz) : NULL;
+    int same = v && H5Aread(a, t, v) >= 0 && !memcmp(v, command, want);
+    free(v);
     H5Tclose(t);
     H5Aclose(a);
     if (!same)

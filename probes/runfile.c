@@ -48,8 +48,8 @@ static int rf_stack_says_truncated(void)
     return truncated;
 }
 
-/* Read a string attribute (vlen or fixed) into buf. Returns 0, or -1 when the
- * attribute is not a string or cannot be read. */
+/* Read a fixed-length string attribute into buf. Returns 0, -1 when the
+ * attribute is not a string or cannot be read, -2 for a variable-length string. */
 static int rf_read_string_attr(hid_t attr, char *buf, size_t n)
 {
     int rc = -1;
@@ -57,18 +57,11 @@ static int rf_read_string_attr(hid_t attr, char *buf, size_t n)
     hid_t space = H5Aget_space(attr);
     if (ft < 0 || space < 0 || H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1)
         goto done;
-    if (H5Tis_variable_str(ft) > 0) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        char *s = NULL;
-        if (H5Aread(attr, mt, &s) >= 0) {
-            snprintf(buf, n, "%s", s ? s : "");
-            rc = 0;
-        }
-        if (s)
-            H5free_memory(s);
-        H5Tclose(mt);
+    /* Variable-length strings live in the global heap, whose object lengths
+     * libhdf5 1.10 trusts: a corrupt one crashes H5Aread (fuzz/crashes/).
+     * sinkscope writes fixed-length strings only, so vlen ones are refused. */
+    if (H5Tis_variable_str(ft) != 0) {
+        rc = -2;
     } else {
         size_t sz = H5Tget_size(ft);
         if (sz == 0 || sz > (1u << 24))
@@ -76,6 +69,7 @@ static int rf_read_string_attr(hid_t attr, char *buf, size_t n)
         char *tmp = calloc(1, sz + 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 converts no ASCII <-> UTF-8 */
         if (tmp && H5Aread(attr, mt, tmp) >= 0) {
             tmp[sz] = 0;
             snprintf(buf, n, "%s", tmp);
@@ -103,6 +97,9 @@ static enum ss_status rf_check_schema(struct runfile *rf, struct ss_error *err)
     char s[256];
     int rc = rf_read_string_attr(a, s, sizeof s);
     H5Aclose(a);
+    if (rc == -2)
+        return RF_FAIL(rf, err, "not a sinkscope run file (attribute 'schema' is a variable-length string; "
+                                "sinkscope writes fixed-length strings)");
     if (rc)
         return RF_FAIL(rf, err, "not a sinkscope run file (attribute 'schema' is not a string)");
     size_t nl = strlen(RUNFILE_SCHEMA_NAME);
@@ -460,7 +457,11 @@ enum ss_status runfile_attr_string(struct runfile *rf, const char *obj, const ch
     if (a < 0)
         return SS_ERR_INPUT;
     enum ss_status s = SS_OK;
-    if (rf_read_string_attr(a, buf, n) != 0) {
+    int rc = rf_read_string_attr(a, buf, n);
+    if (rc == -2) {
+        s = RF_FAIL(rf, err, "attribute '%s' of %s is a variable-length string (sinkscope writes fixed-length strings)",
+                    name, obj ? obj : "/");
+    } else if (rc != 0) {
         double *v = NULL;
         size_t m = 0;
         if (rf_attr_numbers(a, &v, &m) == 0) {
@@ -549,25 +550,15 @@ enum ss_status runfile_token_text(struct runfile *rf, int seq, char ***out, int 
         s = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", rf->path);
         goto done;
     }
-    if (H5Tis_variable_str(ft) > 0) {
-        mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        char **raw = calloc(T ? T : 1, sizeof *raw);
-        if (!raw || (T && H5Dread(d, mt, mem, space, H5P_DEFAULT, raw) < 0)) {
-            free(raw);
-            free(res);
-            s = RF_FAIL(rf, err, "cannot read %s row %d (truncated or corrupt file?)", dset, seq);
-            goto done;
-        }
-        for (int i = 0; i < T; i++)
-            res[i] = strdup(raw[i] ? raw[i] : "");
-        H5Dvlen_reclaim(mt, mem, H5P_DEFAULT, raw);
-        free(raw);
+    if (H5Tis_variable_str(ft) != 0) { /* refused: see rf_read_string_attr */
+        free(res);
+        s = RF_FAIL(rf, err, "dataset %s holds variable-length strings (sinkscope writes fixed-length strings)", dset);
+        goto done;
     } else {
         size_t sz = H5Tget_size(ft);
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 converts no ASCII <-> UTF-8 */
         char *raw = sz && sz < (1u << 16) ? calloc((size_t)(T ? T : 1), sz) : NULL;
         if (!raw || (T && H5Dread(d, mt, mem, space, H5P_DEFAULT, raw) < 0)) {
             free(raw);

@@ -24,12 +24,12 @@ struct fake_run {
 
 static void attr_str(hid_t loc, const char *name, const char *v)
 {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    hid_t t = H5Tcopy(H5T_C_S1); /* fixed-length UTF-8, as sinkscope writes */
+    H5Tset_size(t, strlen(v) + 1);
     H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, t, &v);
+    H5Awrite(a, t, v);
     H5Aclose(a);
     H5Sclose(sp);
     H5Tclose(t);
@@ -95,15 +95,15 @@ static int make_run(const char *path, const struct fake_run *o)
     int *tok = malloc(sizeof *tok * S * T);
     const char *pieces[] = {"Sparse", " gating", " mechanism", " 100%$#&~\\", "ates", " attention", " sink", ".",
                             "\n", " it's", " `x`", " a_b^{c}", "  ", "%$#&~\\", " \xc3\xa9t\xc3\xa9", " long-long-token"};
-    const char **txt = malloc(sizeof *txt * S * T);
+    char *txt = calloc((size_t)S * T, 64);
     for (int i = 0; i < S * T; i++) {
         tok[i] = i % 100;
-        txt[i] = pieces[(i % T) % 16];
+        snprintf(txt + (size_t)i * 64, 64, "%s", pieces[(i % T) % 16]);
     }
     hsize_t st[2] = {(hsize_t)S, (hsize_t)T};
     dset(f, "/tokens", H5T_STD_I32LE, H5T_NATIVE_INT, 2, st, tok);
     hid_t vt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(vt, H5T_VARIABLE);
+    H5Tset_size(vt, 64);
     H5Tset_cset(vt, H5T_CSET_UTF8);
     dset(f, "/token_text", vt, vt, 2, st, txt);
     H5Tclose(vt);

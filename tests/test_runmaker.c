@@ -103,19 +103,22 @@ struct mk {
     int failed;
 };
 
-static hid_t str_type(void)
+/* Fixed-length UTF-8 strings as sinkscope writes them; bytes 0 = variable-length
+ * (which readers must refuse: spec->vlen_strings crafts such a file). */
+static hid_t str_type(size_t bytes)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, bytes ? bytes : H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
     return t;
 }
 
 static void attr_str(struct mk *m, hid_t obj, const char *name, const char *v)
 {
-    hid_t t = str_type(), sp = H5Screate(H5S_SCALAR);
+    int vlen = m->s->vlen_strings;
+    hid_t t = str_type(vlen ? 0 : strlen(v) + 1), sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, t, &v) < 0)
+    if (a < 0 || H5Awrite(a, t, vlen ? (const void *)&v : (const void *)v) < 0)
         m->failed = 1;
     if (a >= 0)
         H5Aclose(a);
@@ -364,19 +367,19 @@ static void write_inputs(struct mk *m)
         tok[i] = (s->token_offset + i) % s->vocab;
     put_int(m, "/tokens", 2, D2("seq", "pos"), S2(S, T), tok, "token ids");
     if (s->with_token_text && !omitted(m, "/token_text")) {
-        hid_t t = str_type();
+        hid_t t = str_type(32);
         hid_t ds = dset_create(m, "/token_text", t, 2, D2("seq", "pos"), S2(S, T), NULL, 0,
                                "decoded token", "1");
         if (ds >= 0) {
-            char **txt = calloc((size_t)S * T, sizeof *txt);
+            char *txt = calloc((size_t)S * T, 32);
             for (int i = 0; i < S * T; i++) {
-                txt[i] = malloc(32);
+                char *e = txt + (size_t)i * 32;
                 if (tok[i] == 1)
-                    snprintf(txt[i], 32, "<|endoftext|>");
+                    snprintf(e, 32, "<|endoftext|>");
                 else if (tok[i] == 2)
-                    snprintf(txt[i], 32, " a&b_%%é");
+                    snprintf(e, 32, " a&b_%%é");
                 else
-                    snprintf(txt[i], 32, "tok%d", tok[i]);
+                    snprintf(e, 32, "tok%d", tok[i]);
             }
             hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(2, S2(S, T), NULL);
             hsize_t st[2] = {0, 0}, ct[2] = {(hsize_t)S, (hsize_t)T};
@@ -385,8 +388,6 @@ static void write_inputs(struct mk *m)
                 m->failed = 1;
             H5Sclose(fs);
             H5Sclose(ms);
-            for (int i = 0; i < S * T; i++)
-                free(txt[i]);
             free(txt);
             H5Dclose(ds);
         }

@@ -40,6 +40,7 @@ struct test_run_spec {
     int with_attention, with_gates; /* dumps of every layer */
     int dump_gzip;               /* gzip level of the dumps (0: none) */
     const char *schema;          /* NULL: "sinkscope/1"; "": no schema attribute */
+    int vlen_strings;            /* 1: write string attributes as variable-length (readers must refuse) */
     const char *omit;            /* a dataset path left out (e.g. "/stats/act_max"), or NULL */
     const char *wrong_shape;     /* a dataset written with one extra entry on axis 0, or NULL */
 };
