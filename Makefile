@@ -60,7 +60,7 @@ $(TESTBIN): $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a
 
 # Debian packages; idempotent, installs only what is missing.
 DEB_PKGS := build-essential pkg-config libhdf5-dev hdf5-tools libopenblas-dev libcunit1-dev \
-            gnuplot-nox libjansson-dev libpcre2-dev libutf8proc-dev python3-h5py python3-numpy \
+            gnuplot-nox libjansson-dev libpcre2-dev libutf8proc-dev python3-h5py python3-numpy python3-xarray python3-h5netcdf \
             zstd clang-14 libclang-rt-14-dev valgrind
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
