@@ -77,7 +77,6 @@ int cli_main(int argc, char **argv)
             optind = 0; /* commands use getopt_long; reset for in-process reuse (tests) */
             return commands[i].fn(argc - 1, argv + 1);
         }
-    fprintf(stderr, "sinkscope: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "sinkscope: unknown command '%s' (see 'sinkscope --help')\n", argv[1]);
     return EXIT_CODE_BAD_INPUT;
 }

@@ -139,8 +139,8 @@ int cmd_run(int argc, char **argv)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
     if (!a.model_dir)
         return cli_usage_error("run", "-m DIR is required");
-    if (!a.out)
-        return cli_usage_error("run", "-o OUT.h5 is required");
+    if (!a.out || !a.out[0])
+        return cli_usage_error("run", "-o OUT.h5 is required (an empty name is not a file)");
     if (n_inputs == 0)
         return cli_usage_error("run", "give one input: --token-ids, -p, -f or --corpus");
     if (n_inputs > 1)

@@ -3,6 +3,7 @@
  * signal), the sequence loop with the probes subscribed, --resume records. */
 #include "run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -176,15 +177,22 @@ static enum ss_status run_records(struct run_ctx *c, struct ss_error *err)
     return SS_OK;
 }
 
-static void remove_records(const char *out, int n)
+/* After a complete run: drop OUT.partial/ with its records and any seq_*.tmp-PID
+ * a killed run left behind. Only the seq_* names this file writes are removed. */
+static void remove_records(const char *out)
 {
-    char path[4300];
-    for (int seq = 0; seq < n; seq++) {
-        record_path(path, sizeof path, out, seq);
-        unlink(path);
-    }
-    snprintf(path, sizeof path, "%s.partial", out);
-    rmdir(path);
+    char dir[4200], path[4500];
+    snprintf(dir, sizeof dir, "%s.partial", out);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, "seq_", 4)) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
 }
 
 /* The whole run into tmp (then renamed by the caller). */
@@ -330,7 +338,7 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
     if (!s && rename(tmp, a->out) != 0)
         s = ss_fail(&err, SS_ERR_IO, "%s: cannot rename %s into place: %s", a->out, tmp, strerror(errno));
     if (!s && a->resume)
-        remove_records(a->out, c.seqs.n);
+        remove_records(a->out);
 done:
     if (s && tmp[0])
         unlink(tmp);

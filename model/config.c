@@ -194,8 +194,10 @@ static int parse_rope(struct reader *r, json_t *root, struct model_config *c)
         rp->original_max_pos = (int)of;
         if (rp->original_max_pos <= 0)
             return fail_field(r, "original_max_position_embeddings", "must be positive");
-        /* transformers: a missing factor is max_position_embeddings / original */
-        rp->factor = f ? f : (double)c->max_pos / rp->original_max_pos;
+        /* transformers: a missing factor is max_position_embeddings / original; a given one must be positive */
+        if (field(src, "factor") && f <= 0)
+            return fail_field(r, "factor", "must be positive");
+        rp->factor = field(src, "factor") ? f : (double)c->max_pos / rp->original_max_pos;
         if (!rp->beta_fast) /* `or` defaults: 0 counts as absent */
             rp->beta_fast = 32;
         if (!rp->beta_slow)

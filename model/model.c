@@ -115,6 +115,15 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     struct model_config *c = &m->cfg;
     c->tied = st_find(&set, "lm_head.weight") == NULL;
     struct spec *specs = NULL;
+    /* Every layer has at least 9 tensors: a config promising more layers than the
+     * files can hold fails here, before tables sized by n_layers are allocated. */
+    char last[96];
+    snprintf(last, sizeof last, "model.layers.%d.input_layernorm.weight", c->n_layers - 1);
+    if ((int64_t)c->n_layers * 9 + 2 > set.n_tensors || !st_find(&set, last)) {
+        st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is missing (config.json says num_hidden_layers %d)", dir,
+                     last, c->n_layers);
+        goto out;
+    }
     m->w.layers = calloc(c->n_layers, sizeof *m->w.layers);
     specs = malloc(((size_t)c->n_layers * 16 + 4) * sizeof *specs);
     if (!m->w.layers || !specs) {

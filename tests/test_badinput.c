@@ -245,6 +245,14 @@ static void c_model_type(json_t *c) { json_object_set_new(c, "model_type", json_
 static void c_zero_heads(json_t *c) { json_object_set_new(c, "num_attention_heads", json_integer(0)); }
 static void c_kv_3(json_t *c) { json_object_set_new(c, "num_key_value_heads", json_integer(3)); }
 static void c_layers_float(json_t *c) { json_object_set_new(c, "num_hidden_layers", json_real(2.5)); }
+/* found by the catalogue's author: ten million layers used to allocate 13.7 GB before failing */
+static void c_layers_huge(json_t *c) { json_object_set_new(c, "num_hidden_layers", json_integer(10000000)); }
+static void c_yarn_factor_0(json_t *c)
+{
+    json_object_set_new(c, "rope_parameters",
+                        json_pack("{s:s, s:f, s:f, s:i}", "rope_type", "yarn", "rope_theta", 10000.0, "factor", 0.0,
+                                  "original_max_position_embeddings", 16));
+}
 #define CONFIG_SETUP(fn, ed)       \
     static void fn(const char *d)  \
     {                              \
@@ -257,6 +265,8 @@ CONFIG_SETUP(cfg_unknown_type, c_model_type)
 CONFIG_SETUP(cfg_zero_heads, c_zero_heads)
 CONFIG_SETUP(cfg_kv_not_divisor, c_kv_3)
 CONFIG_SETUP(cfg_fractional, c_layers_float)
+CONFIG_SETUP(cfg_layers_huge, c_layers_huge)
+CONFIG_SETUP(cfg_yarn_factor_0, c_yarn_factor_0)
 static void cfg_not_json(const char *d)
 {
     copy_model(d);
@@ -438,6 +448,8 @@ static const struct bad_case config_cases[] = {
     {"config kv heads not a divisor", cfg_kv_not_divisor, RUN_IDS(), {"@D/config.json", "num_key_value_heads"}, "out.h5"},
     {"config fractional layers", cfg_fractional, RUN_IDS(), {"@D/config.json", "num_hidden_layers"}, "out.h5"},
     {"config missing", cfg_missing, RUN_IDS(), {"@D/config.json"}, "out.h5"},
+    {"config with more layers than tensors", cfg_layers_huge, RUN_IDS(), {"model.layers.9999999.", "missing"}, "out.h5"},
+    {"config yarn factor 0", cfg_yarn_factor_0, RUN_IDS(), {"@D/config.json", "factor", "positive"}, "out.h5"},
     {"info on unknown model_type", cfg_unknown_type, {"info", "-m", "@D", NULL}, {"@D/config.json", "gpt_neox"}, NULL},
 };
 
@@ -509,6 +521,8 @@ static const struct bad_case runfile_cases[] = {
 };
 
 static const struct bad_case cli_cases[] = {
+    {"unknown command", nothing, {"frobnicate", NULL}, {"unknown command 'frobnicate'"}, NULL},
+    {"run: empty output name", nothing, {"run", "-m", "@M", "--token-ids", "1,2", "-o", "", NULL}, {"-o", "empty"}, NULL},
     {"run: unknown option", nothing, RUN_IDS("--bogus", ), {"--bogus"}, "out.h5"},
     {"run: missing value", nothing, {"run", "-m", "@M", "--token-ids", "1,2", "-o", NULL}, {"-o"}, NULL},
     {"run: bad layer list", nothing,

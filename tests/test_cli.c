@@ -8,6 +8,7 @@ static void test_unknown_command(void)
     int rc = test_cli(NULL, 0, err, sizeof err, "frobnicate", NULL);
     CU_ASSERT_EQUAL(rc, 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown command 'frobnicate'"));
+    CU_ASSERT_EQUAL(test_count_lines(err), 1); /* bad input gets one line */
 }
 
 static void test_help_lists_commands(void)
