@@ -13,6 +13,8 @@ ifeq ($(SAN),1)
   CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
   BUILD   ?= build/san
+  BIN     ?= $(BUILD)/sinkscope
+  TESTBIN ?= $(BUILD)/run_tests
 else
   BUILD   ?= build/rel
 endif
