@@ -31,21 +31,6 @@ static int make_runs(void)
     return test_runmaker_write(RUN_DIR "/gated.h5", &s);
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(sz + 1);
-    *n = fread(b, 1, sz, f);
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
-
 static void spit(const char *path, const char *s)
 {
     FILE *f = fopen(path, "wb");
@@ -70,7 +55,7 @@ static void check_golden(const char *name, const char *fmt)
         return;
     }
     size_t n = 0;
-    char *g = slurp(path, &n);
+    char *g = test_read_file(path, &n);
     if (!g) {
         printf("\n    %s missing (SS_UPDATE_GOLDEN=1 writes it)", path);
         CU_FAIL("golden file missing");

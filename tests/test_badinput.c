@@ -48,26 +48,6 @@ static void put_text(const char *dir, const char *name, const char *text)
     put_file(dir, name, text, strlen(text));
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    buf[len] = 0;
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
 /* Copy the valid checkpoint into dir. */
 static void copy_model(const char *dir)
 {
@@ -81,7 +61,7 @@ static void edit_header(const char *dir, void (*edit)(json_t *h))
     size_t n = 0;
     char p[1024];
     snprintf(p, sizeof p, "%s/model.safetensors", g_model);
-    char *buf = slurp(p, &n);
+    char *buf = test_read_file(p, &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     uint64_t hl = 0;
     memcpy(&hl, buf, 8);
@@ -656,7 +636,7 @@ static void test_existing_output_untouched(void)
     int rc = test_cli(NULL, 0, NULL, 0, "run", "-m", g_model, "--token-ids", "1,2", "-o", o, "--quiet", NULL);
     CU_ASSERT_EQUAL(rc, 2);
     size_t n = 0;
-    char *s = slurp(o, &n);
+    char *s = test_read_file(o, &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_STRING_EQUAL(s, "precious");
     free(s);

@@ -200,20 +200,6 @@ static void write_bytes(const char *path, const void *p, size_t n)
     fclose(f);
 }
 
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(sz + 1);
-    *n = fread(b, 1, sz, f);
-    fclose(f);
-    return b;
-}
-
 /* Open must fail with SS_ERR_INPUT/IO and one line naming the file containing `what`. */
 static void expect_open_error(const char *path, const char *what)
 {
@@ -360,7 +346,7 @@ static void test_truncated_and_corrupt(void)
     s.T = 32;
     const char *path = make_run("rf-corrupt", &s);
     size_t n = 0;
-    char *orig = read_all(path, &n);
+    char *orig = test_read_file(path, &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
     int opened;
     CU_ASSERT_EQUAL(read_everything(path, &opened), 0);

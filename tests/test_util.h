@@ -16,6 +16,8 @@ const char *test_tmpdir(const char *tag);
 /* Run `sinkscope ARGS...` in-process (cli_main) with stdout/stderr captured into files;
  * returns the exit status. out/err may be NULL; when given they receive up to n-1 bytes. */
 int test_cli(char *out, size_t nout, char *err, size_t nerr, const char *arg0, ...);
+/* The whole file, NUL-terminated (malloc'd; *n = its size), or NULL when unreadable. */
+char *test_read_file(const char *path, size_t *n);
 /* Count the lines of s (a trailing newline does not start a new line). */
 int test_count_lines(const char *s);
 /* max |a-b| over n floats */
