@@ -38,7 +38,7 @@ static void usage(FILE *f)
             "      --layers all|0,3,-1  layers dumped (statistics cover all)\n"
             "      --heads all|0,5    heads of the attention dumps\n"
             "      --dump-dtype f32|f16\n"
-            "  -t, --threads N        BLAS threads (default: all cores)\n"
+            "  -t, --threads N        worker threads (default: all cores); results are identical for any N\n"
             "      --gate native|off|constant=X   gate mode of gated checkpoints\n"
             "      --sink-epsilon E   sink-rate threshold (default 0.3)\n"
             "      --resume           keep finished sequences in OUT.partial/ and continue from them\n"

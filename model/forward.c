@@ -1,9 +1,12 @@
 /* model/forward.c — whole-sequence prefill with hook points (model/hooks.h).
  *
- * Every projection is one sgemm over all T positions. Attention goes head by head
- * in tiles of attn_tile query rows: scores[nq, nk] = Q K^T / sqrt(D) for keys
- * 0..nk = q0+nq, never a T x T buffer. Logits go in tiles of logits_tile positions
- * and are skipped entirely when nobody listens. */
+ * Every projection is an sgemm over all T positions (in fixed slices of output
+ * columns, model/ops.h). Attention goes head by head in tiles of attn_tile query
+ * rows: scores[nq, nk] = Q K^T / sqrt(D) for keys 0..nk = q0+nq, never a T x T
+ * buffer; up to `threads` tiles of a head are computed at once, and their hooks
+ * fire in tile order. Logits go in tiles of logits_tile positions and are skipped
+ * entirely when nobody listens. All BLAS calls are single-threaded inside fixed
+ * tasks (model/parallel.h): results do not depend on the thread count. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,9 +15,11 @@
 
 #include "model.h"
 #include "ops.h"
+#include "parallel.h"
 
 struct run_state {
     int max_T, attn_tile, logits_tile;
+    int n_scores;              /* attention tiles computed at once (threads at creation) */
     struct model_config cfg;   /* the shapes the buffers were sized for */
     float *x;                  /* [T, hidden] residual stream */
     float *xn;                 /* [T, hidden] normed input of a block */
@@ -26,19 +31,19 @@ struct run_state {
     float *attg;               /* [T, n_heads, D] after the gate (gated only) */
     float *o;                  /* [T, hidden] o_proj output, then FFN output */
     float *hb, *hb2;           /* [T, ffn] SwiGLU gate / up */
-    float *scores;             /* [attn_tile, max_T] one attention tile */
+    float *scores;             /* [n_scores, attn_tile, max_T] attention tiles */
     float *cos_t, *sin_t;      /* [max_T, D/2] RoPE tables (yarn attention factor folded in) */
     float *logits;             /* [logits_tile, vocab] */
     void *arena;
 };
 
 /* Floats of each buffer, in the order of struct run_state; sizes rounded to 64 bytes. */
-static int buffer_sizes(const struct model_config *c, int T, int at, int lt, size_t *n)
+static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int ns, size_t *n)
 {
     size_t H = c->hidden, nh = c->n_heads, D = c->head_dim, kv = c->n_kv_heads, gd = model_config_gate_dim(c);
     size_t sz[] = {
         T * H, T * H, T * (size_t)model_config_q_out(c), T * nh * D, T * kv * D, T * kv * D, T * nh * gd,
-        T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn, (size_t)at * T,
+        T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn, (size_t)ns * at * T,
         T * D / 2, T * D / 2, (size_t)lt * c->vocab,
     };
     int k = (int)(sizeof sz / sizeof sz[0]);
@@ -53,6 +58,12 @@ static void tiles_default(const struct forward_opts *o, int *at, int *lt)
     *lt = o && o->logits_tile > 0 ? o->logits_tile : 256;
 }
 
+static int threads_of(const struct forward_opts *o)
+{
+    int n = o && o->threads > 0 ? o->threads : openblas_get_num_procs();
+    return n < 1 ? 1 : n > 256 ? 256 : n;
+}
+
 size_t run_state_bytes(const struct model_config *c, int max_T, const struct forward_opts *opts)
 {
     int at, lt;
@@ -62,7 +73,7 @@ size_t run_state_bytes(const struct model_config *c, int max_T, const struct for
     if (lt > max_T)
         lt = max_T;
     size_t n[20], tot = 0;
-    int k = buffer_sizes(c, max_T, at, lt, n);
+    int k = buffer_sizes(c, max_T, at, lt, threads_of(opts), n);
     for (int i = 0; i < k; i++)
         tot += n[i];
     return tot * sizeof(float) + sizeof(struct run_state);
@@ -85,7 +96,8 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
     if (rs->logits_tile > max_T)
         rs->logits_tile = max_T;
     size_t n[20], tot = 0;
-    int k = buffer_sizes(c, max_T, rs->attn_tile, rs->logits_tile, n);
+    rs->n_scores = threads_of(opts);
+    int k = buffer_sizes(c, max_T, rs->attn_tile, rs->logits_tile, rs->n_scores, n);
     for (int i = 0; i < k; i++)
         tot += n[i];
     if (posix_memalign(&rs->arena, 64, tot * sizeof(float) + 64)) {
@@ -126,7 +138,7 @@ void run_state_free(struct run_state *rs)
 struct pass {
     const struct hook_set *hooks;
     struct ss_error *err;
-    int T;
+    int T, threads;
 };
 
 static enum ss_status fire(struct pass *ps, enum hook_point p, int layer, const float *data, int ndim, int64_t s0,
@@ -179,38 +191,100 @@ static void split_q_gate(const struct model_config *c, const float *qg, float *q
             gate[i] = gm->kind == GATE_MODE_OFF ? 1.0f : gm->value;
 }
 
-/* Causal softmax attention of one layer, head by head, tile by tile.
- * q[T, nh, D], k/v[T, n_kv, D] -> att[T, nh, D]. */
-static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, int layer)
+/* Stages of one attention tile; a hook between two stages splits them. */
+enum { ATTN_SCORES = 1, ATTN_SOFTMAX = 2, ATTN_PV = 4 };
+
+/* Up to n_scores consecutive query tiles of head h, from row q0; tile b uses
+ * scores buffer b. */
+struct attn_job {
+    struct run_state *rs;
+    int T, h, q0, stages;
+};
+
+static void attn_tile_geometry(const struct attn_job *j, int b, int *qa, int *nq)
 {
+    int at = j->rs->attn_tile;
+    *qa = j->q0 + b * at;
+    *nq = j->T - *qa < at ? j->T - *qa : at;
+}
+
+static float *attn_tile_scores(const struct attn_job *j, int b)
+{
+    return j->rs->scores + (size_t)b * j->rs->attn_tile * j->rs->max_T;
+}
+
+/* Tile b: S[nq, nk] = mask(Q[qa.., D] K[0..nk, D]^T / sqrt(D)), softmax over keys,
+ * att[qa.., h, D] = S V[0..nk, D]; nk = qa + nq (causal). */
+static void attn_tile_run(void *ctx, int b)
+{
+    const struct attn_job *j = ctx;
+    struct run_state *rs = j->rs;
     const struct model_config *c = &rs->cfg;
-    int T = ps->T, nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim, G = nh / nkv, W = c->sliding_window;
-    float alpha = (float)(1.0 / sqrt((double)D));
-    for (int h = 0; h < nh; h++) {
-        const float *K = rs->k + (size_t)(h / G) * D, *V = rs->v + (size_t)(h / G) * D;
-        for (int q0 = 0; q0 < T; q0 += rs->attn_tile) {
-            int nq = T - q0 < rs->attn_tile ? T - q0 : rs->attn_tile, nk = q0 + nq;
-            float *S = rs->scores;
-            /* S[nq, nk] = Q[q0.., D] K[0..nk, D]^T / sqrt(D) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, alpha, rs->q + ((size_t)q0 * nh + h) * D,
-                        nh * D, K, nkv * D, 0.0f, S, nk);
-            for (int i = 0; i < nq; i++) {
-                float *r = S + (size_t)i * nk;
-                int qa = q0 + i;
-                for (int j = qa + 1; j < nk; j++)
-                    r[j] = -INFINITY;
-                if (W > 0)
-                    for (int j = 0; j <= qa - W; j++)
-                        r[j] = -INFINITY;
-            }
-            FIRE(ps, HOOK_ATTN_SCORES, layer, S, 2, nq, nk, 0, h, q0);
-            softmax_rows(S, nq, nk);
-            FIRE(ps, HOOK_ATTN_PROBS, layer, S, 2, nq, nk, 0, h, q0);
-            /* att[q0.., h, D] = S[nq, nk] V[0..nk, D] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, 1.0f, S, nk, V, nkv * D, 0.0f,
-                        rs->att + ((size_t)q0 * nh + h) * D, nh * D);
+    int nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim, G = nh / nkv, W = c->sliding_window, qa, nq;
+    attn_tile_geometry(j, b, &qa, &nq);
+    int nk = qa + nq;
+    float *S = attn_tile_scores(j, b);
+    if (j->stages & ATTN_SCORES) {
+        float alpha = (float)(1.0 / sqrt((double)D));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, alpha, rs->q + ((size_t)qa * nh + j->h) * D,
+                    nh * D, rs->k + (size_t)(j->h / G) * D, nkv * D, 0.0f, S, nk);
+        for (int i = 0; i < nq; i++) {
+            float *r = S + (size_t)i * nk;
+            for (int k = qa + i + 1; k < nk; k++)
+                r[k] = -INFINITY;
+            if (W > 0)
+                for (int k = 0; k <= qa + i - W; k++)
+                    r[k] = -INFINITY;
         }
     }
+    if (j->stages & ATTN_SOFTMAX)
+        softmax_rows(S, nq, nk);
+    if (j->stages & ATTN_PV)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, 1.0f, S, nk, rs->v + (size_t)(j->h / G) * D,
+                    nkv * D, 0.0f, rs->att + ((size_t)qa * nh + j->h) * D, nh * D);
+}
+
+/* Fire hook p on the n tiles of job j, in query order. */
+static enum ss_status attn_fire(struct pass *ps, const struct attn_job *j, int n, enum hook_point p, int layer)
+{
+    for (int b = 0; b < n; b++) {
+        int qa, nq;
+        attn_tile_geometry(j, b, &qa, &nq);
+        FIRE(ps, p, layer, attn_tile_scores(j, b), 2, nq, qa + nq, 0, j->h, qa);
+    }
+    return SS_OK;
+}
+
+/* Causal softmax attention of one layer, head by head, tile by tile.
+ * q[T, nh, D], k/v[T, n_kv, D] -> att[T, nh, D]. A stage runs on all tiles of a
+ * batch at once; the hooks between stages fire on the calling thread. */
+static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, int layer)
+{
+    int T = ps->T, at = rs->attn_tile;
+    int batch = ps->threads < rs->n_scores ? ps->threads : rs->n_scores;
+    int want_s = hook_set_wants(ps->hooks, HOOK_ATTN_SCORES), want_p = hook_set_wants(ps->hooks, HOOK_ATTN_PROBS);
+    for (int h = 0; h < rs->cfg.n_heads; h++)
+        for (int q0 = 0; q0 < T; q0 += batch * at) {
+            int n = (T - q0 + at - 1) / at;
+            n = n < batch ? n : batch;
+            struct attn_job j = {rs, T, h, q0, ATTN_SCORES};
+            if (!want_s)
+                j.stages |= want_p ? ATTN_SOFTMAX : ATTN_SOFTMAX | ATTN_PV;
+            parallel_run(n, ps->threads, attn_tile_run, &j);
+            enum ss_status st;
+            if (want_s) {
+                if ((st = attn_fire(ps, &j, n, HOOK_ATTN_SCORES, layer)))
+                    return st;
+                j.stages = want_p ? ATTN_SOFTMAX : ATTN_SOFTMAX | ATTN_PV;
+                parallel_run(n, ps->threads, attn_tile_run, &j);
+            }
+            if (want_p) {
+                if ((st = attn_fire(ps, &j, n, HOOK_ATTN_PROBS, layer)))
+                    return st;
+                j.stages = ATTN_PV;
+                parallel_run(n, ps->threads, attn_tile_run, &j);
+            }
+        }
     return SS_OK;
 }
 
@@ -227,9 +301,9 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
 
     rmsnorm_forward(rs->xn, rs->x, w->attn_norm, T, H, c->rms_eps);
     FIRE(ps, HOOK_ATTN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
-    linear_forward(rs->qg, rs->xn, w->wq, w->bq, T, H, qo);
-    linear_forward(rs->k, rs->xn, w->wk, w->bk, T, H, nkv * D);
-    linear_forward(rs->v, rs->xn, w->wv, w->bv, T, H, nkv * D);
+    linear_forward(rs->qg, rs->xn, w->wq, w->bq, T, H, qo, ps->threads);
+    linear_forward(rs->k, rs->xn, w->wk, w->bk, T, H, nkv * D, ps->threads);
+    linear_forward(rs->v, rs->xn, w->wv, w->bv, T, H, nkv * D, ps->threads);
     split_q_gate(c, rs->qg, rs->q, rs->gate, T, opts ? &opts->gate : &native);
     if (c->qk_norm) { /* per-head RMSNorm on the queries (never the gate logits) and keys */
         rmsnorm_forward(rs->q, rs->q, w->q_norm, T * nh, D, c->rms_eps);
@@ -257,7 +331,7 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
         FIRE(ps, HOOK_GATE, l, rs->gate, 3, T, nh, gd, -1, 0);
     }
     FIRE(ps, HOOK_ATTN_GATED, l, a, 3, T, nh, D, -1, 0);
-    linear_forward(rs->o, a, w->wo, w->bo, T, nh * D, H);
+    linear_forward(rs->o, a, w->wo, w->bo, T, nh * D, H, ps->threads);
     FIRE(ps, HOOK_O_PROJ, l, rs->o, 2, T, H, 0, -1, 0);
     for (size_t i = 0; i < (size_t)T * H; i++)
         rs->x[i] += rs->o[i];
@@ -265,10 +339,10 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
 
     rmsnorm_forward(rs->xn, rs->x, w->ffn_norm, T, H, c->rms_eps);
     FIRE(ps, HOOK_FFN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
-    linear_forward(rs->hb, rs->xn, w->w_gate, NULL, T, H, c->ffn);
-    linear_forward(rs->hb2, rs->xn, w->w_up, NULL, T, H, c->ffn);
+    linear_forward(rs->hb, rs->xn, w->w_gate, NULL, T, H, c->ffn, ps->threads);
+    linear_forward(rs->hb2, rs->xn, w->w_up, NULL, T, H, c->ffn, ps->threads);
     swiglu_forward(rs->hb2, rs->hb, (size_t)T * c->ffn);
-    linear_forward(rs->o, rs->hb2, w->w_down, NULL, T, c->ffn, H);
+    linear_forward(rs->o, rs->hb2, w->w_down, NULL, T, c->ffn, H, ps->threads);
     FIRE(ps, HOOK_FFN_OUT, l, rs->o, 2, T, H, 0, -1, 0);
     for (size_t i = 0; i < (size_t)T * H; i++)
         rs->x[i] += rs->o[i];
@@ -287,7 +361,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
                              const struct hook_set *hooks, const struct forward_opts *opts, struct ss_error *err)
 {
     struct ss_error local = {0};
-    struct pass ps = {hooks, err ? err : &local, T};
+    struct pass ps = {hooks, err ? err : &local, T, threads_of(opts)};
     const struct model_config *c = &m->cfg;
     if (!same_shapes(c, &rs->cfg))
         return ss_fail(err, SS_ERR_INTERNAL, "%s: run state was made for another model", m->dir);
@@ -302,7 +376,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
                            m->dir, (int)tokens[t], t, c->vocab);
     if (opts && opts->gate.kind == GATE_MODE_CONSTANT && c->gate == GATE_KIND_NONE)
         return ss_fail(err, SS_ERR_INPUT, "%s: --gate constant needs a gated checkpoint (this one has no gate)", m->dir);
-    openblas_set_num_threads(opts && opts->threads > 0 ? opts->threads : openblas_get_num_procs());
+    parallel_blas_init();
 
     int H = c->hidden;
     for (int t = 0; t < T; t++)
@@ -319,7 +393,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
     FIRE(&ps, HOOK_FINAL_NORM, -1, rs->xn, 2, T, H, 0, -1, 0);
     for (int p0 = 0; want_logits && p0 < T; p0 += rs->logits_tile) {
         int n = T - p0 < rs->logits_tile ? T - p0 : rs->logits_tile;
-        linear_forward(rs->logits, rs->xn + (size_t)p0 * H, m->w.lm_head, NULL, n, H, c->vocab);
+        linear_forward(rs->logits, rs->xn + (size_t)p0 * H, m->w.lm_head, NULL, n, H, c->vocab, ps.threads);
         FIRE(&ps, HOOK_LOGITS, -1, rs->logits, 2, n, c->vocab, 0, -1, p0);
     }
     return SS_OK;

@@ -140,7 +140,7 @@ int gate_mode_parse(struct gate_mode *g, const char *s);
 
 struct forward_opts {
     struct gate_mode gate;
-    int threads;               /* BLAS threads (openblas_set_num_threads); <= 0: all cores */
+    int threads;               /* worker threads (model/parallel.h); <= 0: all cores */
     int attn_tile;             /* query rows per attention tile; 0 = default (128) */
     int logits_tile;           /* positions per logits tile; 0 = default (256) */
 };

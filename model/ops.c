@@ -1,5 +1,6 @@
 /* model/ops.c — elementwise and row operations; the matrix products are OpenBLAS. */
 #include "ops.h"
+#include "parallel.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -19,15 +20,31 @@ void rmsnorm_forward(float *out, const float *x, const float *w, int T, int C, f
     }
 }
 
-void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out)
+/* One slice of linear_forward: out[:, c0..c0+n] from rows c0.. of w. */
+struct linear_job {
+    float *out;
+    const float *x, *w, *b;
+    int T, n_in, n_out;
+};
+
+static void linear_slice(void *ctx, int task)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n_out, n_in, 1.0f, x, n_in, w, n_in, 0.0f, out, n_out);
-    if (b)
-        for (int t = 0; t < T; t++) {
-            float *o = out + (size_t)t * n_out;
-            for (int i = 0; i < n_out; i++)
-                o[i] += b[i];
-        }
+    const struct linear_job *j = ctx;
+    int c0 = task * LINEAR_SLICE, n = j->n_out - c0 < LINEAR_SLICE ? j->n_out - c0 : LINEAR_SLICE;
+    float *o = j->out + c0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->T, n, j->n_in, 1.0f, j->x, j->n_in,
+                j->w + (size_t)c0 * j->n_in, j->n_in, 0.0f, o, j->n_out);
+    if (j->b)
+        for (int t = 0; t < j->T; t++)
+            for (int i = 0; i < n; i++)
+                o[(size_t)t * j->n_out + i] += j->b[c0 + i];
+}
+
+void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out,
+                    int threads)
+{
+    struct linear_job j = {out, x, w, b, T, n_in, n_out};
+    parallel_run((n_out + LINEAR_SLICE - 1) / LINEAR_SLICE, threads, linear_slice, &j);
 }
 
 void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D)

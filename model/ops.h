@@ -8,8 +8,13 @@
 /* out[T, C] = x / sqrt(mean(x^2) + eps) * w[C]   (out may equal x) */
 void rmsnorm_forward(float *out, const float *x, const float *w, int T, int C, float eps);
 
-/* out[T, n_out] = x[T, n_in] @ w[n_out, n_in]^T (+ b[n_out]); one sgemm over all T. */
-void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out);
+/* out[T, n_out] = x[T, n_in] @ w[n_out, n_in]^T (+ b[n_out]): an sgemm over all T
+ * positions for each slice of LINEAR_SLICE output columns, slices spread over
+ * `threads` threads. The slicing depends on n_out only, so the result is the same
+ * for every thread count. */
+#define LINEAR_SLICE 256
+void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out,
+                    int threads);
 
 /* cos/sin[T, D/2] of angle p * inv_freq[i], times `scale` (yarn attention factor). */
 void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D);

@@ -634,6 +634,49 @@ static void test_tiles(void)
     model_free(&m);
 }
 
+/* Thread counts 2, 3 and 7 give bit-identical tensors to 1 thread: every BLAS call
+ * runs single-threaded inside tasks cut from the shapes alone. The shapes make
+ * several column slices (ffn 600, vocab 530 > LINEAR_SLICE, with a partial last
+ * one) and several attention tiles per batch, and are large enough that OpenBLAS's
+ * own threading would change the rounding (it did, before the tasks). */
+static void test_threads_identical(void)
+{
+    struct model_config c;
+    tiny_config(&c, GATE_KIND_ELEMENTWISE);
+    c.hidden = 256, c.head_dim = 64, c.ffn = 600, c.vocab = 530, c.max_pos = 128;
+    struct model m;
+    tiny_build(&m, &c, 21);
+    int T = 100, L = c.n_layers, nh = c.n_heads, D = c.head_dim;
+    int32_t tok[100];
+    for (int t = 0; t < T; t++)
+        tok[t] = (t * 37 + 11) % c.vocab;
+    int threads[] = {1, 2, 3, 7};
+    struct capture cp[4];
+    struct ss_error e = {0};
+    for (int i = 0; i < 4; i++) {
+        struct forward_opts o = {.threads = threads[i], .attn_tile = 16, .logits_tile = 60};
+        CU_ASSERT_EQUAL_FATAL(run_capture(&m, tok, T, &cp[i], &o, &e), SS_OK);
+    }
+    size_t tt = (size_t)L * nh * T * T, th = (size_t)L * T * nh * D;
+    for (int i = 1; i < 4; i++) {
+        int differ = memcmp(cp[0].probs, cp[i].probs, tt * sizeof(float)) != 0;
+        differ += memcmp(cp[0].scores, cp[i].scores, tt * sizeof(float)) != 0;
+        differ += memcmp(cp[0].hidden, cp[i].hidden, (size_t)L * T * c.hidden * sizeof(float)) != 0;
+        differ += memcmp(cp[0].q, cp[i].q, th * sizeof(float)) != 0;
+        differ += memcmp(cp[0].gate, cp[i].gate, th * sizeof(float)) != 0;
+        differ += memcmp(cp[0].attn_out, cp[i].attn_out, th * sizeof(float)) != 0;
+        differ += memcmp(cp[0].attn_gated, cp[i].attn_gated, th * sizeof(float)) != 0;
+        differ += memcmp(cp[0].logits, cp[i].logits, (size_t)T * c.vocab * sizeof(float)) != 0;
+        printf("  %d threads vs 1: %d of 8 captured tensors differ (max |diff| logits %.2g, probs %.2g)\n", threads[i],
+               differ, test_max_abs_diff(cp[0].logits, cp[i].logits, (size_t)T * c.vocab),
+               test_max_abs_diff(cp[0].probs, cp[i].probs, tt));
+        CU_ASSERT_EQUAL(differ, 0);
+    }
+    for (int i = 0; i < 4; i++)
+        capture_free(&cp[i]);
+    model_free(&m);
+}
+
 /* ---- hook coverage ------------------------------------------------------------ */
 
 struct coverage {
@@ -712,7 +755,8 @@ static int stop_hook(void *user, const struct hook_event *ev, struct ss_error *e
     return ss_fail(err, SS_ERR_INTERRUPTED, "stopped at %s", hook_point_name(ev->point)), 1;
 }
 
-static void test_hooks(void)
+/* Hook order and shapes, single-threaded and with 3 threads (tiles computed in batches). */
+static void hooks_check(int threads)
 {
     struct model_config c;
     tiny_config(&c, GATE_KIND_ELEMENTWISE);
@@ -727,10 +771,11 @@ static void test_hooks(void)
     for (int p = 0; p < HOOK_COUNT; p++)
         CU_ASSERT_EQUAL(hook_set_add(&hs, hook_point_name(p), cov_hook, &cv, &e), SS_OK);
     CU_ASSERT_EQUAL(hook_set_add(&hs, "nope", cov_hook, &cv, &e), SS_ERR_INPUT);
-    struct forward_opts o = {.threads = 1, .attn_tile = 4, .logits_tile = 4};
+    struct forward_opts o = {.threads = threads, .attn_tile = 4, .logits_tile = 4};
     struct run_state *rs;
     CU_ASSERT_EQUAL_FATAL(run_state_new(&rs, &c, T, &o, &e), SS_OK);
     CU_ASSERT_EQUAL(model_forward(&m, rs, tok, T, &hs, &o, &e), SS_OK);
+    printf("  %d thread(s):\n", threads);
     int L = c.n_layers, tiles = (T + 3) / 4;
     for (int p = 0; p < HOOK_COUNT; p++) {
         int want = p == HOOK_ATTN_SCORES || p == HOOK_ATTN_PROBS ? L * c.n_heads * tiles
@@ -751,6 +796,12 @@ static void test_hooks(void)
     model_free(&m);
 }
 
+static void test_hooks(void)
+{
+    hooks_check(1);
+    hooks_check(3);
+}
+
 SS_SUITE(forward)
 {
     CU_pSuite s = CU_add_suite("forward", NULL, NULL);
@@ -758,6 +809,7 @@ SS_SUITE(forward)
     CU_add_test(s, "gate off == ungated weights, constant=X exact", test_gate_off);
     CU_add_test(s, "gate modes parse; bad token ids rejected", test_gate_mode_parse);
     CU_add_test(s, "tile sizes do not change results", test_tiles);
+    CU_add_test(s, "1, 2, 3 and 7 threads give bit-identical tensors", test_threads_identical);
     CU_add_test(s, "hooks fire with the shapes and order of hooks.h", test_hooks);
     CU_add_test(s, "reference fixtures from transformers", test_fixtures);
 }
