@@ -273,6 +273,9 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
         return cli_usage_error("run", "--dump: '%s' is not a list of attention, gates, hidden, logits", a->dump);
     if ((s = check_output(a, &err)) || (s = model_config_load(&cfg, a->model_dir, &err)))
         return cli_report(&err);
+    if ((dump & PROBES_DUMP_GATES) && cfg.gate == GATE_KIND_NONE) /* a baseline in a batch with gated runs */
+        fprintf(stderr, "sinkscope run: warning: %s has no attention-output gate; --dump gates writes no /gates\n",
+                a->model_dir);
     layer_sel = malloc(cfg.n_layers);
     head_mask = malloc(cfg.n_heads);
     head_sel = malloc(cfg.n_heads * sizeof *head_sel);

@@ -233,6 +233,24 @@ static void test_run_token_ids(void)
     free(v);
 }
 
+/* --dump gates on a checkpoint without a gate: the run succeeds, says so, writes no /gates */
+static void test_run_dump_gates_ungated(void)
+{
+    const char *dir = test_tmpdir("run-nogate");
+    char out[600], err[1024];
+    snprintf(out, sizeof out, "%s/r.h5", dir);
+    int rc = test_cli(NULL, 0, err, sizeof err, "run", "-m", plain_dir, "--token-ids", "1,2,3,4", "--dump",
+                      "gates,hidden", "-o", out, "--quiet", NULL);
+    printf("\n  %s", err);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no attention-output gate"));
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    CU_ASSERT(H5Lexists(f, "/hidden", H5P_DEFAULT) > 0);
+    CU_ASSERT(H5Lexists(f, "/gates", H5P_DEFAULT) <= 0);
+    H5Fclose(f);
+}
+
 static void test_run_threads_identical(void)
 {
     const char *dir = test_tmpdir("run-threads");
@@ -598,6 +616,7 @@ SS_SUITE(run)
     CU_pSuite s = CU_add_suite("run", suite_init, NULL);
     CU_add_test(s, "--token-ids on a gated model writes a complete run file", test_run_token_ids);
     CU_add_test(s, "-t 1 and -t 3 give identical files", test_run_threads_identical);
+    CU_add_test(s, "--dump gates on an ungated checkpoint warns, writes no /gates", test_run_dump_gates_ungated);
     CU_add_test(s, "corpus windows, stride, BOS; JSONL errors name the line", test_run_corpus_windows);
     CU_add_test(s, "bad input: exit 2, one line, no output", test_run_bad_input);
     CU_add_test(s, "existing output needs --force", test_run_existing_output);
