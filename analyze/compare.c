@@ -223,6 +223,21 @@ static int any_gated(const struct analyze_run *runs, int n)
 }
 
 /* csv: one row per (scope, layer, metric, run) */
+/* One row of the long CSV: value b of run r against a of the reference run ref. */
+static int csv_row(struct table *t, const char *scope, const char *key, const struct analyze_run *r,
+                   const struct analyze_run *ref, double b, double a)
+{
+    int row = table_row(t);
+    table_text(t, row, 0, scope);
+    table_text(t, row, 2, key);
+    table_text(t, row, 3, r->label);
+    table_num(t, row, 4, b);
+    table_num(t, row, 5, ratio(b, a));
+    table_num(t, row, 6, b - a);
+    table_text(t, row, 7, ref->label);
+    return row;
+}
+
 static void csv_long(FILE *out, const struct analyze_run *runs, int n)
 {
     struct table t;
@@ -236,33 +251,17 @@ static void csv_long(FILE *out, const struct analyze_run *runs, int n)
     table_col(&t, "diff", "diff", CELL_KIND_PROB);
     table_col(&t, "reference", "reference", CELL_KIND_TEXT);
     for (int m = 0; m < N_OVERALL; m++)
-        for (int i = 0; i < n; i++) {
-            int row = table_row(&t);
-            double a = overall[m].run(&runs[0]), b = overall[m].run(&runs[i]);
-            table_text(&t, row, 0, "run");
-            table_text(&t, row, 2, overall[m].key);
-            table_text(&t, row, 3, runs[i].label);
-            table_num(&t, row, 4, b);
-            table_num(&t, row, 5, ratio(b, a));
-            table_num(&t, row, 6, b - a);
-            table_text(&t, row, 7, runs[0].label);
-        }
+        for (int i = 0; i < n; i++)
+            csv_row(&t, "run", overall[m].key, &runs[i], &runs[0], overall[m].run(&runs[i]), overall[m].run(&runs[0]));
     int L = max_layers(runs, n), gated = any_gated(runs, n);
     for (int l = 0; l < L; l++)
         for (int m = 0; m < N_LAYER; m++) {
             if (per_layer[m].layer == l_gate && !gated)
                 continue;
             for (int i = 0; i < n; i++) {
-                int row = table_row(&t);
-                double a = lval(&per_layer[m], &runs[0], l), b = lval(&per_layer[m], &runs[i], l);
-                table_text(&t, row, 0, "layer");
+                int row = csv_row(&t, "layer", per_layer[m].key, &runs[i], &runs[0], lval(&per_layer[m], &runs[i], l),
+                                  lval(&per_layer[m], &runs[0], l));
                 table_num(&t, row, 1, l);
-                table_text(&t, row, 2, per_layer[m].key);
-                table_text(&t, row, 3, runs[i].label);
-                table_num(&t, row, 4, b);
-                table_num(&t, row, 5, ratio(b, a));
-                table_num(&t, row, 6, b - a);
-                table_text(&t, row, 7, runs[0].label);
             }
         }
     const struct table *ts[1] = {&t};

@@ -149,6 +149,23 @@ void analyze_print_tables(FILE *out, const struct table *const *t, const char *c
     }
 }
 
+/* The four gate columns of the layer and head tables (gated runs only). */
+static void gate_cols(struct table *t)
+{
+    table_col(t, "gate_mean", "gate mean", CELL_KIND_PROB);
+    table_col(t, "gate_std", "gate std", CELL_KIND_PROB);
+    table_col(t, "gate_min", "gate min", CELL_KIND_PROB);
+    table_col(t, "gate_max", "gate max", CELL_KIND_PROB);
+}
+
+static void gate_cells(struct table *t, int row, int c, double mean, double std, double min, double max)
+{
+    table_num(t, row, c, mean);
+    table_num(t, row, c + 1, std);
+    table_num(t, row, c + 2, min);
+    table_num(t, row, c + 3, max);
+}
+
 static void layer_table(struct table *t, const struct analyze_run *r)
 {
     table_init(t, "per layer (0-based)");
@@ -164,12 +181,8 @@ static void layer_table(struct table *t, const struct analyze_run *r)
     table_col(t, "act_max_ffn_residual", "max ffn_res", CELL_KIND_ACT);
     table_col(t, "act_max_pos", "at pos", CELL_KIND_INT);
     table_col(t, "act_max_dim", "at dim", CELL_KIND_INT);
-    if (r->gated) {
-        table_col(t, "gate_mean", "gate mean", CELL_KIND_PROB);
-        table_col(t, "gate_std", "gate std", CELL_KIND_PROB);
-        table_col(t, "gate_min", "gate min", CELL_KIND_PROB);
-        table_col(t, "gate_max", "gate max", CELL_KIND_PROB);
-    }
+    if (r->gated)
+        gate_cols(t);
     for (int l = 0; l < r->n_layers; l++) {
         int row = table_row(t), c = 0;
         table_num(t, row, c++, l);
@@ -183,12 +196,8 @@ static void layer_table(struct table *t, const struct analyze_run *r)
         const int *w = r->act_where + l * 3;
         table_num(t, row, c++, w[0] >= 0 ? w[1] : NAN);
         table_num(t, row, c++, w[0] >= 0 ? w[2] : NAN);
-        if (r->gated) {
-            table_num(t, row, c++, r->gate_mean_l[l]);
-            table_num(t, row, c++, r->gate_std_l[l]);
-            table_num(t, row, c++, r->gate_min_l[l]);
-            table_num(t, row, c++, r->gate_max_l[l]);
-        }
+        if (r->gated)
+            gate_cells(t, row, c, r->gate_mean_l[l], r->gate_std_l[l], r->gate_min_l[l], r->gate_max_l[l]);
     }
 }
 
@@ -202,12 +211,8 @@ static void head_table(struct table *t, const struct analyze_run *r)
     table_col(t, "sink_alpha0", "alpha_0", CELL_KIND_PROB);
     table_col(t, "attn_entropy", "entropy", CELL_KIND_PROB);
     table_col(t, "top_key_pos", "top key", CELL_KIND_INT);
-    if (r->gated) {
-        table_col(t, "gate_mean", "gate mean", CELL_KIND_PROB);
-        table_col(t, "gate_std", "gate std", CELL_KIND_PROB);
-        table_col(t, "gate_min", "gate min", CELL_KIND_PROB);
-        table_col(t, "gate_max", "gate max", CELL_KIND_PROB);
-    }
+    if (r->gated)
+        gate_cols(t);
     for (int l = 0; l < r->n_layers; l++)
         for (int h = 0; h < r->n_heads; h++) {
             size_t i = (size_t)l * r->n_heads + h;
@@ -219,12 +224,8 @@ static void head_table(struct table *t, const struct analyze_run *r)
             table_num(t, row, c++, r->alpha0[i]);
             table_num(t, row, c++, r->entropy[i]);
             table_num(t, row, c++, r->top_key[i] >= 0 ? r->top_key[i] : NAN);
-            if (r->gated) {
-                table_num(t, row, c++, r->gate_mean_h[i]);
-                table_num(t, row, c++, r->gate_std_h[i]);
-                table_num(t, row, c++, r->gate_min_h[i]);
-                table_num(t, row, c++, r->gate_max_h[i]);
-            }
+            if (r->gated)
+                gate_cells(t, row, c, r->gate_mean_h[i], r->gate_std_h[i], r->gate_min_h[i], r->gate_max_h[i]);
         }
 }
 
