@@ -721,6 +721,81 @@ static void test_runmaker_runs(void)
     free(t);
 }
 
+/* Occurrences of needle in the file at path (-1 when unreadable). */
+static int count_in_file(const char *path, const char *needle)
+{
+    long n;
+    char *b = (char *)slurp(path, &n);
+    if (!b)
+        return -1;
+    int k = 0;
+    for (const char *p = b; (p = strstr(p, needle)); p++)
+        k++;
+    free(b);
+    return k;
+}
+
+/* sdpa-sparsity: a gated run with /stats/attn_meangate_frac_below gets the third curve
+ * (its values, in each of the two panels and the legend); a gated file without it (an
+ * older sinkscope) and a baseline plot without one. */
+static void test_sparsity_control(void)
+{
+    const char *d = test_tmpdir("plots-sparsity");
+    char base[600], gated[600], old[600], out[700], sdir[700], p[800], err[2048];
+    struct test_run_spec b, g, o;
+    test_run_spec_default(&b);
+    b.n_layers = 5;
+    g = b;
+    g.gate_kind = "elementwise";
+    o = g;
+    o.omit = "/stats/attn_meangate_frac_below";
+    snprintf(base, sizeof base, "%s/base.h5", d);
+    snprintf(gated, sizeof gated, "%s/gated.h5", d);
+    snprintf(old, sizeof old, "%s/old.h5", d);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(base, &b), 0);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(gated, &g), 0);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(old, &o), 0);
+    snprintf(out, sizeof out, "%s/s.png", d);
+    snprintf(sdir, sizeof sdir, "%s/script", d);
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", base, gated, old, "-o", out,
+                                   "--script-only", sdir, NULL), 0);
+    snprintf(p, sizeof p, "%s/plot.gp", sdir);
+    int n = count_in_file(p, "'pre-gate x mean gate'");
+    printf("\n  control curves in the script: %d (expected 3: two panels and the legend)", n);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(count_in_file(p, "'base (no gate)'"), 3);
+    CU_ASSERT_EQUAL(count_in_file(p, "'old:'"), 1); /* old: before and after only */
+    CU_ASSERT_EQUAL(count_in_file(p, "'after gate'"), 6);
+    /* tables in plot order: base d00; gated d01 before, d02 after, d03 control; old d04, d05 */
+    snprintf(p, sizeof p, "%s/d03.f32", sdir);
+    long bytes;
+    float *t = (float *)slurp(p, &bytes);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(bytes, 5 * 3 * 4);
+    float want[15];
+    for (int l = 0; l < 5; l++) {
+        want[3 * l] = (float)(l + 1);
+        want[3 * l + 1] = (float)test_runmaker_meangate_frac(&g, l, 0);
+        want[3 * l + 2] = (float)test_runmaker_meangate_frac(&g, l, 1);
+    }
+    CU_ASSERT_TRUE(test_max_abs_diff(t, want, 15) < 1e-7);
+    free(t);
+    snprintf(p, sizeof p, "%s/d06.f32", sdir);
+    CU_ASSERT_EQUAL(file_size(p), -1);
+    /* each renders: all three (log y), the old file alone, the baseline alone */
+    unsigned w, h;
+    snprintf(out, sizeof out, "%s/all.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", base, gated, old, "--log", "-o", out,
+                             NULL), 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    snprintf(out, sizeof out, "%s/old.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", old, "-o", out, NULL), 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    snprintf(out, sizeof out, "%s/base.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", base, "-o", out, NULL), 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+}
+
 /* Run files written by `sinkscope run` on synth tiny checkpoints (random weights). */
 static void test_real_runs(void)
 {
@@ -776,5 +851,6 @@ SS_SUITE(plots)
     CU_add_test(s, "head-averaged map values", test_map_values);
     CU_add_test(s, "long maps are mean-pooled", test_map_pooling);
     CU_add_test(s, "runmaker run files: every kind, values", test_runmaker_runs);
+    CU_add_test(s, "sdpa-sparsity: third curve when the run has it", test_sparsity_control);
     CU_add_test(s, "real run files of synth tiny checkpoints", test_real_runs);
 }
