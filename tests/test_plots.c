@@ -1,12 +1,15 @@
 /* tests/test_plots.c — every figure kind renders from run files made here; outputs
  * are checked by signature and size; failures leave nothing at the destination. */
+#include <dirent.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../plots/gp.h"
@@ -493,6 +496,91 @@ static void test_gnuplot_fails(void)
     CU_ASSERT_EQUAL(file_size(out), -1);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Entries of dir other than . and .. (-1 when unreadable). */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* A gnuplot that hangs: killed after SINKSCOPE_GNUPLOT_TIMEOUT seconds, one line naming
+ * the output and the limit, no output and no temporary directory left. */
+static void test_gnuplot_timeout(void)
+{
+    const char *d = test_tmpdir("plots-gptimeout");
+    char bin[600], fake[700], tmp[600], pidfile[4200], out[600], err[2048];
+    snprintf(bin, sizeof bin, "%s/bin", d);
+    snprintf(tmp, sizeof tmp, "%s/tmp", d);
+    char abs_d[4096];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(d, abs_d)); /* gnuplot runs in its own directory */
+    snprintf(pidfile, sizeof pidfile, "%s/gnuplot.pid", abs_d);
+    mkdir(bin, 0755);
+    mkdir(tmp, 0755);
+    snprintf(fake, sizeof fake, "%s/gnuplot", bin);
+    FILE *f = fopen(fake, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    /* exec: the process waited for is the sleep itself */
+    fprintf(f, "#!/bin/sh\necho $$ > '%s'\nprintf 'partial' > x.png\nexec sleep 30\n", pidfile);
+    fclose(f);
+    chmod(fake, 0755);
+    snprintf(out, sizeof out, "%s/x.png", d);
+    char *old_path = strdup(getenv("PATH") ? getenv("PATH") : "");
+    char *old_tmp = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    char path[1400];
+    snprintf(path, sizeof path, "%s:%s", bin, old_path); /* sh and sleep still found */
+    setenv("PATH", path, 1);
+    setenv("TMPDIR", tmp, 1);
+    setenv("SINKSCOPE_GNUPLOT_TIMEOUT", "1", 1);
+    double t0 = now_s();
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL);
+    double took = now_s() - t0;
+    /* a limit that is not a positive number is refused before gnuplot runs */
+    setenv("SINKSCOPE_GNUPLOT_TIMEOUT", "soon", 1);
+    char err2[2048];
+    int rc2 = test_cli(NULL, 0, err2, sizeof err2, "plot", "first-token", base_h5, "-o", out, NULL);
+    unsetenv("SINKSCOPE_GNUPLOT_TIMEOUT");
+    setenv("PATH", old_path, 1);
+    if (old_tmp)
+        setenv("TMPDIR", old_tmp, 1);
+    else
+        unsetenv("TMPDIR");
+    free(old_path);
+    free(old_tmp);
+    printf("\n  rc=%d after %.2f s: %s", rc, took, err);
+    CU_ASSERT_EQUAL(rc, 2);
+    char want[700];
+    snprintf(want, sizeof want, "%s: gnuplot timed out after 1 s", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+    CU_ASSERT_EQUAL(test_count_lines(err), 1);
+    CU_ASSERT(took >= 1 && took < 10);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    CU_ASSERT_EQUAL(count_entries(tmp), 0); /* the temporary directory is gone */
+    f = fopen(pidfile, "r");
+    int pid = 0;
+    CU_ASSERT_TRUE(f && fscanf(f, "%d", &pid) == 1);
+    if (f)
+        fclose(f);
+    CU_ASSERT_TRUE(pid > 0 && kill(pid, 0) != 0); /* killed and reaped */
+    printf("\n  bad limit: rc=%d %s", rc2, err2);
+    CU_ASSERT_EQUAL(rc2, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err2, "SINKSCOPE_GNUPLOT_TIMEOUT='soon'"));
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
 static void test_unwritable_destination(void)
 {
     const char *d = test_tmpdir("plots-unwritable");
@@ -844,6 +932,7 @@ SS_SUITE(plots)
     CU_add_test(s, "bad options exit 2", test_bad_options);
     CU_add_test(s, "gnuplot missing from PATH", test_gnuplot_missing);
     CU_add_test(s, "gnuplot failure reports its error line, leaves nothing", test_gnuplot_fails);
+    CU_add_test(s, "hung gnuplot killed after SINKSCOPE_GNUPLOT_TIMEOUT, leaves nothing", test_gnuplot_timeout);
     CU_add_test(s, "unwritable destination", test_unwritable_destination);
     CU_add_test(s, "quotes and backquotes stay data", test_quoting);
     CU_add_test(s, "token tick labels", test_token_labels);
