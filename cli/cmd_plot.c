@@ -33,7 +33,10 @@ static void plot_usage(FILE *f)
             "  --seq S              sequence of the run for maps and token labels (default 0)\n"
             "  --size W,H           figure size: pixels (at %d per inch), or with unit in / cm\n"
             "  --log                log colour scale for maps, log y for line figures\n"
-            "  --script-only DIR    write DIR/plot.gp and its data, do not run gnuplot\n",
+            "  --script-only DIR    write DIR/plot.gp and its data, do not run gnuplot\n"
+            "\n"
+            "environment:\n"
+            "  SINKSCOPE_GNUPLOT_TIMEOUT=S  kill gnuplot after S seconds (default 120)\n",
             PLOT_DPI);
 }
 

@@ -314,6 +314,8 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
     FIRE(ps, HOOK_Q, l, rs->q, 3, T, nh, D, -1, 0);
     FIRE(ps, HOOK_K, l, rs->k, 3, T, nkv, D, -1, 0);
     FIRE(ps, HOOK_V, l, rs->v, 3, T, nkv, D, -1, 0);
+    if (gd) /* complete since split_q_gate; before attention, so probes know the layer's gates at attn_out */
+        FIRE(ps, HOOK_GATE, l, rs->gate, 3, T, nh, gd, -1, 0);
 
     enum ss_status st = attention_forward(ps, rs, l);
     if (st)
@@ -328,7 +330,6 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
                 y[d] = x[d] * g[gd == 1 ? 0 : d];
         }
         a = rs->attg;
-        FIRE(ps, HOOK_GATE, l, rs->gate, 3, T, nh, gd, -1, 0);
     }
     FIRE(ps, HOOK_ATTN_GATED, l, a, 3, T, nh, D, -1, 0);
     linear_forward(rs->o, a, w->wo, w->bo, T, nh * D, H, ps->threads);

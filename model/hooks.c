@@ -3,7 +3,7 @@
 #include <string.h>
 
 static const char *const names[HOOK_COUNT] = {
-    "attn_norm", "q", "k", "v", "attn_scores", "attn_probs", "attn_out", "gate",
+    "attn_norm", "q", "k", "v", "gate", "attn_scores", "attn_probs", "attn_out",
     "attn_gated", "o_proj", "resid_mid", "ffn_norm", "ffn_out", "resid_post",
     "final_norm", "logits",
 };

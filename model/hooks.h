@@ -11,13 +11,13 @@
  *   q            l       [T, n_heads, D]            after QK-norm and RoPE
  *   k            l       [T, n_kv, D]               after QK-norm and RoPE
  *   v            l       [T, n_kv, D]
+ *   gate         l       [T, n_heads, G]            gate values actually applied (after --gate mode);
+ *                                                   gated checkpoints only (G = 0: never fires)
  *   attn_scores  l       [nq, nk] tile              pre-softmax q.k/sqrt(D) for head `head`,
  *                                                   queries q0..q0+nq, keys 0..nk (nk = q0+nq);
  *                                                   masked (key > query) entries are -INFINITY
  *   attn_probs   l       [nq, nk] tile              softmax of the above; masked entries are 0
  *   attn_out     l       [T, n_heads, D]            attention output (SDPA) before the gate
- *   gate         l       [T, n_heads, G]            gate values actually applied (after --gate mode);
- *                                                   gated checkpoints only (G = 0: never fires)
  *   attn_gated   l       [T, n_heads, D]            attn_out * gate (== attn_out when ungated)
  *   o_proj       l       [T, hidden]                after o_proj ("attention output" stream)
  *   resid_mid    l       [T, hidden]                residual after attention
@@ -26,6 +26,9 @@
  *   resid_post   l       [T, hidden]                residual leaving the layer
  *   final_norm   -1      [T, hidden]                model.norm output
  *   logits       -1      [n, vocab] tile            positions p0..p0+n
+ * Within a layer the points fire in the order of this table (= enum hook_point).
+ * In particular gate fires before attention, so a subscriber holds the layer's
+ * gate values when attn_out arrives (probes/stats.c relies on it).
  * The attention tiles of one (layer, head) arrive in increasing q0 and cover all
  * T queries; heads arrive in increasing order within a layer. */
 #ifndef SS_MODEL_HOOKS_H
@@ -40,10 +43,10 @@ enum hook_point {
     HOOK_Q,
     HOOK_K,
     HOOK_V,
+    HOOK_GATE,
     HOOK_ATTN_SCORES,
     HOOK_ATTN_PROBS,
     HOOK_ATTN_OUT,
-    HOOK_GATE,
     HOOK_ATTN_GATED,
     HOOK_O_PROJ,
     HOOK_RESID_MID,

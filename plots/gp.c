@@ -8,11 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GP_ERR_NAME "gnuplot.err"
+#define GP_TIMEOUT_ENV "SINKSCOPE_GNUPLOT_TIMEOUT"
+#define GP_TIMEOUT_DEFAULT_S 120.0
 
 static const char *base_name(const char *p)
 {
@@ -276,12 +280,64 @@ static enum ss_status move_into_place(const char *src, const char *dst, struct s
     return SS_OK;
 }
 
-/* Run prog on the script in g->dir; 0 when it exited 0, else fills err. */
-static enum ss_status run_gnuplot(struct gp *g, const char *prog, struct ss_error *err)
+/* Seconds gnuplot may run: $SINKSCOPE_GNUPLOT_TIMEOUT, else 120. A hung gnuplot
+ * (a broken font setup, a huge map) must not hang a pipeline that plots. */
+static enum ss_status gnuplot_timeout(double *limit_s, struct ss_error *err)
+{
+    const char *v = getenv(GP_TIMEOUT_ENV);
+    *limit_s = GP_TIMEOUT_DEFAULT_S;
+    if (!v || !*v)
+        return SS_OK;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x > 0) || x > 1e7) /* also refuses nan and inf */
+        return ss_fail(err, SS_ERR_INPUT, "%s='%.64s': not a positive number of seconds", GP_TIMEOUT_ENV, v);
+    *limit_s = x;
+    return SS_OK;
+}
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Wait at most limit_s for pid: 1 when it ended (status filled), 0 when time ran out.
+ * Polls (1 ms, doubling to 20 ms) rather than catching SIGCHLD: library code leaves
+ * the process's signal handling alone. */
+static int wait_child(pid_t pid, double limit_s, int *status)
+{
+    double deadline = monotonic_s() + limit_s;
+    long step_ns = 1000000;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR) { /* ECHILD: reaped elsewhere (SIGCHLD ignored); as before, success */
+            *status = 0;
+            return 1;
+        }
+        if (monotonic_s() >= deadline)
+            return 0;
+        struct timespec ts = {0, step_ns};
+        nanosleep(&ts, NULL);
+        step_ns = step_ns < 20000000 ? step_ns * 2 : step_ns;
+    }
+}
+
+/* Run prog on the script in g->dir; 0 when it exited 0 within the time limit, else fills
+ * err (dest names the figure in the timeout message). */
+static enum ss_status run_gnuplot(struct gp *g, const char *prog, const char *dest, struct ss_error *err)
 {
     char exe[4096];
     if (!gp_find_program(prog, exe, sizeof exe))
         return ss_fail(err, SS_ERR_INPUT, "%s not found on PATH: install gnuplot-nox (apt-get install gnuplot-nox)", prog);
+    double limit_s;
+    enum ss_status ts = gnuplot_timeout(&limit_s, err);
+    if (ts)
+        return ts;
     char errpath[4400];
     snprintf(errpath, sizeof errpath, "%s/%s", g->dir, GP_ERR_NAME);
     int pfd[2];
@@ -318,7 +374,14 @@ static enum ss_status run_gnuplot(struct gp *g, const char *prog, struct ss_erro
     while (r < 0 && errno == EINTR);
     close(pfd[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    if (!wait_child(pid, limit_s, &status)) {
+        /* SIGKILL: a hung gnuplot may not honour SIGTERM; its partial output dies with
+         * the temporary directory (gp_close), nothing reached dest */
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return ss_fail(err, SS_ERR_INPUT, "%s: %s timed out after %g s (%s sets the limit)", dest, prog, limit_s,
+                       GP_TIMEOUT_ENV);
     }
     if (r == (ssize_t)sizeof child_errno) {
         if (child_errno == ENOENT)
@@ -351,7 +414,7 @@ enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, struc
     if (g->keep)
         return SS_OK;
 
-    enum ss_status st = run_gnuplot(g, prog, err);
+    enum ss_status st = run_gnuplot(g, prog, dest, err);
     if (st != SS_OK)
         return st;
     char out[4400];

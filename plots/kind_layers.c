@@ -159,27 +159,44 @@ enum ss_status plot_sdpa_magnitude(struct plot_ctx *c, struct ss_error *err)
     return SS_OK;
 }
 
+#define SDPA_CONTROL "/stats/attn_meangate_frac_below"
+
+/* Tables [layer, 1 + thresholds] of one run's sparsity curves: 0 before the gate, 1 after it,
+ * 2 the Fig. 5 control (pre-gate |Y| x mean gate; gated runs whose file has it). Returns the
+ * number of curves, 0 on failure. An ungated run has one curve (after == before). */
+static int sparsity_tables(struct plot_ctx *c, struct plot_run *r, char names[3][32], struct ss_error *err)
+{
+    static const char *const dsets[3] = {"/stats/attn_out_frac_below", "/stats/attn_gated_frac_below", SDPA_CONTROL};
+    /* files of sinkscope before the control was added lack it: draw them without it */
+    int n = !r->gated ? 1 : runfile_has(r->rf, SDPA_CONTROL) ? 3 : 2;
+    if (plot_need(r, dsets[0], "attention-output statistics", HINT_STATS, err))
+        return 0;
+    for (int j = 0; j < n; j++) {
+        struct rf_array a = {0};
+        enum ss_status st = plot_read(r, dsets[j], 2, r->n_layers, 2, -1, &a, err);
+        if (!st)
+            st = layer_table(c, a.data, r->n_layers, 2, names[j], err);
+        rf_array_free(&a);
+        if (st)
+            return 0;
+    }
+    return n;
+}
+
 enum ss_status plot_sdpa_sparsity(struct plot_ctx *c, struct ss_error *err)
 {
     struct gp *g = &c->g;
     static const char *const thr[2] = {"0.01", "0.001"}; /* schema: out_threshold = (1e-2, 1e-3) */
-    char before[PLOT_MAX_RUNS][32], after[PLOT_MAX_RUNS][32];
+    /* before: dashed, open circles; after: solid; control: dash-dot, filled triangles (larger: a
+     * triangle looks smaller than a circle of the same size) */
+    static const char *const style[3] = {" dt 2 pt 6", "", " dt 4 pt 9 ps 0.7"};
+    static const char *const what[3] = {"before gate", "after gate", "pre-gate x mean gate"};
+    char names[PLOT_MAX_RUNS][3][32];
+    int curves[PLOT_MAX_RUNS];
     for (int i = 0; i < c->n_runs; i++) {
-        struct plot_run *r = &c->runs[i];
-        struct rf_array a = {0}, b = {0};
-        enum ss_status st = plot_need(r, "/stats/attn_out_frac_below", "attention-output statistics", HINT_STATS, err);
-        if (!st)
-            st = plot_read(r, "/stats/attn_out_frac_below", 2, r->n_layers, 2, -1, &a, err);
-        if (!st)
-            st = plot_read(r, "/stats/attn_gated_frac_below", 2, r->n_layers, 2, -1, &b, err);
-        if (!st)
-            st = layer_table(c, a.data, r->n_layers, 2, before[i], err);
-        if (!st)
-            st = layer_table(c, b.data, r->n_layers, 2, after[i], err);
-        rf_array_free(&a);
-        rf_array_free(&b);
-        if (st)
-            return st;
+        curves[i] = sparsity_tables(c, &c->runs[i], names[i], err);
+        if (!curves[i])
+            return err ? err->status : SS_ERR_INTERNAL;
     }
     plot_style_page(c);
     /* two panels and, right of them, a panel holding only the legend: with many runs
@@ -205,17 +222,23 @@ enum ss_status plot_sdpa_sparsity(struct plot_ctx *c, struct ss_error *err)
         for (int i = 0; i < c->n_runs; i++) {
             struct plot_run *r = &c->runs[i];
             const char *fmt = plot_table_fmt(r->n_layers, 3);
-            char src[2][300], t[2][200];
-            int gated = r->gated;
-            snprintf(t[0], sizeof t[0], gated ? "%s before gate" : "%s (no gate)", r->label);
-            snprintf(t[1], sizeof t[1], "%s after gate", r->label);
-            for (int j = 0; j < 1 + gated; j++) {
-                if (k == 2)
-                    snprintf(src[j], sizeof src[j], "NaN");
+            char t[200];
+            if (k == 2 && r->gated) { /* legend: the run's label heads its curves (an invisible sample) */
+                snprintf(t, sizeof t, "%s:", r->label);
+                gp_printf(g, "%sNaN with lines lc bgnd title %s", i ? ", \\\n     " : "", gp_text(g, t));
+            }
+            for (int j = 0; j < curves[i]; j++) {
+                char src[300];
+                if (r->gated)
+                    snprintf(t, sizeof t, "%s", what[j]);
                 else
-                    snprintf(src[j], sizeof src[j], "%s %s using 1:%d", gp_q(g, j ? after[i] : before[i]), fmt, 2 + k);
-                gp_printf(g, "%s%s with linespoints lt %d%s title %s", i || j ? ", \\\n     " : "", src[j], i + 1,
-                          gated && j == 0 ? " dt 2 pt 6" : "", gp_text(g, t[j]));
+                    snprintf(t, sizeof t, "%s (no gate)", r->label);
+                if (k == 2) /* the legend panel: entries without data */
+                    snprintf(src, sizeof src, "NaN");
+                else
+                    snprintf(src, sizeof src, "%s %s using 1:%d", gp_q(g, names[i][j]), fmt, 2 + k);
+                gp_printf(g, "%s%s with linespoints lt %d%s title %s", i || j || (k == 2 && r->gated) ? ", \\\n     " : "",
+                          src, i + 1, r->gated ? style[j] : "", gp_text(g, t));
             }
         }
         gp_printf(g, "\n");

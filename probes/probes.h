@@ -73,6 +73,8 @@ struct seq_stats {
     double *out_below;         /* [L,2] counts |Y| < probes_out_thresholds */
     double *gated_abssum;      /* [L] */
     double *gated_below;       /* [L,2] */
+    double *meangate_below;    /* [L,2] counts |Y| * gbar < thresholds, gbar = the layer's mean
+                                  gate of the sequence (gated runs; Fig. 5 control) */
     double *out_seen, *gated_seen; /* [L] */
     /* massive activations, [L,4 streams] */
     double *act_max, *act_median, *act_c100, *act_c1000, *act_massive;
@@ -120,7 +122,7 @@ struct run_stats {
     double *entropy;           /* [L,H] */
     double *gate_sum, *gate_sumsq, *gate_min, *gate_max, *gate_hist, *gate_below;
     double *gate_pos0, *gate_rest, *gate_by_pos;
-    double *out_abssum, *out_below, *gated_abssum, *gated_below;
+    double *out_abssum, *out_below, *gated_abssum, *gated_below, *meangate_below;
     double *act_max, *act_median, *act_c100, *act_c1000, *act_massive;
     double *act_top_val;       /* [L,4,10] */
     double *act_top_idx;       /* [L,4,10,3] (seq, pos, dim) */

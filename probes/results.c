@@ -153,6 +153,13 @@ static void gate_results(struct builder *b, const struct run_stats *r)
     }
     if (G <= 0)
         return;
+    double *mfr = D2(b, "/stats/attn_meangate_frac_below",
+                     "fraction of |Y| before the gate times the layer's mean gate of the sequence below each threshold",
+                     "1", "layer", L, "out_threshold", NO);
+    if (b->failed)
+        return;
+    for (int i = 0; i < L * NO; i++) /* pooled like the before/after fractions */
+        mfr[i] = r->meangate_below[i] / out_n;
     double *mean = D2(b, "/stats/gate_mean", "mean gate value", "1", "layer", L, "head", H);
     double *std = D2(b, "/stats/gate_std", "standard deviation of gate values", "1", "layer", L, "head", H);
     double *mn = D2(b, "/stats/gate_min", "minimum gate value", "1", "layer", L, "head", H);

@@ -52,6 +52,7 @@ static size_t seq_stats_layout(struct seq_stats *s, double *base)
     F(out_below, L * PROBES_OUT_THRESHOLDS);
     F(gated_abssum, L);
     F(gated_below, L * PROBES_OUT_THRESHOLDS);
+    F(meangate_below, L * PROBES_OUT_THRESHOLDS);
     F(out_seen, L);
     F(gated_seen, L);
     F(act_max, LS);
@@ -231,23 +232,44 @@ static void gate_values(struct seq_stats *s, int l, const float *g)
     s->gate_seen[l] = 1;
 }
 
-/* attention output [T, H, D] before (gated = 0) or after the gate. */
+/* gbar(l, s): mean gate of layer l over this sequence's positions, heads and gate
+ * dims. Needs the layer's gate event (it fires before attn_out: model/hooks.h). */
+static double layer_gate_mean(const struct seq_stats *s, int l)
+{
+    const struct probes_shape *c = &s->shape;
+    double sum = 0;
+    for (int h = 0; h < c->n_heads; h++)
+        sum += s->gate_sum[(size_t)l * c->n_heads + h];
+    return sum / ((double)c->T * c->n_heads * c->gate_dim);
+}
+
+/* attention output [T, H, D] before (gated = 0) or after the gate. Before the gate
+ * of a gated model also the control of the paper's Fig. 5: |Y| scaled by the
+ * layer's mean gate gbar instead of by each entry's own gate. */
 static void attn_output(struct seq_stats *s, int l, int gated, const float *y)
 {
     const struct probes_shape *c = &s->shape;
     size_t n = (size_t)c->T * c->n_heads * c->head_dim;
-    double sum = 0, b0 = 0, b1 = 0;
+    int control = !gated && c->gate_dim > 0;
+    double gbar = control ? layer_gate_mean(s, l) : 0;
+    double sum = 0, b0 = 0, b1 = 0, m0 = 0, m1 = 0;
     for (size_t i = 0; i < n; i++) {
-        double a = fabsf(y[i]);
+        double a = fabsf(y[i]), ag = a * gbar;
         sum += a;
         b0 += a < probes_out_thresholds[0];
         b1 += a < probes_out_thresholds[1];
+        m0 += ag < probes_out_thresholds[0];
+        m1 += ag < probes_out_thresholds[1];
     }
     double *abssum = gated ? s->gated_abssum : s->out_abssum;
     double *below = (gated ? s->gated_below : s->out_below) + (size_t)l * PROBES_OUT_THRESHOLDS;
     abssum[l] = sum;
     below[0] = b0;
     below[1] = b1;
+    if (control) {
+        s->meangate_below[(size_t)l * PROBES_OUT_THRESHOLDS] = m0;
+        s->meangate_below[(size_t)l * PROBES_OUT_THRESHOLDS + 1] = m1;
+    }
     (gated ? s->gated_seen : s->out_seen)[l] = 1;
 }
 
@@ -512,6 +534,9 @@ enum ss_status seq_stats_event(struct seq_stats *s, const struct hook_event *ev,
         break;
     case HOOK_ATTN_OUT:
     case HOOK_ATTN_GATED:
+        if (ev->point == HOOK_ATTN_OUT && c->gate_dim > 0 && !s->gate_seen[l])
+            return ss_fail(err, SS_ERR_INTERNAL, "probes: attn_out of layer %d arrived before its gate event "
+                           "(model/hooks.h: gate fires first)", l);
         ok = shape_is(ev, 3, T, c->n_heads, c->head_dim);
         if (ok)
             attn_output(s, l, ev->point == HOOK_ATTN_GATED, ev->data);
@@ -600,6 +625,7 @@ static size_t run_stats_layout(struct run_stats *r, double *base)
     F(out_below, L * PROBES_OUT_THRESHOLDS);
     F(gated_abssum, L);
     F(gated_below, L * PROBES_OUT_THRESHOLDS);
+    F(meangate_below, L * PROBES_OUT_THRESHOLDS);
     F(act_max, LS);
     F(act_median, LS);
     F(act_c100, LS);
@@ -702,6 +728,7 @@ void run_stats_fold(struct run_stats *r, const struct seq_stats *s, int seq)
     add(r->gate_by_pos, s->gate_by_pos, (size_t)L * T);
     add(r->out_abssum, s->out_abssum, L);
     add(r->out_below, s->out_below, (size_t)L * PROBES_OUT_THRESHOLDS);
+    add(r->meangate_below, s->meangate_below, (size_t)L * PROBES_OUT_THRESHOLDS);
     for (int l = 0; l < L; l++) { /* ungated models may not fire attn_gated: it equals attn_out */
         int g = s->gated_seen[l] != 0;
         r->gated_abssum[l] += g ? s->gated_abssum[l] : s->out_abssum[l];

@@ -1,12 +1,15 @@
 /* tests/test_plots.c — every figure kind renders from run files made here; outputs
  * are checked by signature and size; failures leave nothing at the destination. */
+#include <dirent.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../plots/gp.h"
@@ -493,6 +496,91 @@ static void test_gnuplot_fails(void)
     CU_ASSERT_EQUAL(file_size(out), -1);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Entries of dir other than . and .. (-1 when unreadable). */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* A gnuplot that hangs: killed after SINKSCOPE_GNUPLOT_TIMEOUT seconds, one line naming
+ * the output and the limit, no output and no temporary directory left. */
+static void test_gnuplot_timeout(void)
+{
+    const char *d = test_tmpdir("plots-gptimeout");
+    char bin[600], fake[700], tmp[600], pidfile[4200], out[600], err[2048];
+    snprintf(bin, sizeof bin, "%s/bin", d);
+    snprintf(tmp, sizeof tmp, "%s/tmp", d);
+    char abs_d[4096];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(d, abs_d)); /* gnuplot runs in its own directory */
+    snprintf(pidfile, sizeof pidfile, "%s/gnuplot.pid", abs_d);
+    mkdir(bin, 0755);
+    mkdir(tmp, 0755);
+    snprintf(fake, sizeof fake, "%s/gnuplot", bin);
+    FILE *f = fopen(fake, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    /* exec: the process waited for is the sleep itself */
+    fprintf(f, "#!/bin/sh\necho $$ > '%s'\nprintf 'partial' > x.png\nexec sleep 30\n", pidfile);
+    fclose(f);
+    chmod(fake, 0755);
+    snprintf(out, sizeof out, "%s/x.png", d);
+    char *old_path = strdup(getenv("PATH") ? getenv("PATH") : "");
+    char *old_tmp = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    char path[1400];
+    snprintf(path, sizeof path, "%s:%s", bin, old_path); /* sh and sleep still found */
+    setenv("PATH", path, 1);
+    setenv("TMPDIR", tmp, 1);
+    setenv("SINKSCOPE_GNUPLOT_TIMEOUT", "1", 1);
+    double t0 = now_s();
+    int rc = test_cli(NULL, 0, err, sizeof err, "plot", "first-token", base_h5, "-o", out, NULL);
+    double took = now_s() - t0;
+    /* a limit that is not a positive number is refused before gnuplot runs */
+    setenv("SINKSCOPE_GNUPLOT_TIMEOUT", "soon", 1);
+    char err2[2048];
+    int rc2 = test_cli(NULL, 0, err2, sizeof err2, "plot", "first-token", base_h5, "-o", out, NULL);
+    unsetenv("SINKSCOPE_GNUPLOT_TIMEOUT");
+    setenv("PATH", old_path, 1);
+    if (old_tmp)
+        setenv("TMPDIR", old_tmp, 1);
+    else
+        unsetenv("TMPDIR");
+    free(old_path);
+    free(old_tmp);
+    printf("\n  rc=%d after %.2f s: %s", rc, took, err);
+    CU_ASSERT_EQUAL(rc, 2);
+    char want[700];
+    snprintf(want, sizeof want, "%s: gnuplot timed out after 1 s", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+    CU_ASSERT_EQUAL(test_count_lines(err), 1);
+    CU_ASSERT(took >= 1 && took < 10);
+    CU_ASSERT_EQUAL(file_size(out), -1);
+    CU_ASSERT_EQUAL(count_entries(tmp), 0); /* the temporary directory is gone */
+    f = fopen(pidfile, "r");
+    int pid = 0;
+    CU_ASSERT_TRUE(f && fscanf(f, "%d", &pid) == 1);
+    if (f)
+        fclose(f);
+    CU_ASSERT_TRUE(pid > 0 && kill(pid, 0) != 0); /* killed and reaped */
+    printf("\n  bad limit: rc=%d %s", rc2, err2);
+    CU_ASSERT_EQUAL(rc2, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err2, "SINKSCOPE_GNUPLOT_TIMEOUT='soon'"));
+    CU_ASSERT_EQUAL(file_size(out), -1);
+}
+
 static void test_unwritable_destination(void)
 {
     const char *d = test_tmpdir("plots-unwritable");
@@ -721,6 +809,81 @@ static void test_runmaker_runs(void)
     free(t);
 }
 
+/* Occurrences of needle in the file at path (-1 when unreadable). */
+static int count_in_file(const char *path, const char *needle)
+{
+    long n;
+    char *b = (char *)slurp(path, &n);
+    if (!b)
+        return -1;
+    int k = 0;
+    for (const char *p = b; (p = strstr(p, needle)); p++)
+        k++;
+    free(b);
+    return k;
+}
+
+/* sdpa-sparsity: a gated run with /stats/attn_meangate_frac_below gets the third curve
+ * (its values, in each of the two panels and the legend); a gated file without it (an
+ * older sinkscope) and a baseline plot without one. */
+static void test_sparsity_control(void)
+{
+    const char *d = test_tmpdir("plots-sparsity");
+    char base[600], gated[600], old[600], out[700], sdir[700], p[800], err[2048];
+    struct test_run_spec b, g, o;
+    test_run_spec_default(&b);
+    b.n_layers = 5;
+    g = b;
+    g.gate_kind = "elementwise";
+    o = g;
+    o.omit = "/stats/attn_meangate_frac_below";
+    snprintf(base, sizeof base, "%s/base.h5", d);
+    snprintf(gated, sizeof gated, "%s/gated.h5", d);
+    snprintf(old, sizeof old, "%s/old.h5", d);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(base, &b), 0);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(gated, &g), 0);
+    CU_ASSERT_EQUAL_FATAL(test_runmaker_write(old, &o), 0);
+    snprintf(out, sizeof out, "%s/s.png", d);
+    snprintf(sdir, sizeof sdir, "%s/script", d);
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", base, gated, old, "-o", out,
+                                   "--script-only", sdir, NULL), 0);
+    snprintf(p, sizeof p, "%s/plot.gp", sdir);
+    int n = count_in_file(p, "'pre-gate x mean gate'");
+    printf("\n  control curves in the script: %d (expected 3: two panels and the legend)", n);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(count_in_file(p, "'base (no gate)'"), 3);
+    CU_ASSERT_EQUAL(count_in_file(p, "'old:'"), 1); /* old: before and after only */
+    CU_ASSERT_EQUAL(count_in_file(p, "'after gate'"), 6);
+    /* tables in plot order: base d00; gated d01 before, d02 after, d03 control; old d04, d05 */
+    snprintf(p, sizeof p, "%s/d03.f32", sdir);
+    long bytes;
+    float *t = (float *)slurp(p, &bytes);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(bytes, 5 * 3 * 4);
+    float want[15];
+    for (int l = 0; l < 5; l++) {
+        want[3 * l] = (float)(l + 1);
+        want[3 * l + 1] = (float)test_runmaker_meangate_frac(&g, l, 0);
+        want[3 * l + 2] = (float)test_runmaker_meangate_frac(&g, l, 1);
+    }
+    CU_ASSERT_TRUE(test_max_abs_diff(t, want, 15) < 1e-7);
+    free(t);
+    snprintf(p, sizeof p, "%s/d06.f32", sdir);
+    CU_ASSERT_EQUAL(file_size(p), -1);
+    /* each renders: all three (log y), the old file alone, the baseline alone */
+    unsigned w, h;
+    snprintf(out, sizeof out, "%s/all.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", base, gated, old, "--log", "-o", out,
+                             NULL), 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    snprintf(out, sizeof out, "%s/old.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", old, "-o", out, NULL), 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+    snprintf(out, sizeof out, "%s/base.png", d);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "sdpa-sparsity", base, "-o", out, NULL), 0);
+    CU_ASSERT_EQUAL(png_size(out, &w, &h), 0);
+}
+
 /* Run files written by `sinkscope run` on synth tiny checkpoints (random weights). */
 static void test_real_runs(void)
 {
@@ -769,6 +932,7 @@ SS_SUITE(plots)
     CU_add_test(s, "bad options exit 2", test_bad_options);
     CU_add_test(s, "gnuplot missing from PATH", test_gnuplot_missing);
     CU_add_test(s, "gnuplot failure reports its error line, leaves nothing", test_gnuplot_fails);
+    CU_add_test(s, "hung gnuplot killed after SINKSCOPE_GNUPLOT_TIMEOUT, leaves nothing", test_gnuplot_timeout);
     CU_add_test(s, "unwritable destination", test_unwritable_destination);
     CU_add_test(s, "quotes and backquotes stay data", test_quoting);
     CU_add_test(s, "token tick labels", test_token_labels);
@@ -776,5 +940,6 @@ SS_SUITE(plots)
     CU_add_test(s, "head-averaged map values", test_map_values);
     CU_add_test(s, "long maps are mean-pooled", test_map_pooling);
     CU_add_test(s, "runmaker run files: every kind, values", test_runmaker_runs);
+    CU_add_test(s, "sdpa-sparsity: third curve when the run has it", test_sparsity_control);
     CU_add_test(s, "real run files of synth tiny checkpoints", test_real_runs);
 }

@@ -260,8 +260,64 @@ static void test_attn_output(void)
     NEAR(gf[3], of[3], 0);
     CU_ASSERT_PTR_NULL(probes_results_find(&res, "/stats/gate_mean")); /* ungated run */
     CU_ASSERT_PTR_NULL(probes_results_find(&res, "/summary/gate_mean"));
+    CU_ASSERT_PTR_NULL(probes_results_find(&res, "/stats/attn_meangate_frac_below"));
     probes_results_free(&res);
     run_stats_free(&r);
+    seq_stats_free(&s);
+}
+
+/* The Fig. 5 control: |Y| x gbar(l, s), gbar the mean gate of the layer in that
+ * sequence (over positions, heads and gate dims), below 1e-2 and 1e-3. Elementwise
+ * gates, T = 2, H = 2, D = G = 2, two sequences; layer 1 has every gate 1 (--gate off). */
+static void test_meangate_control(void)
+{
+    /* gates [T, H, G]; seq 0 sums to 3.2 -> gbar 0.4; seq 1 sums to 0.4 -> gbar 0.05 */
+    static const float g0[8] = {0.0f, 0.2f, 0.3f, 0.3f, 0.9f, 0.1f, 0.7f, 0.7f};
+    static const float g1[8] = {0.02f, 0.08f, 0.05f, 0.05f, 0.1f, 0.0f, 0.04f, 0.06f};
+    static const float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    /* Y [T, H, D]. seq 0 x 0.4: .008 .012 .0008 .00096 .04 .00004 .02 .0104 -> 4 below 1e-2, 3 below 1e-3
+     *              seq 1 x 0.05: .015 .0075 .0006 .025 .00095 .1 .000055 .005 -> 5 below 1e-2, 3 below 1e-3
+     * (a run-wide gbar of 0.225 gives 3 below 1e-2 in seq 1; each entry's own gate 5 in seq 0) */
+    static const float y0[8] = {0.02f, -0.03f, 0.002f, 0.0024f, 0.1f, -0.0001f, 0.05f, 0.026f};
+    static const float y1[8] = {0.3f, -0.15f, 0.012f, 0.5f, 0.019f, 2.0f, -0.0011f, 0.1f};
+    const float *gates[2] = {g0, g1}, *ys[2] = {y0, y1};
+    struct probes_shape sh = shape_of(2, 2, 1, 2, 4, 3, 2, 2);
+    struct seq_stats s;
+    struct run_stats r;
+    struct probes_results res;
+    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
+    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    for (int seq = 0; seq < 2; seq++) {
+        seq_stats_reset(&s, NULL);
+        fire(&s, HOOK_GATE, 0, -1, 0, gates[seq], 3, 2, 2, 2);
+        fire(&s, HOOK_ATTN_OUT, 0, -1, 0, ys[seq], 3, 2, 2, 2);
+        fire(&s, HOOK_GATE, 1, -1, 0, ones, 3, 2, 2, 2);
+        fire(&s, HOOK_ATTN_OUT, 1, -1, 0, ys[seq], 3, 2, 2, 2);
+        run_stats_fold(&r, &s, seq);
+    }
+    CU_ASSERT_EQUAL_FATAL(probes_results_compute(&r, &res, NULL), SS_OK);
+    const struct probes_dataset *d = get(&res, "/stats/attn_meangate_frac_below");
+    CU_ASSERT_EQUAL(d->ndim, 2);
+    CU_ASSERT_EQUAL(d->shape[0], 2);
+    CU_ASSERT_EQUAL(d->shape[1], PROBES_OUT_THRESHOLDS);
+    CU_ASSERT_STRING_EQUAL(d->dims[1], "out_threshold");
+    const double *m = d->data, *of = get(&res, "/stats/attn_out_frac_below")->data;
+    printf("\n  layer 0: %g %g, layer 1: %g %g", m[0], m[1], m[2], m[3]);
+    NEAR(m[0], 9 / 16.0, 0);
+    NEAR(m[1], 6 / 16.0, 0);
+    /* gbar = 1: the control is the before-gate fraction (seq 0: .002 .0024 .0001; seq 1: .0011) */
+    NEAR(m[2], 4 / 16.0, 0);
+    NEAR(m[3], 1 / 16.0, 0);
+    NEAR(m[2], of[2], 0);
+    NEAR(m[3], of[3], 0);
+    probes_results_free(&res);
+    run_stats_free(&r);
+    /* attn_out before the layer's gate event cannot be scaled: an error, not a wrong value */
+    struct ss_error err = {0};
+    seq_stats_reset(&s, NULL);
+    struct hook_event ev = {HOOK_ATTN_OUT, 0, y0, 3, {2, 2, 2}, -1, 0, 2};
+    CU_ASSERT_EQUAL(seq_stats_event(&s, &ev, &err), SS_ERR_INTERNAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "before its gate"));
     seq_stats_free(&s);
 }
 
@@ -437,6 +493,7 @@ SS_SUITE(probes)
     CU_add_test(s, "attention tiles of any height give identical accumulators", test_tile_invariance);
     CU_add_test(s, "gate mean, std, min, max, histogram, thresholds, position 0", test_gates);
     CU_add_test(s, "attention output before and after the gate", test_attn_output);
+    CU_add_test(s, "pre-gate output x mean gate (Fig. 5 control), by hand", test_meangate_control);
     CU_add_test(s, "massive activations: max, median, counts, top 10, norm ratio", test_massive_activations);
     CU_add_test(s, "median by quickselect equals sorting", test_median);
     CU_add_test(s, "value norms, NLL and perplexity", test_value_norm_and_nll);

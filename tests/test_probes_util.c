@@ -44,6 +44,11 @@ int test_fire_sequence(const struct hook_set *hooks, const struct probes_shape *
     for (int l = 0; l < sh->n_layers && !rc; l++) {
         fill(x, (size_t)T * sh->n_kv_heads * D, seed, 1, l, 2.0);
         rc = emit(hooks, HOOK_V, l, x, 3, T, sh->n_kv_heads, D, -1, 0, T, err);
+        if (G > 0 && !rc) { /* gates [T, H, G] fire before attention, as in model/forward.c */
+            for (size_t i = 0; i < (size_t)T * H * G; i++)
+                x[i] = (float)unit(seed, 4, l, (unsigned)i, 0);
+            rc = emit(hooks, HOOK_GATE, l, x, 3, T, H, G, -1, 0, T, err);
+        }
         for (int h = 0; h < H && !rc; h++)
             for (int q0 = 0; q0 < T && !rc; q0 += tile) {
                 int nq = q0 + tile > T ? T - q0 : tile, nk = q0 + nq;
@@ -65,11 +70,8 @@ int test_fire_sequence(const struct hook_set *hooks, const struct probes_shape *
         if (!rc)
             rc = emit(hooks, HOOK_ATTN_OUT, l, y, 3, T, H, D, -1, 0, T, err);
         if (G > 0 && !rc) {
-            for (size_t i = 0; i < (size_t)T * H * G; i++)
-                x[i] = (float)unit(seed, 4, l, (unsigned)i, 0);
-            rc = emit(hooks, HOOK_GATE, l, x, 3, T, H, G, -1, 0, T, err);
             for (size_t i = 0; i < (size_t)T * H * D; i++)
-                y[i] *= x[i / D / G * G + (G > 1 ? i % D : 0)];
+                y[i] *= x[i / D * G + (G > 1 ? i % D : 0)]; /* y (t, h, d) times gate (t, h, d or 0) */
             if (!rc)
                 rc = emit(hooks, HOOK_ATTN_GATED, l, y, 3, T, H, D, -1, 0, T, err);
         }

@@ -251,6 +251,49 @@ static void test_run_dump_gates_ungated(void)
     H5Fclose(f);
 }
 
+/* Number of entries where a and b (n each) differ. */
+static size_t count_differing(const double *a, const double *b, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += a[i] != b[i];
+    return k;
+}
+
+/* The Fig. 5 control |Y| x gbar end to end: gbar = 1 with --gate off, so it is the
+ * before-gate fraction; gbar = 0.25 with --gate constant=0.25, where the gate's
+ * product is exact in float, so it is the after-gate fraction; bit for bit. */
+static void test_run_meangate_control(void)
+{
+    const char *dir = test_tmpdir("run-meangate");
+    static const char *const modes[2] = {"off", "constant=0.25"};
+    static const char *const twin[2] = {"/stats/attn_out_frac_below", "/stats/attn_gated_frac_below"};
+    for (int i = 0; i < 2; i++) {
+        char out[600], err[2048];
+        snprintf(out, sizeof out, "%s/%d.h5", dir, i);
+        int rc = test_cli(NULL, 0, err, sizeof err, "run", "-m", gated_dir, "--token-ids",
+                          "1,5,9,200,3,3,7,100,42,0,11,64,64,8", "--gate", modes[i], "-o", out, "--quiet", NULL);
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        size_t n = 0, m = 0;
+        double *c = read_all(out, "/stats/attn_meangate_frac_below", &n), *t = read_all(out, twin[i], &m);
+        CU_ASSERT_FATAL(c && t && n == m && n == 3 * PROBES_OUT_THRESHOLDS);
+        printf("\n  --gate %s: control %.4f %.4f (layer 0) vs %s %.4f %.4f", modes[i], c[0], c[1], twin[i] + 7,
+               t[0], t[1]);
+        CU_ASSERT_EQUAL(count_differing(c, t, n), 0);
+        free(c);
+        free(t);
+    }
+    /* an ungated checkpoint has no control */
+    char out[600];
+    snprintf(out, sizeof out, "%s/plain.h5", dir);
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, NULL, 0, "run", "-m", plain_dir, "--token-ids", "1,5,9,200", "-o", out,
+                                   "--quiet", NULL), 0);
+    size_t n = 0;
+    double *c = read_all(out, "/stats/attn_meangate_frac_below", &n);
+    CU_ASSERT_PTR_NULL(c);
+    free(c);
+}
+
 static void test_run_threads_identical(void)
 {
     const char *dir = test_tmpdir("run-threads");
@@ -615,6 +658,7 @@ SS_SUITE(run)
 {
     CU_pSuite s = CU_add_suite("run", suite_init, NULL);
     CU_add_test(s, "--token-ids on a gated model writes a complete run file", test_run_token_ids);
+    CU_add_test(s, "mean-gate control equals before/after gate with --gate off/constant", test_run_meangate_control);
     CU_add_test(s, "-t 1 and -t 3 give identical files", test_run_threads_identical);
     CU_add_test(s, "--dump gates on an ungated checkpoint warns, writes no /gates", test_run_dump_gates_ungated);
     CU_add_test(s, "corpus windows, stride, BOS; JSONL errors name the line", test_run_corpus_windows);

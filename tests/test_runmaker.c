@@ -76,6 +76,12 @@ double test_runmaker_gate_mean(const struct test_run_spec *s, int l, int h)
     return 0.1 + 0.02 * l + 0.005 * h;
 }
 
+double test_runmaker_meangate_frac(const struct test_run_spec *s, int l, int k)
+{
+    (void)s;
+    return k == 0 ? 0.1 + 0.01 * l : 0.01 + 0.001 * l;
+}
+
 static double alpha(const struct test_run_spec *s, int l, int h, int k)
 {
     return k == 0 ? test_runmaker_fts_incl0(s, l, h) : 0.05 / k;
@@ -470,6 +476,13 @@ static void write_gate_stats(struct mk *m)
     free(oabs), free(gabs), free(ofb), free(gfb);
     if (!gated)
         return;
+    double *mfb = malloc(sizeof(double) * L * 2);
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < 2; k++)
+            mfb[l * 2 + k] = test_runmaker_meangate_frac(s, l, k);
+    put(m, "/stats/attn_meangate_frac_below", 2, D2("layer", "out_threshold"), S2(L, 2), mfb,
+        "fraction of |Y| x mean gate below", "1");
+    free(mfb);
     double *gm = malloc(sizeof(double) * L * H), *gs = malloc(sizeof(double) * L * H);
     double *gmin = malloc(sizeof(double) * L * H), *gmax = malloc(sizeof(double) * L * H);
     double *hist = malloc(sizeof(double) * L * B), *pooled = malloc(sizeof(double) * B);

@@ -15,6 +15,7 @@
  *   act_median[l,s]          0.5
  *   gate_mean[l,h]           0.1 + 0.02 l + 0.005 h (gated only); gate_std 0.05;
  *                            gate_min 0.001 (l+1); gate_max 0.9 - 0.01 h
+ *   attn_meangate_frac_below[l,k]  0.1 + 0.01 l (k = 0), 0.01 + 0.001 l (k = 1) (gated only)
  *   nll[s,p]                 ln(perplexity) for p < T-1, NaN at p = T-1
  * /summary holds what these imply (docs/SCHEMA.md definitions).
  * Dumps (optional): attention A[q,0] = fts(l,h) (row 0: 1), A[q,k>=1] = (1-fts)/q for
@@ -59,6 +60,7 @@ double test_runmaker_fts_incl0(const struct test_run_spec *s, int l, int h);
 double test_runmaker_entropy(const struct test_run_spec *s, int l, int h);
 double test_runmaker_act_max(const struct test_run_spec *s, int l, int stream);
 double test_runmaker_gate_mean(const struct test_run_spec *s, int l, int h);
+double test_runmaker_meangate_frac(const struct test_run_spec *s, int l, int k); /* k = out_threshold */
 double test_runmaker_sink_rate(const struct test_run_spec *s); /* k = 0 */
 int test_runmaker_gated(const struct test_run_spec *s);
 
