@@ -35,9 +35,11 @@ void plot_style_terminal(struct plot_ctx *c)
                   w, h, PLOT_FONT, PLOT_FONT_PT);
         break;
     case PLOT_FORMAT_TEX:
-        /* text typeset by LaTeX in the document's font; graphics in NAME.pdf */
-        gp_printf(g, "set terminal cairolatex pdf input size %.3fin,%.3fin font '%s,%d' fontscale 1 linewidth 1\n",
-                  w, h, PLOT_FONT, PLOT_FONT_PT);
+        /* text typeset by LaTeX in the document's font family (naming DejaVu Sans there
+         * only makes LaTeX substitute it) at the size the layout assumes; graphics in NAME.pdf */
+        gp_printf(g, "set terminal cairolatex pdf input size %.3fin,%.3fin font ',%d' fontscale 1 linewidth 1 "
+                     "header '\\fontsize{%d}{%g}\\selectfont'\n",
+                  w, h, PLOT_FONT_PT, PLOT_FONT_PT, PLOT_FONT_PT * 1.2);
         break;
     }
     gp_printf(g, "set output %s\n", gp_q(g, g->out_name));

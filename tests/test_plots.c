@@ -347,6 +347,35 @@ static void test_default_size_png(void)
     CU_ASSERT_EQUAL(h, (unsigned)lround(1.5 * PLOT_DPI));
 }
 
+/* Where pdflatex is installed (not in CI: texlive is large), NAME.tex must compile
+ * in a minimal document with no error and no font substitution. */
+static void tex_compile(const char *dir, const char *name)
+{
+    if (access("/usr/bin/pdflatex", X_OK) != 0) {
+        printf("\n  pdflatex not installed: %s.tex not compiled", name);
+        return;
+    }
+    char path[700], cmd[1600];
+    snprintf(path, sizeof path, "%s/doc.tex", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "\\documentclass{article}\\usepackage{graphicx}\\usepackage{color}\n"
+               "\\usepackage[paperwidth=10in,paperheight=10in,margin=0.5in]{geometry}\n"
+               "\\begin{document}\\input{%s.tex}\\end{document}\n", name);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cd '%s' && pdflatex -interaction=nonstopmode -halt-on-error doc.tex >/dev/null 2>&1",
+             dir);
+    int rc = system(cmd);
+    snprintf(path, sizeof path, "%s/doc.log", dir);
+    long n;
+    unsigned char *log = slurp(path, &n);
+    int subst = log && strstr((char *)log, "LaTeX Font Warning") != NULL;
+    printf("\n  pdflatex %s.tex: exit %d, font substitutions %s", name, rc, subst ? "yes" : "none");
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_FALSE(subst);
+    free(log);
+}
+
 static void test_pdf_svg_tex(void)
 {
     const char *d = test_tmpdir("plots-fmt");
@@ -372,9 +401,12 @@ static void test_pdf_svg_tex(void)
     CU_ASSERT_TRUE(b && strstr((char *)b, "{map}") != NULL);
     CU_ASSERT_TRUE(b && strstr((char *)b, "a\\_b") != NULL); /* token " a_b^{c}" escaped */
     CU_ASSERT_TRUE(b && strstr((char *)b, "100\\%\\$\\#") != NULL); /* " 100%$#&~\\" */
+    /* text in the document's font family at the 8 pt the layout assumes */
+    CU_ASSERT_TRUE(b && strstr((char *)b, "\\fontsize{8}") != NULL && strstr((char *)b, "\\fontfamily") == NULL);
     free(b);
     snprintf(out, sizeof out, "%s/map.pdf", d);
     CU_ASSERT_EQUAL(pdf_pages(out), 1);
+    tex_compile(d, "map");
 }
 
 static void test_paper_pages(void)
