@@ -37,6 +37,14 @@ static int split_labels(char *s, char **out, int max)
     return n;
 }
 
+/* The path as a label; a path longer than the label keeps its end (the file name). */
+static void label_from_path(char *label, size_t cap, const char *path)
+{
+    size_t n = strlen(path);
+    const char *p = n < cap ? path : path + (n - (cap - 1));
+    memcpy(label, p, strlen(p) + 1);
+}
+
 int cmd_compare(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -91,7 +99,7 @@ int cmd_compare(int argc, char **argv)
         for (int k = i + 1; k < n; k++)
             if (!strcmp(runs[i].label, runs[k].label)) {
                 for (int m = 0; m < n; m++)
-                    snprintf(runs[m].label, sizeof runs[m].label, "%s", runs[m].path);
+                    label_from_path(runs[m].label, sizeof runs[m].label, runs[m].path);
                 i = k = n;
             }
     if (analyze_compare_check(runs, n, &w, &err)) {

@@ -249,9 +249,10 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
 static void fingerprint(struct run_ctx *c)
 {
     const struct run_args *a = c->a;
+    /* the version too: a record's accumulator layout may change between versions */
     snprintf(c->command, sizeof c->command,
-             "model=%s gate=%s T=%d bos=%d dump=%s layers=%s heads=%s f16=%d eps=%.17g stats=%d text=%d",
-             a->model_dir, a->gate, c->seqs.T, c->seqs.bos, a->dump ? a->dump : "", a->layers ? a->layers : "all",
+             "sinkscope=%s model=%s gate=%s T=%d bos=%d dump=%s layers=%s heads=%s f16=%d eps=%.17g stats=%d text=%d",
+             SINKSCOPE_VERSION, a->model_dir, a->gate, c->seqs.T, c->seqs.bos, a->dump ? a->dump : "", a->layers ? a->layers : "all",
              a->heads ? a->heads : "all", a->dump_f16, a->sink_epsilon, !a->no_stats, c->tk != NULL);
 }
 
