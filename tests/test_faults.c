@@ -30,7 +30,7 @@
 #include "test_util.h"
 
 static char f_model[512];  /* synth tiny + a byte-level tokenizer */
-static char f_corpus[512]; /* enough text for a run of about a second */
+static char f_corpus[512]; /* enough text for a run that can be signalled mid-corpus */
 
 static void write_text(const char *path, const char *s)
 {
@@ -55,12 +55,20 @@ static int base_make(void)
     snprintf(cmd, sizeof cmd, "cp '%s'/tokenizer.json '%s'/", t, f_model);
     if (system(cmd) != 0)
         return -1;
-    /* 36 KiB of text: 35 windows of 1024 byte tokens, about 0.1 s each */
+    /* 36 KiB of text: 35 windows of 1024 byte tokens.
+     * SS_FAULTS_CORPUS_LINES=N writes N of the 512 lines instead: make valgrind sets 48
+     * (3 windows, about 20 s each under memcheck), which still lets the signals land
+     * mid-corpus and --resume finish records the killed run did not reach (natively
+     * 3 windows end before they can be signalled, so only valgrind may shrink it). */
+    int lines = 512;
+    const char *nl = getenv("SS_FAULTS_CORPUS_LINES");
+    if (nl && atoi(nl) > 0)
+        lines = atoi(nl);
     snprintf(f_corpus, sizeof f_corpus, "%s/corpus.txt", d);
     FILE *f = fopen(f_corpus, "w");
     if (!f)
         return -1;
-    for (int i = 0; i < 512; i++)
+    for (int i = 0; i < lines; i++)
         fprintf(f, "Sentence %05d of the fault corpus: the sink sits on the first token.\n", i);
     fclose(f);
     return 0;
