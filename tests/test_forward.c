@@ -215,7 +215,7 @@ static int fixture_check(const char *name)
 }
 
 static const char *const known_fixtures[] = {"qwen3_bf16", "qwen2_f32", "llama_f16", "gated_headwise",
-                                             "gated_elementwise", "sharded", "oldstyle"};
+                                             "gated_elementwise", "sharded", "oldstyle", "mistral_sw"};
 
 static void test_fixtures(void)
 {
