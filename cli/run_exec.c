@@ -318,7 +318,7 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
     c.fo.threads = a->threads;
     struct probes_opts po = {
         .shape = {cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.hidden, cfg.vocab,
-                  model_config_gate_dim(&c.m->cfg), c.seqs.T},
+                  model_config_gate_dim(&c.m->cfg), c.seqs.T, cfg.sliding_window},
         .n_seqs = c.seqs.n,
         .sink_epsilon = a->sink_epsilon,
         .stats = !a->no_stats,

@@ -42,6 +42,7 @@ struct probes_shape {
     int n_layers, n_heads, n_kv_heads, head_dim, hidden, vocab;
     int gate_dim;              /* 0 ungated, 1 headwise, head_dim elementwise */
     int T;
+    int window;                /* sliding window (keys a query sees); 0 = full causal */
 };
 
 /* ---- per-sequence accumulators (probes/stats.c) ---------------------------- */

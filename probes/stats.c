@@ -709,7 +709,10 @@ void run_stats_fold(struct run_stats *r, const struct seq_stats *s, int seq)
         r->fts0[lh] += (s->fts_sum[lh] + s->a00[lh]) / T;
         r->entropy[lh] += T > 1 ? s->entropy_sum[lh] / (T - 1) : NAN;
         for (int k = 0; k < T; k++) {
-            double alpha = s->colsum[lh * T + k] / (T - k);
+            int seen_by = T - k; /* queries that can see key k: k <= q < k + window */
+            if (c->window > 0 && seen_by > c->window)
+                seen_by = c->window;
+            double alpha = s->colsum[lh * T + k] / seen_by;
             r->alpha[lh * T + k] += alpha;
             if (k < PROBES_SINK_KEYS)
                 r->sink_count[k] += alpha > r->sink_epsilon;

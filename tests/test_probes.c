@@ -111,6 +111,41 @@ static void test_attention_4x4(void)
     seq_stats_free(&s);
 }
 
+/* A sliding window of 2 keys: each query sees itself and the key before. alpha_k is
+ * the mean over the queries that can see k (k and k + 1), not over every q >= k. */
+static void test_alpha_window(void)
+{
+    static const float win4[16] = {
+        1.0f, 0, 0, 0,
+        0.6f, 0.4f, 0, 0,
+        0, 0.3f, 0.7f, 0,
+        0, 0, 0.2f, 0.8f,
+    };
+    struct probes_shape sh = shape_of(1, 1, 1, 2, 4, 3, 0, 4);
+    sh.window = 2;
+    struct seq_stats s;
+    struct run_stats r;
+    struct probes_results res;
+    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
+    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    seq_stats_reset(&s, NULL);
+    feed_map4(&s, 0, 0, 4, win4);
+    run_stats_fold(&r, &s, 0);
+    CU_ASSERT_EQUAL_FATAL(probes_results_compute(&r, &res, NULL), SS_OK);
+    const double *a = get(&res, "/stats/sink_alpha")->data;
+    printf("\n  window 2: alpha_0..3 = %.3f %.3f %.3f %.3f", a[0], a[1], a[2], a[3]);
+    NEAR(a[0], (1.0 + 0.6) / 2, 1e-7); /* full causal would give 1.6 / 4 */
+    NEAR(a[1], (0.4 + 0.3) / 2, 1e-7);
+    NEAR(a[2], (0.7 + 0.2) / 2, 1e-7);
+    NEAR(a[3], 0.8, 1e-7);
+    const double *rate = get(&res, "/stats/sink_rate")->data;
+    NEAR(rate[0], 1.0, 0);
+    NEAR(rate[1], 1.0, 0); /* alpha_1 = 0.35 > 0.3; counted over q >= 1 it would be 0.7/3 = 0.23 */
+    probes_results_free(&res);
+    run_stats_free(&r);
+    seq_stats_free(&s);
+}
+
 /* Two sequences, two heads: per-(layer, head) means over sequences; sink rate over (seq, layer, head). */
 static void test_attention_aggregation(void)
 {
@@ -490,6 +525,7 @@ SS_SUITE(probes)
     CU_pSuite s = CU_add_suite("probes", NULL, NULL);
     CU_add_test(s, "4x4 map: first-token share, alpha_k, sink rate, entropy, top keys", test_attention_4x4);
     CU_add_test(s, "attention means over sequences and heads", test_attention_aggregation);
+    CU_add_test(s, "alpha_k with a sliding window: queries that can see k", test_alpha_window);
     CU_add_test(s, "attention tiles of any height give identical accumulators", test_tile_invariance);
     CU_add_test(s, "gate mean, std, min, max, histogram, thresholds, position 0", test_gates);
     CU_add_test(s, "attention output before and after the gate", test_attn_output);

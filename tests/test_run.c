@@ -569,7 +569,7 @@ static void check_fixture(const char *name)
     CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, NULL, 0, "run", "-m", dir, "--token-ids", ids, "-o", out, "--quiet", NULL), 0);
     /* the reference's statistics: attention maps as one tile per head, gates, layer outputs */
     struct probes_shape sh = {cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.hidden, cfg.vocab,
-                              model_config_gate_dim(&cfg), (int)T};
+                              model_config_gate_dim(&cfg), (int)T, cfg.sliding_window};
     struct seq_stats st;
     struct run_stats rs;
     CU_ASSERT_EQUAL_FATAL(seq_stats_init(&st, &sh, NULL), SS_OK);
