@@ -22,6 +22,20 @@ static struct probes_shape shape_of(int L, int H, int kv, int D, int hidden, int
     return s;
 }
 
+/* Accumulators for shape sh with sink epsilon eps, and their release with the results. */
+static void stats_open(struct seq_stats *s, struct run_stats *r, const struct probes_shape *sh, double eps)
+{
+    CU_ASSERT_EQUAL_FATAL(seq_stats_init(s, sh, NULL), SS_OK);
+    CU_ASSERT_EQUAL_FATAL(run_stats_init(r, sh, eps, NULL), SS_OK);
+}
+
+static void stats_close(struct probes_results *res, struct run_stats *r, struct seq_stats *s)
+{
+    probes_results_free(res);
+    run_stats_free(r);
+    seq_stats_free(s);
+}
+
 static void fire(struct seq_stats *s, enum hook_point p, int layer, int head, int q0, const float *data,
                  int ndim, int64_t a, int64_t b, int64_t c)
 {
@@ -51,6 +65,17 @@ static void feed_map4(struct seq_stats *s, int layer, int head, int tile, const 
     }
 }
 
+/* One sequence whose only attention map is the 4x4 map (layer 0, head 0), folded and computed. */
+static void map4_results(struct seq_stats *s, struct run_stats *r, struct probes_results *res,
+                         const struct probes_shape *sh, double eps, const float *map)
+{
+    stats_open(s, r, sh, eps);
+    seq_stats_reset(s, NULL);
+    feed_map4(s, 0, 0, 4, map);
+    run_stats_fold(r, s, 0);
+    CU_ASSERT_EQUAL_FATAL(probes_results_compute(r, res, NULL), SS_OK);
+}
+
 static const struct probes_dataset *get(const struct probes_results *r, const char *path)
 {
     const struct probes_dataset *d = probes_results_find(r, path);
@@ -64,12 +89,7 @@ static void test_attention_4x4(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.45, NULL), SS_OK);
-    seq_stats_reset(&s, NULL);
-    feed_map4(&s, 0, 0, 4, map4);
-    run_stats_fold(&r, &s, 0);
-    CU_ASSERT_EQUAL_FATAL(probes_results_compute(&r, &res, NULL), SS_OK);
+    map4_results(&s, &r, &res, &sh, 0.45, map4);
     double tol = 1e-7;
     /* first-token share: (0.5 + 0.25 + 0.1) / 3; with query 0: (1 + 0.85) / 4 */
     NEAR(get(&res, "/stats/first_token_share")->data[0], 0.85 / 3, tol);
@@ -106,9 +126,7 @@ static void test_attention_4x4(void)
     NEAR(tp[4], -1, 0);
     NEAR(ta[0], 0.4625, tol);
     NEAR(ta[3], 0.95 / 3, tol);
-    probes_results_free(&res);
-    run_stats_free(&r);
-    seq_stats_free(&s);
+    stats_close(&res, &r, &s);
 }
 
 /* A sliding window of 2 keys: each query sees itself and the key before. alpha_k is
@@ -126,12 +144,7 @@ static void test_alpha_window(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
-    seq_stats_reset(&s, NULL);
-    feed_map4(&s, 0, 0, 4, win4);
-    run_stats_fold(&r, &s, 0);
-    CU_ASSERT_EQUAL_FATAL(probes_results_compute(&r, &res, NULL), SS_OK);
+    map4_results(&s, &r, &res, &sh, 0.3, win4);
     const double *a = get(&res, "/stats/sink_alpha")->data;
     printf("\n  window 2: alpha_0..3 = %.3f %.3f %.3f %.3f", a[0], a[1], a[2], a[3]);
     NEAR(a[0], (1.0 + 0.6) / 2, 1e-7); /* full causal would give 1.6 / 4 */
@@ -141,9 +154,7 @@ static void test_alpha_window(void)
     const double *rate = get(&res, "/stats/sink_rate")->data;
     NEAR(rate[0], 1.0, 0);
     NEAR(rate[1], 1.0, 0); /* alpha_1 = 0.35 > 0.3; counted over q >= 1 it would be 0.7/3 = 0.23 */
-    probes_results_free(&res);
-    run_stats_free(&r);
-    seq_stats_free(&s);
+    stats_close(&res, &r, &s);
 }
 
 /* Two sequences, two heads: per-(layer, head) means over sequences; sink rate over (seq, layer, head). */
@@ -159,8 +170,7 @@ static void test_attention_aggregation(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    stats_open(&s, &r, &sh, 0.3);
     for (int seq = 0; seq < 2; seq++) {
         seq_stats_reset(&s, NULL);
         feed_map4(&s, 0, 0, 2, seq == 0 ? map4 : uniform4);
@@ -182,9 +192,7 @@ static void test_attention_aggregation(void)
     NEAR(get(&res, "/stats/sink_alpha")->data[2], (0.4 + (1 / 3.0 + 0.25) / 2) / 2, 1e-7);
     /* profile averages heads then sequences: position 3 = ((0.1 + 0.25)/2 + 0.25) / 2 */
     NEAR(get(&res, "/stats/first_token_profile")->data[3], ((0.1 + 0.25) / 2 + 0.25) / 2, 1e-7);
-    probes_results_free(&res);
-    run_stats_free(&r);
-    seq_stats_free(&s);
+    stats_close(&res, &r, &s);
 }
 
 /* The same map in tiles of 1, 2, 3 and 4 rows gives bit-identical accumulators. */
@@ -229,8 +237,7 @@ static void test_gates(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    stats_open(&s, &r, &sh, 0.3);
     fire(&s, HOOK_GATE, 0, -1, 0, g, 3, 2, 2, 2);
     run_stats_fold(&r, &s, 0);
     CU_ASSERT_EQUAL_FATAL(probes_results_compute(&r, &res, NULL), SS_OK);
@@ -263,9 +270,7 @@ static void test_gates(void)
     NEAR(get(&res, "/stats/gate_mean_rest")->data[0], 1.305 / 4, tol);
     NEAR(get(&res, "/stats/gate_mean_by_pos")->data[1], 1.305 / 4, tol);
     NEAR(get(&res, "/summary/gate_mean")->data[0], 2.555 / 8, tol);
-    probes_results_free(&res);
-    run_stats_free(&r);
-    seq_stats_free(&s);
+    stats_close(&res, &r, &s);
 }
 
 static void test_attn_output(void)
@@ -276,8 +281,7 @@ static void test_attn_output(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    stats_open(&s, &r, &sh, 0.3);
     fire(&s, HOOK_ATTN_OUT, 0, -1, 0, y, 3, 2, 1, 2);
     fire(&s, HOOK_ATTN_GATED, 0, -1, 0, yg, 3, 2, 1, 2);
     fire(&s, HOOK_ATTN_OUT, 1, -1, 0, y, 3, 2, 1, 2); /* layer 1: no attn_gated event (ungated) */
@@ -296,9 +300,7 @@ static void test_attn_output(void)
     CU_ASSERT_PTR_NULL(probes_results_find(&res, "/stats/gate_mean")); /* ungated run */
     CU_ASSERT_PTR_NULL(probes_results_find(&res, "/summary/gate_mean"));
     CU_ASSERT_PTR_NULL(probes_results_find(&res, "/stats/attn_meangate_frac_below"));
-    probes_results_free(&res);
-    run_stats_free(&r);
-    seq_stats_free(&s);
+    stats_close(&res, &r, &s);
 }
 
 /* The Fig. 5 control: |Y| x gbar(l, s), gbar the mean gate of the layer in that
@@ -320,8 +322,7 @@ static void test_meangate_control(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    stats_open(&s, &r, &sh, 0.3);
     for (int seq = 0; seq < 2; seq++) {
         seq_stats_reset(&s, NULL);
         fire(&s, HOOK_GATE, 0, -1, 0, gates[seq], 3, 2, 2, 2);
@@ -365,8 +366,7 @@ static void test_massive_activations(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    stats_open(&s, &r, &sh, 0.3);
     fire(&s, HOOK_RESID_POST, 0, -1, 0, x, 2, 2, 4, 0);
     fire(&s, HOOK_FFN_OUT, 0, -1, 0, x2, 2, 2, 4, 0);
     run_stats_fold(&r, &s, 0);
@@ -408,9 +408,7 @@ static void test_massive_activations(void)
     /* ffn_output stream got the sequences the other way round */
     NEAR(get(&res, "/stats/act_max")->data[2], 5000, 0);
     NEAR(get(&res, "/stats/act_top_index")->data[2 * PROBES_ACT_RANKS * 3], 0, 0);
-    probes_results_free(&res);
-    run_stats_free(&r);
-    seq_stats_free(&s);
+    stats_close(&res, &r, &s);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -475,8 +473,7 @@ static void test_value_norm_and_nll(void)
     struct seq_stats s;
     struct run_stats r;
     struct probes_results res;
-    CU_ASSERT_EQUAL_FATAL(seq_stats_init(&s, &sh, NULL), SS_OK);
-    CU_ASSERT_EQUAL_FATAL(run_stats_init(&r, &sh, 0.3, NULL), SS_OK);
+    stats_open(&s, &r, &sh, 0.3);
     seq_stats_reset(&s, tok);
     fire(&s, HOOK_V, 0, -1, 0, v, 3, 3, 2, 2);
     fire(&s, HOOK_LOGITS, -1, -1, 0, z, 2, 1, 3, 0);     /* tile of 1 row */
@@ -493,9 +490,7 @@ static void test_value_norm_and_nll(void)
     NEAR(vn[2], 2, 1e-12);
     NEAR(get(&res, "/summary/perplexity")->data[0], exp((n0 + n1) / 2), 1e-5);
     NEAR(get(&res, "/summary/n_tokens")->data[0], 3, 0);
-    probes_results_free(&res);
-    run_stats_free(&r);
-    seq_stats_free(&s);
+    stats_close(&res, &r, &s);
 }
 
 static void test_shape_mismatch_and_check(void)
