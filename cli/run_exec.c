@@ -10,21 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../model/model.h"
 #include "../model/tokenizer.h"
 #include "../probes/h5write.h"
 #include "../probes/probes.h"
 #include "cli.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Refuse an existing OUT without --force and an unwritable directory. */
 static enum ss_status check_output(const struct run_args *a, struct ss_error *err)
@@ -87,7 +80,7 @@ static void progress(struct run_ctx *c, int seq)
 {
     if (c->a->quiet || !isatty(2))
         return;
-    double el = now_s() - c->t_start, rate = c->done ? c->done * (double)c->seqs.T / el : 0;
+    double el = clock_now_s() - c->t_start, rate = c->done ? c->done * (double)c->seqs.T / el : 0;
     double left = rate > 0 ? (c->seqs.n - seq - 1) * (double)c->seqs.T / rate : 0;
     fprintf(stderr, "\rsinkscope run: %d/%d sequences, %.0f tokens/s, ETA %d:%02d:%02d ", seq + 1, c->seqs.n,
             rate, (int)left / 3600, (int)left / 60 % 60, (int)left % 60);
@@ -113,17 +106,17 @@ static enum ss_status run_one(struct run_ctx *c, struct h5w *w, int row, int seq
         return ss_fail(err, SS_ERR_IO, "%s: injected write failure", c->a->out);
     const int32_t *tok = c->seqs.tok + (size_t)seq * c->seqs.T;
     enum ss_status s = probes_seq_begin(c->p, w, row, tok, err);
-    double t0 = now_s();
+    double t0 = clock_now_s();
     if (!s)
         s = model_forward(c->m, c->rs, tok, c->seqs.T, &c->hooks, &c->fo, err);
-    double t1 = now_s();
+    double t1 = clock_now_s();
     c->t_forward += t1 - t0;
     if (s)
         return s;
     char **pieces = pieces_of(c->tk, tok, c->seqs.T);
     s = probes_seq_end(c->p, seq, pieces, err);
     pieces_free(pieces, c->seqs.T);
-    c->t_write += now_s() - t1;
+    c->t_write += clock_now_s() - t1;
     c->done++;
     progress(c, seq);
     if (env_int("SINKSCOPE_TEST_RAISE_AFTER") == c->done)
@@ -206,13 +199,13 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
             return s;
         probes_reset_totals(c->p);
     }
-    double tw0 = now_s();
+    double tw0 = clock_now_s();
     struct h5w *w = NULL;
     s = h5w_create(&w, tmp, err);
     if (s)
         return s;
     s = probes_create_datasets(c->p, w, c->seqs.n, c->tk != NULL, err);
-    c->t_write += now_s() - tw0;
+    c->t_write += clock_now_s() - tw0;
     for (int seq = 0; seq < c->seqs.n && !s; seq++) {
         if (c->a->resume) {
             char path[4300];
@@ -226,7 +219,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
             s = run_one(c, w, seq, seq, err);
         }
     }
-    tw0 = now_s();
+    tw0 = clock_now_s();
     if (!s)
         s = probes_write_results(c->p, w, err);
     char bos[32];
@@ -237,7 +230,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
         cfg->n_kv_heads, cfg->head_dim, cfg->hidden, cfg->vocab, gate_kind_name(cfg->gate), c->a->gate, threads,
         c->seqs.T, c->seqs.n, bos, c->seqs.source, c->a->sink_epsilon, t_load, c->t_forward, 0,
     };
-    c->t_write += now_s() - tw0;
+    c->t_write += clock_now_s() - tw0;
     meta.time_write_s = c->t_write;
     meta.time_probes_s = probes_hook_seconds(c->p);
     if (!s)
@@ -302,7 +295,7 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
     }
     if ((s = run_input_build(a, c.tk, cfg.vocab, &c.seqs, &err)))
         goto done;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     c.m = calloc(1, sizeof *c.m);
     if (!c.m) {
         s = ss_fail(&err, SS_ERR_NOMEM, "out of memory");
@@ -313,7 +306,7 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
         c.m = NULL;
         goto done;
     }
-    double t_load = now_s() - t0;
+    double t_load = clock_now_s() - t0;
     c.fo.gate = gm;
     c.fo.threads = a->threads;
     struct probes_opts po = {
@@ -335,7 +328,7 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
         goto done;
     fingerprint(&c);
     snprintf(tmp, sizeof tmp, "%s.tmp-%d", a->out, (int)getpid());
-    c.t_start = now_s();
+    c.t_start = clock_now_s();
     s = run_into(&c, tmp, t_load, &err);
     if (!s && *stop)
         s = ss_fail(&err, SS_ERR_INTERRUPTED, "interrupted");

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
+
 #define GP_ERR_NAME "gnuplot.err"
 #define GP_TIMEOUT_ENV "SINKSCOPE_GNUPLOT_TIMEOUT"
 #define GP_TIMEOUT_DEFAULT_S 120.0
@@ -297,19 +299,12 @@ static enum ss_status gnuplot_timeout(double *limit_s, struct ss_error *err)
     return SS_OK;
 }
 
-static double monotonic_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Wait at most limit_s for pid: 1 when it ended (status filled), 0 when time ran out.
  * Polls (1 ms, doubling to 20 ms) rather than catching SIGCHLD: library code leaves
  * the process's signal handling alone. */
 static int wait_child(pid_t pid, double limit_s, int *status)
 {
-    double deadline = monotonic_s() + limit_s;
+    double deadline = clock_now_s() + limit_s;
     long step_ns = 1000000;
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
@@ -319,7 +314,7 @@ static int wait_child(pid_t pid, double limit_s, int *status)
             *status = 0;
             return 1;
         }
-        if (monotonic_s() >= deadline)
+        if (clock_now_s() >= deadline)
             return 0;
         struct timespec ts = {0, step_ns};
         nanosleep(&ts, NULL);

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../common/clock.h"
 #include "h5write.h"
 
 /* A per-sequence dataset of the current target file (seq is axis 0). */
@@ -195,19 +195,12 @@ static int dump_attention(struct probes *p, const struct hook_event *ev, struct 
 
 static int handle_event(struct probes *p, const struct hook_event *ev, struct ss_error *err);
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int on_event(void *user, const struct hook_event *ev, struct ss_error *err)
 {
     struct probes *p = user;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     int rc = handle_event(p, ev, err);
-    p->t_hooks += now_s() - t0;
+    p->t_hooks += clock_now_s() - t0;
     return rc;
 }
 
