@@ -260,29 +260,26 @@ static enum ss_status attn_fire(struct pass *ps, const struct attn_job *j, int n
  * batch at once; the hooks between stages fire on the calling thread. */
 static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, int layer)
 {
+    /* each stage and the hook that may follow it (HOOK_COUNT: none) */
+    static const struct { int stage; enum hook_point after; } plan[] = {
+        {ATTN_SCORES, HOOK_ATTN_SCORES}, {ATTN_SOFTMAX, HOOK_ATTN_PROBS}, {ATTN_PV, HOOK_COUNT}};
     int T = ps->T, at = rs->attn_tile;
     int batch = ps->threads < rs->n_scores ? ps->threads : rs->n_scores;
-    int want_s = hook_set_wants(ps->hooks, HOOK_ATTN_SCORES), want_p = hook_set_wants(ps->hooks, HOOK_ATTN_PROBS);
     for (int h = 0; h < rs->cfg.n_heads; h++)
         for (int q0 = 0; q0 < T; q0 += batch * at) {
             int n = (T - q0 + at - 1) / at;
             n = n < batch ? n : batch;
-            struct attn_job j = {rs, T, h, q0, ATTN_SCORES};
-            if (!want_s)
-                j.stages |= want_p ? ATTN_SOFTMAX : ATTN_SOFTMAX | ATTN_PV;
-            parallel_run(n, ps->threads, attn_tile_run, &j);
-            enum ss_status st;
-            if (want_s) {
-                if ((st = attn_fire(ps, &j, n, HOOK_ATTN_SCORES, layer)))
-                    return st;
-                j.stages = want_p ? ATTN_SOFTMAX : ATTN_SOFTMAX | ATTN_PV;
+            struct attn_job j = {rs, T, h, q0, 0};
+            for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+                j.stages |= plan[i].stage; /* stages run together up to a hook somebody hears */
+                int hook = plan[i].after != HOOK_COUNT && hook_set_wants(ps->hooks, plan[i].after);
+                if (!hook && plan[i].after != HOOK_COUNT)
+                    continue;
                 parallel_run(n, ps->threads, attn_tile_run, &j);
-            }
-            if (want_p) {
-                if ((st = attn_fire(ps, &j, n, HOOK_ATTN_PROBS, layer)))
+                j.stages = 0;
+                enum ss_status st;
+                if (hook && (st = attn_fire(ps, &j, n, plan[i].after, layer)))
                     return st;
-                j.stages = ATTN_PV;
-                parallel_run(n, ps->threads, attn_tile_run, &j);
             }
         }
     return SS_OK;
