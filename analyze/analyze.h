@@ -2,7 +2,7 @@
  * rendered as text, csv, json, markdown or latex (docs/CLI-OUTPUT.md).
  *
  * Reads statistics only (never the attention/gate/hidden dumps), through
- * probes/runfile.h. Functions return enum ss_status with one "FILE: problem"
+ * runfile/runfile.h. Functions return enum ss_status with one "FILE: problem"
  * line in err; output goes to the FILE* the caller gives (cli/ prints errors). */
 #ifndef SS_ANALYZE_ANALYZE_H
 #define SS_ANALYZE_ANALYZE_H

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../probes/runfile.h"
+#include "../runfile/runfile.h"
 #include "analyze_int.h"
 
 struct metric {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../probes/runfile.h"
+#include "../runfile/runfile.h"
 
 int analyze_format_parse(const char *s, enum analyze_format *f)
 {

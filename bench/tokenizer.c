@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../model/tokenizer.h"
+#include "../tokenizer/tokenizer.h"
 
 static double clock_s(clockid_t id)
 {

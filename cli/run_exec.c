@@ -14,8 +14,8 @@
 
 #include "../common/clock.h"
 #include "../model/model.h"
-#include "../model/tokenizer.h"
-#include "../probes/h5write.h"
+#include "../tokenizer/tokenizer.h"
+#include "../runfile/h5write.h"
 #include "../probes/probes.h"
 #include "cli.h"
 

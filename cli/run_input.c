@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model/tokenizer.h"
+#include "../tokenizer/tokenizer.h"
 
 #define CORPUS_DEFAULT_CTX 512
 

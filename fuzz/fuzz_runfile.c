@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "../analyze/analyze.h"
-#include "../probes/runfile.h"
+#include "../runfile/runfile.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model/tokenizer.h"
+#include "../tokenizer/tokenizer.h"
 #include "fuzz_util.h"
 
 static struct tokenizer *tk;

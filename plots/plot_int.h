@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "../probes/runfile.h"
+#include "../runfile/runfile.h"
 #include "gp.h"
 #include "plots.h"
 

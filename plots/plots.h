@@ -1,6 +1,6 @@
 /* plots/plots.h — gnuplot figures of the paper's sink and gate findings, from run files.
  *
- * Reads run files only through probes/runfile.h. Each figure is a gnuplot script
+ * Reads run files only through runfile/runfile.h. Each figure is a gnuplot script
  * plus binary float32 data files in a fresh temporary directory; gnuplot runs on
  * the script without a shell, renders into that directory and the result is
  * moved to the destination only on success, so a failed plot leaves nothing.

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "h5write.h"
-#include "runfile.h"
+#include "../runfile/h5write.h"
+#include "../runfile/runfile.h"
 
 enum ss_status probes_write_meta(struct h5w *w, const struct probes_meta *m, struct ss_error *err)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../common/clock.h"
-#include "h5write.h"
+#include "../runfile/h5write.h"
 
 /* A per-sequence dataset of the current target file (seq is axis 0). */
 struct row_dset {

@@ -1,6 +1,6 @@
 /* probes/probes.h — the contract of probes/: hook subscribers that turn a
  * forward pass into the statistics and dumps of docs/SCHEMA.md, and the HDF5
- * writer of the run file. The read side is probes/runfile.h.
+ * writer of the run file. The read side is runfile/runfile.h.
  *
  * Flow of one run (cli/cmd_run.c):
  *   probes_new(opts) ; probes_subscribe(hooks)
@@ -187,7 +187,7 @@ struct probes_opts {
     volatile sig_atomic_t *stop; /* non-zero: stop at the next layer (SS_ERR_INTERRUPTED) */
 };
 
-struct h5w;                    /* an output file being written (probes/h5write.h) */
+struct h5w;                    /* an output file being written (runfile/h5write.h) */
 struct probes;
 
 enum ss_status probes_new(struct probes **p, const struct probes_opts *opts, struct ss_error *err);

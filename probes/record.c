@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5write.h"
+#include "../runfile/h5write.h"
 
 enum ss_status probes_record_finish(struct probes *p, struct h5w *rec, const char *command,
                                     struct ss_error *err)

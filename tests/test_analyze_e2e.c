@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../probes/runfile.h"
+#include "../runfile/runfile.h"
 #include "test_util.h"
 
 static char out[1 << 18], err[1 << 14];

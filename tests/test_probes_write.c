@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../probes/h5write.h"
+#include "../runfile/h5write.h"
 #include "../probes/probes.h"
 #include "test_probes_util.h"
 #include "test_util.h"

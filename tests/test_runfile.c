@@ -1,4 +1,4 @@
-/* Run-file reader (probes/runfile.h) on files made by the runmaker, and on bad files:
+/* Run-file reader (runfile/runfile.h) on files made by the runmaker, and on bad files:
  * each must give one line naming the file, never a crash. */
 #include <CUnit/CUnit.h>
 #include <hdf5.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../probes/runfile.h"
+#include "../runfile/runfile.h"
 #include "test_runmaker.h"
 #include "test_util.h"
 

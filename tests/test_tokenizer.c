@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../model/tokenizer.h"
+#include "../tokenizer/tokenizer.h"
 #include "test_tokenizer_util.h"
 #include "test_util.h"
 

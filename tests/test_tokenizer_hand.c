@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model/tokenizer.h"
+#include "../tokenizer/tokenizer.h"
 #include "test_tokenizer_util.h"
 #include "test_util.h"
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model/tokenizer.h"
-#include "../model/tokenizer_impl.h"
+#include "../tokenizer/tokenizer.h"
+#include "../tokenizer/tokenizer_impl.h"
 #include "test_tokenizer_util.h"
 #include "test_util.h"
 

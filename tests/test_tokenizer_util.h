@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../model/tokenizer.h"
+#include "../tokenizer/tokenizer.h"
 
 #define QWEN3_TOKENIZER "tests/fixtures/qwen3-tokenizer/tokenizer.json"
 

@@ -1,4 +1,4 @@
-/* probes/runfile.c — see runfile.h. The read side of the run file over the
+/* runfile/runfile.c — see runfile.h. The read side of the run file over the
  * HDF5 C API. HDF5's own error printing is off: every failure becomes one
  * "FILE: problem" line, and nothing here trusts the file's contents (ranks,
  * sizes, types) before checking them, so a corrupt file is an error, not a crash. */

@@ -1,4 +1,4 @@
-/* probes/h5write.c — see h5write.h. Thin wrappers over the HDF5 C API and
+/* runfile/h5write.c — see h5write.h. Thin wrappers over the HDF5 C API and
  * hdf5_hl's H5DS (dimension scales); each failure becomes one "FILE: ..." line. */
 #include "h5write.h"
 

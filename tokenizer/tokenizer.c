@@ -1,4 +1,4 @@
-/* model/tokenizer.c — encode (the pipeline of tokenizer_impl.h), decode, pieces, lookups. */
+/* tokenizer/tokenizer.c — encode (the pipeline of tokenizer_impl.h), decode, pieces, lookups. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* model/tokenizer_impl.h — internals shared by the tokenizer_*.c files (not a public API).
+/* tokenizer/tokenizer_impl.h — internals shared by the tokenizer_*.c files (not a public API).
  *
  * Pipeline of tokenizer_encode, as Hugging Face `tokenizers` runs it:
  *   UTF-8 check (or lossy repair) -> split on non-normalized added tokens -> normalize each

@@ -1,4 +1,4 @@
-/* model/tokenizer_config.c — tokenizer_config.json beside tokenizer.json: bos_token, eos_token
+/* tokenizer/tokenizer_config.c — tokenizer_config.json beside tokenizer.json: bos_token, eos_token
  * (a string or an AddedToken object) and add_bos_token. When add_bos_token is absent, the
  * post_processor's TemplateProcessing decides (Llama 3 prepends <|begin_of_text|> there). */
 #include <stdio.h>

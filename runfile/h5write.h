@@ -1,4 +1,4 @@
-/* probes/h5write.h — the writing side of the run file: an HDF5 file with
+/* runfile/h5write.h — the writing side of the run file: an HDF5 file with
  * dimension scales at the root, datasets carrying long_name/units and their
  * scales attached (so xarray + h5netcdf see named dims), UTF-8 string attributes.
  * Every error names the file: "out.h5.tmp-42: cannot write /stats/nll". */

@@ -1,4 +1,4 @@
-/* model/tokenizer.h — Hugging Face tokenizer.json (byte-level BPE: Qwen2/Qwen3,
+/* tokenizer/tokenizer.h — Hugging Face tokenizer.json (byte-level BPE: Qwen2/Qwen3,
  * Llama 3, GPT-2 style), identical to the `tokenizers` library id for id.
  * Reads tokenizer.json and, beside it, tokenizer_config.json (bos/eos, add_bos_token).
  * Supported: model BPE (merges in both spellings, ignore_merges), added_tokens, normalizer

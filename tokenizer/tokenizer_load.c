@@ -1,4 +1,4 @@
-/* model/tokenizer_load.c — tokenizer.json (model BPE: vocab, merges in both spellings,
+/* tokenizer/tokenizer_load.c — tokenizer.json (model BPE: vocab, merges in both spellings,
  * added_tokens, normalizer, pre_tokenizer, decoder) and tokenizer_config.json (bos/eos,
  * add_bos_token). Every problem is one line naming the file. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* model/tokenizer_map.c — arena, string -> id and pair -> merge hash maps for the tokenizer.
+/* tokenizer/tokenizer_map.c — arena, string -> id and pair -> merge hash maps for the tokenizer.
  * Open addressing with linear probing; tables stay at most half full. */
 #include <stdlib.h>
 #include <string.h>

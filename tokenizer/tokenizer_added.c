@@ -1,4 +1,4 @@
-/* model/tokenizer_added.c — added tokens are cut out of the text before BPE, as tokenizers'
+/* tokenizer/tokenizer_added.c — added tokens are cut out of the text before BPE, as tokenizers'
  * AddedVocabulary::find_matches does: leftmost-longest matches scanned left to right,
  * single_word requiring non-word characters around, lstrip/rstrip swallowing the whitespace
  * next to the token. */

@@ -1,4 +1,4 @@
-/* model/tokenizer_pretok.c — the "pre_tokenizer" of tokenizer.json: Split (the file's own regex,
+/* tokenizer/tokenizer_pretok.c — the "pre_tokenizer" of tokenizer.json: Split (the file's own regex,
  * run as written by PCRE2 with JIT, UTF + UCP), ByteLevel (add_prefix_space, use_regex with the
  * GPT-2 regex), Digits and Sequence. Steps run depth-first on each piece: no intermediate lists of the
  * whole text beyond one step's split points. */

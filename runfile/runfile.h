@@ -1,7 +1,7 @@
-/* probes/runfile.h — reading a sinkscope run file (docs/SCHEMA.md).
+/* runfile/runfile.h — reading a sinkscope run file (docs/SCHEMA.md).
  *
- * probes/ owns the run-file format: it writes it (probes/probes.h) and this is
- * the read side that analyze/ and plots/ use, so they never touch model/.
+ * runfile/ holds the run-file format: probes/ writes it through runfile/h5write.h and
+ * this is the read side that analyze/ and plots/ use, so they never touch model/.
  * Every failure names the file: "runs/a.h5: dataset /stats/gate_mean missing". */
 #ifndef SS_PROBES_RUNFILE_H
 #define SS_PROBES_RUNFILE_H

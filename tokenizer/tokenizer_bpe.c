@@ -1,4 +1,4 @@
-/* model/tokenizer_bpe.c — byte-level BPE of one pre-token word, exactly as tokenizers'
+/* tokenizer/tokenizer_bpe.c — byte-level BPE of one pre-token word, exactly as tokenizers'
  * Word::merge_all: a min-heap of (rank, position) over adjacent pairs, lowest rank first,
  * leftmost on ties; a popped entry is stale when the pair at its position has changed since it
  * was pushed. tokenizers tests "the pair now there merges into the same id"; a changed pair always

@@ -1,4 +1,4 @@
-/* model/tokenizer_bytes.c — the byte-level alphabet, UTF-8 checking and lossy repair,
+/* tokenizer/tokenizer_bytes.c — the byte-level alphabet, UTF-8 checking and lossy repair,
  * and the two character classes added tokens need. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* model/tokenizer_norm.c — the "normalizer" of tokenizer.json: NFC/NFD/NFKC/NFKD, Sequence, null,
+/* tokenizer/tokenizer_norm.c — the "normalizer" of tokenizer.json: NFC/NFD/NFKC/NFKD, Sequence, null,
  * done by utf8proc. */
 #include <stdlib.h>
 #include <string.h>
