@@ -17,6 +17,19 @@
 #include "../model/model.h"
 #include "../model/synth.h"
 
+/* float32 weights for the sgemm reference (converted once, outside the timings) */
+#define F32(w) weight_to_f32(&(w))
+static const float *weight_to_f32(const struct weight *w)
+{
+    float *p = malloc((size_t)w->rows * w->cols * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "bench forward: out of memory\n");
+        exit(2);
+    }
+    weight_rows_f32(w, 0, w->rows, p);
+    return p;
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -125,16 +138,24 @@ int main(int argc, char **argv)
         a[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
     openblas_set_num_threads(threads);
     double *ts = calloc(L, sizeof *ts), *tf = calloc(L, sizeof *tf), *tf2 = calloc(L, sizeof *tf2);
+    /* the stored weights as float32 once, outside the timings: wf[l][0..7) in forward order */
+    const float *(*wf)[7] = malloc(L * sizeof *wf), *lmf = F32(m.w.lm_head);
     for (int l = 0; l < L; l++) {
         const struct layer_weights *w = &m.w.layers[l];
+        const float *v[7] = {F32(w->wq), F32(w->wk), F32(w->wv), F32(w->wo), F32(w->w_gate), F32(w->w_up),
+                             F32(w->w_down)};
+        memcpy(wf[l], v, sizeof v);
+    }
+    for (int l = 0; l < L; l++) {
+        const float *const *w = wf[l];
         double t1 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)qo, Hi, 1.0f, a, Hi, w->wq, Hi, 0.0f, out, (int)qo);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, KV, Hi, 1.0f, a, Hi, w->wk, Hi, 0.0f, out, KV);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, KV, Hi, 1.0f, a, Hi, w->wv, Hi, 0.0f, out, KV);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Hi, A, 1.0f, a, A, w->wo, A, 0.0f, out, Hi);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, c->ffn, Hi, 1.0f, a, Hi, w->w_gate, Hi, 0.0f, out, c->ffn);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, c->ffn, Hi, 1.0f, a, Hi, w->w_up, Hi, 0.0f, out, c->ffn);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Hi, c->ffn, 1.0f, a, c->ffn, w->w_down, c->ffn, 0.0f, out, Hi);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)qo, Hi, 1.0f, a, Hi, w[0], Hi, 0.0f, out, (int)qo);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, KV, Hi, 1.0f, a, Hi, w[1], Hi, 0.0f, out, KV);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, KV, Hi, 1.0f, a, Hi, w[2], Hi, 0.0f, out, KV);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Hi, A, 1.0f, a, A, w[3], A, 0.0f, out, Hi);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, c->ffn, Hi, 1.0f, a, Hi, w[4], Hi, 0.0f, out, c->ffn);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, c->ffn, Hi, 1.0f, a, Hi, w[5], Hi, 0.0f, out, c->ffn);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Hi, c->ffn, 1.0f, a, c->ffn, w[6], c->ffn, 0.0f, out, Hi);
         ts[l] = now() - t1;
     }
     double tlm = 1e30; /* the lm_head in tiles of 256 positions, as the forward does */
@@ -142,11 +163,15 @@ int main(int argc, char **argv)
         double t1 = now();
         for (int p0 = 0; p0 < T; p0 += 256) {
             int n = T - p0 < 256 ? T - p0 : 256;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, c->vocab, Hi, 1.0f, a, Hi, m.w.lm_head, Hi, 0.0f,
-                        out, c->vocab);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, c->vocab, Hi, 1.0f, a, Hi, lmf, Hi, 0.0f, out,
+                        c->vocab);
         }
         tlm = fmin(tlm, now() - t1);
     }
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < 7; i++)
+            free((void *)wf[l][i]);
+    free(wf), free((void *)lmf);
 
     /* 2. the forward without and with the lm_head, each layer timed */
     struct layer_clock lc = {0, tf};

@@ -34,8 +34,17 @@ struct run_state {
     float *scores;             /* [n_scores, attn_tile, max_T] attention tiles */
     float *cos_t, *sin_t;      /* [max_T, D/2] RoPE tables (yarn attention factor folded in) */
     float *logits;             /* [logits_tile, vocab] */
+    float *wscratch;           /* [n_scores, LINEAR_SLICE, widest weight row] float32 weight rows */
     void *arena;
 };
+
+/* Columns of the widest weight matrix (the n_in of a linear_forward). */
+static size_t widest_in(const struct model_config *c)
+{
+    size_t w = c->hidden, a = (size_t)c->n_heads * c->head_dim;
+    w = a > w ? a : w;
+    return (size_t)c->ffn > w ? (size_t)c->ffn : w;
+}
 
 /* Floats of each buffer, in the order of struct run_state; sizes rounded to 64 bytes. */
 static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int ns, size_t *n)
@@ -44,7 +53,7 @@ static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int
     size_t sz[] = {
         T * H, T * H, T * (size_t)model_config_q_out(c), T * nh * D, T * kv * D, T * kv * D, T * nh * gd,
         T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn, (size_t)ns * at * T,
-        T * D / 2, T * D / 2, (size_t)lt * c->vocab,
+        T * D / 2, T * D / 2, (size_t)lt * c->vocab, (size_t)ns * LINEAR_SLICE * widest_in(c),
     };
     int k = (int)(sizeof sz / sizeof sz[0]);
     for (int i = 0; i < k; i++)
@@ -107,7 +116,8 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
     }
     madvise(rs->arena, tot * sizeof(float), MADV_HUGEPAGE);
     float **bufs[] = {&rs->x, &rs->xn, &rs->qg, &rs->q, &rs->k, &rs->v, &rs->gate, &rs->att, &rs->attg,
-                      &rs->o, &rs->hb, &rs->hb2, &rs->scores, &rs->cos_t, &rs->sin_t, &rs->logits};
+                      &rs->o, &rs->hb, &rs->hb2, &rs->scores, &rs->cos_t, &rs->sin_t, &rs->logits,
+                      &rs->wscratch};
     float *p = rs->arena;
     for (int i = 0; i < k; i++) {
         *bufs[i] = n[i] ? p : NULL;
@@ -139,6 +149,7 @@ struct pass {
     const struct hook_set *hooks;
     struct ss_error *err;
     int T, threads;
+    struct linear_exec lin;    /* threads and weight scratch for linear_forward */
 };
 
 static enum ss_status fire(struct pass *ps, enum hook_point p, int layer, const float *data, int ndim, int64_t s0,
@@ -215,7 +226,7 @@ static float *attn_tile_scores(const struct attn_job *j, int b)
 
 /* Tile b: S[nq, nk] = mask(Q[qa.., D] K[0..nk, D]^T / sqrt(D)), softmax over keys,
  * att[qa.., h, D] = S V[0..nk, D]; nk = qa + nq (causal). */
-static void attn_tile_run(void *ctx, int b)
+static void attn_tile_run(void *ctx, int b, int worker)
 {
     const struct attn_job *j = ctx;
     struct run_state *rs = j->rs;
@@ -293,14 +304,14 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
     const struct model_config *c = &m->cfg;
     const struct layer_weights *w = &m->w.layers[l];
     int T = ps->T, H = c->hidden, nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim;
-    int gd = model_config_gate_dim(c), qo = model_config_q_out(c);
+    int gd = model_config_gate_dim(c);
     static const struct gate_mode native = {GATE_MODE_NATIVE, 0};
 
     rmsnorm_forward(rs->xn, rs->x, w->attn_norm, T, H, c->rms_eps);
     FIRE(ps, HOOK_ATTN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
-    linear_forward(rs->qg, rs->xn, w->wq, w->bq, T, H, qo, ps->threads);
-    linear_forward(rs->k, rs->xn, w->wk, w->bk, T, H, nkv * D, ps->threads);
-    linear_forward(rs->v, rs->xn, w->wv, w->bv, T, H, nkv * D, ps->threads);
+    linear_forward(rs->qg, rs->xn, &w->wq, w->bq, T, &ps->lin);
+    linear_forward(rs->k, rs->xn, &w->wk, w->bk, T, &ps->lin);
+    linear_forward(rs->v, rs->xn, &w->wv, w->bv, T, &ps->lin);
     split_q_gate(c, rs->qg, rs->q, rs->gate, T, opts ? &opts->gate : &native);
     if (c->qk_norm) { /* per-head RMSNorm on the queries (never the gate logits) and keys */
         rmsnorm_forward(rs->q, rs->q, w->q_norm, T * nh, D, c->rms_eps);
@@ -329,7 +340,7 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
         a = rs->attg;
     }
     FIRE(ps, HOOK_ATTN_GATED, l, a, 3, T, nh, D, -1, 0);
-    linear_forward(rs->o, a, w->wo, w->bo, T, nh * D, H, ps->threads);
+    linear_forward(rs->o, a, &w->wo, w->bo, T, &ps->lin);
     FIRE(ps, HOOK_O_PROJ, l, rs->o, 2, T, H, 0, -1, 0);
     for (size_t i = 0; i < (size_t)T * H; i++)
         rs->x[i] += rs->o[i];
@@ -337,10 +348,10 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
 
     rmsnorm_forward(rs->xn, rs->x, w->ffn_norm, T, H, c->rms_eps);
     FIRE(ps, HOOK_FFN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
-    linear_forward(rs->hb, rs->xn, w->w_gate, NULL, T, H, c->ffn, ps->threads);
-    linear_forward(rs->hb2, rs->xn, w->w_up, NULL, T, H, c->ffn, ps->threads);
+    linear_forward(rs->hb, rs->xn, &w->w_gate, NULL, T, &ps->lin);
+    linear_forward(rs->hb2, rs->xn, &w->w_up, NULL, T, &ps->lin);
     swiglu_forward(rs->hb2, rs->hb, (size_t)T * c->ffn);
-    linear_forward(rs->o, rs->hb2, w->w_down, NULL, T, c->ffn, H, ps->threads);
+    linear_forward(rs->o, rs->hb2, &w->w_down, NULL, T, &ps->lin);
     FIRE(ps, HOOK_FFN_OUT, l, rs->o, 2, T, H, 0, -1, 0);
     for (size_t i = 0; i < (size_t)T * H; i++)
         rs->x[i] += rs->o[i];
@@ -359,7 +370,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
                              const struct hook_set *hooks, const struct forward_opts *opts, struct ss_error *err)
 {
     struct ss_error local = {0};
-    struct pass ps = {hooks, err ? err : &local, T, threads_of(opts)};
+    struct pass ps = {hooks, err ? err : &local, T, threads_of(opts), {0}};
     const struct model_config *c = &m->cfg;
     if (!same_shapes(c, &rs->cfg))
         return ss_fail(err, SS_ERR_INTERNAL, "%s: run state was made for another model", m->dir);
@@ -375,10 +386,13 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
     if (opts && opts->gate.kind == GATE_MODE_CONSTANT && c->gate == GATE_KIND_NONE)
         return ss_fail(err, SS_ERR_INPUT, "%s: --gate constant needs a gated checkpoint (this one has no gate)", m->dir);
     parallel_blas_init();
+    if (ps.threads > rs->n_scores) /* the scratch has one slot per thread the state was made for */
+        ps.threads = rs->n_scores;
+    ps.lin = (struct linear_exec){ps.threads, rs->wscratch, LINEAR_SLICE * widest_in(c)};
 
     int H = c->hidden;
     for (int t = 0; t < T; t++)
-        memcpy(rs->x + (size_t)t * H, m->w.embed + (size_t)tokens[t] * H, H * sizeof(float));
+        weight_rows_f32(&m->w.embed, tokens[t], 1, rs->x + (size_t)t * H);
     for (int l = 0; l < c->n_layers; l++) {
         enum ss_status st = layer_forward(&ps, m, rs, l, opts);
         if (st)
@@ -391,7 +405,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
     FIRE(&ps, HOOK_FINAL_NORM, -1, rs->xn, 2, T, H, 0, -1, 0);
     for (int p0 = 0; want_logits && p0 < T; p0 += rs->logits_tile) {
         int n = T - p0 < rs->logits_tile ? T - p0 : rs->logits_tile;
-        linear_forward(rs->logits, rs->xn + (size_t)p0 * H, m->w.lm_head, NULL, n, H, c->vocab, ps.threads);
+        linear_forward(rs->logits, rs->xn + (size_t)p0 * H, &m->w.lm_head, NULL, n, &ps.lin);
         FIRE(&ps, HOOK_LOGITS, -1, rs->logits, 2, n, c->vocab, 0, -1, p0);
     }
     return SS_OK;

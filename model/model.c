@@ -9,18 +9,22 @@
 #include "model.h"
 #include "safetensors.h"
 
+/* A tensor the config implies: a small one (1-D) lands in *slot as float32, a
+ * matrix in *wslot as a view of the checkpoint. */
 struct spec {
     char name[96];
     float **slot;
+    struct weight *wslot;
     int ndim;
     int64_t shape[2];
 };
 
-static void spec_add(struct spec *s, int *n, const char *name, float **slot, int64_t d0, int64_t d1)
+static void spec_add(struct spec *s, int *n, const char *name, void *slot, int64_t d0, int64_t d1)
 {
     struct spec *p = &s[(*n)++];
     snprintf(p->name, sizeof p->name, "%s", name);
-    p->slot = slot;
+    p->slot = d1 ? NULL : slot;
+    p->wslot = d1 ? slot : NULL;
     p->ndim = d1 ? 2 : 1;
     p->shape[0] = d0;
     p->shape[1] = d1;
@@ -192,7 +196,10 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
                     ts[i]->name, bad);
             m->n_nonfinite_tensors++;
         }
-        *specs[i].slot = p;
+        if (specs[i].slot)
+            *specs[i].slot = p;
+        else
+            *specs[i].wslot = weight_f32(p, specs[i].shape[0], specs[i].shape[1]);
         p += st_numel(ts[i]);
     }
     if (!st) {

@@ -6,8 +6,9 @@
  * point, the forward pass does no extra work for it.
  *
  * Conventions (llama2.c / llm.c): struct model_config (what config.json says),
- * struct model_weights (float32 arrays, converted once at load from F32/BF16/F16
- * safetensors), struct run_state (every activation, one arena). Shapes in the
+ * struct model_weights (matrices as struct weight views of the checkpoint in its
+ * stored dtype, model/weight.h; norm weights and biases as float32 arrays),
+ * struct run_state (every activation, one arena). Shapes in the
  * comments are row-major, T = positions in the sequence. */
 #ifndef SS_MODEL_MODEL_H
 #define SS_MODEL_MODEL_H
@@ -17,6 +18,7 @@
 
 #include "../common/error.h"
 #include "hooks.h"
+#include "weight.h"
 
 enum gate_kind {
     GATE_KIND_NONE = 0,
@@ -78,20 +80,20 @@ size_t model_config_n_params(const struct model_config *c);
 
 struct layer_weights {
     float *attn_norm;          /* [hidden]                       input_layernorm */
-    float *wq, *bq;            /* [q_out, hidden], [q_out]        q_proj (gate fused, per KV group) */
-    float *wk, *bk;            /* [n_kv*head_dim, hidden], [...]  k_proj */
-    float *wv, *bv;            /* [n_kv*head_dim, hidden], [...]  v_proj */
-    float *wo, *bo;            /* [hidden, n_heads*head_dim], [hidden] o_proj */
+    struct weight wq;          /* [q_out, hidden]                 q_proj (gate fused, per KV group) */
+    struct weight wk, wv;      /* [n_kv*head_dim, hidden]         k_proj, v_proj */
+    struct weight wo;          /* [hidden, n_heads*head_dim]      o_proj */
+    float *bq, *bk, *bv, *bo;  /* [q_out], [n_kv*head_dim] x2, [hidden] biases (or NULL) */
     float *q_norm, *k_norm;    /* [head_dim]                      QK-norm (or NULL) */
     float *ffn_norm;           /* [hidden]                        post_attention_layernorm */
-    float *w_gate, *w_up;      /* [ffn, hidden]                   SwiGLU gate_proj / up_proj */
-    float *w_down;             /* [hidden, ffn]                   down_proj */
+    struct weight w_gate, w_up; /* [ffn, hidden]                  SwiGLU gate_proj / up_proj */
+    struct weight w_down;      /* [hidden, ffn]                   down_proj */
 };
 
 struct model_weights {
-    float *embed;              /* [vocab, hidden] */
+    struct weight embed;       /* [vocab, hidden] */
     float *final_norm;         /* [hidden] */
-    float *lm_head;            /* [vocab, hidden] (== embed when tied) */
+    struct weight lm_head;     /* [vocab, hidden] (== embed when tied) */
     struct layer_weights *layers; /* [n_layers] */
 };
 

@@ -23,28 +23,36 @@ void rmsnorm_forward(float *out, const float *x, const float *w, int T, int C, f
 /* One slice of linear_forward: out[:, c0..c0+n] from rows c0.. of w. */
 struct linear_job {
     float *out;
-    const float *x, *w, *b;
-    int T, n_in, n_out;
+    const float *x, *b;
+    const struct weight *w;
+    const struct linear_exec *ex;
+    int T;
 };
 
-static void linear_slice(void *ctx, int task)
+static void linear_slice(void *ctx, int task, int worker)
 {
     const struct linear_job *j = ctx;
-    int c0 = task * LINEAR_SLICE, n = j->n_out - c0 < LINEAR_SLICE ? j->n_out - c0 : LINEAR_SLICE;
+    int n_in = (int)j->w->cols, n_out = (int)j->w->rows;
+    int c0 = task * LINEAR_SLICE, n = n_out - c0 < LINEAR_SLICE ? n_out - c0 : LINEAR_SLICE;
+    const float *wr = weight_rows_direct(j->w, c0);
+    if (!wr) {
+        float *s = j->ex->scratch + (size_t)worker * j->ex->scratch_floats;
+        weight_rows_f32(j->w, c0, n, s);
+        wr = s;
+    }
     float *o = j->out + c0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->T, n, j->n_in, 1.0f, j->x, j->n_in,
-                j->w + (size_t)c0 * j->n_in, j->n_in, 0.0f, o, j->n_out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->T, n, n_in, 1.0f, j->x, n_in, wr, n_in, 0.0f, o, n_out);
     if (j->b)
         for (int t = 0; t < j->T; t++)
             for (int i = 0; i < n; i++)
-                o[(size_t)t * j->n_out + i] += j->b[c0 + i];
+                o[(size_t)t * n_out + i] += j->b[c0 + i];
 }
 
-void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out,
-                    int threads)
+void linear_forward(float *out, const float *x, const struct weight *w, const float *b, int T,
+                    const struct linear_exec *ex)
 {
-    struct linear_job j = {out, x, w, b, T, n_in, n_out};
-    parallel_run((n_out + LINEAR_SLICE - 1) / LINEAR_SLICE, threads, linear_slice, &j);
+    struct linear_job j = {out, x, b, w, ex, T};
+    parallel_run((int)((w->rows + LINEAR_SLICE - 1) / LINEAR_SLICE), ex->threads, linear_slice, &j);
 }
 
 void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D)

@@ -5,16 +5,28 @@
 
 #include <stddef.h>
 
+#include "weight.h"
+
 /* out[T, C] = x / sqrt(mean(x^2) + eps) * w[C]   (out may equal x) */
 void rmsnorm_forward(float *out, const float *x, const float *w, int T, int C, float eps);
 
-/* out[T, n_out] = x[T, n_in] @ w[n_out, n_in]^T (+ b[n_out]): an sgemm over all T
- * positions for each slice of LINEAR_SLICE output columns, slices spread over
- * `threads` threads. The slicing depends on n_out only, so the result is the same
- * for every thread count. */
+/* Threads and their float32 scratch for weight rows (LINEAR_SLICE rows of the
+ * widest weight per thread; NULL when every weight is an in-memory float32 view). */
+struct linear_exec {
+    int threads;
+    float *scratch;            /* [threads, scratch_floats] */
+    size_t scratch_floats;
+};
+
+/* out[T, n_out] = x[T, n_in] @ w[n_out, n_in]^T (+ b[n_out]), n_out = w->rows,
+ * n_in = w->cols: an sgemm over all T positions for each slice of LINEAR_SLICE
+ * output columns, slices spread over ex->threads threads; each task converts its
+ * slice of w into its thread's scratch first (exact), so the sgemm sees the same
+ * floats whatever the stored dtype. The slicing depends on n_out only, so the
+ * result is the same for every thread count. */
 #define LINEAR_SLICE 256
-void linear_forward(float *out, const float *x, const float *w, const float *b, int T, int n_in, int n_out,
-                    int threads);
+void linear_forward(float *out, const float *x, const struct weight *w, const float *b, int T,
+                    const struct linear_exec *ex);
 
 /* cos/sin[T, D/2] of angle p * inv_freq[i], times `scale` (yarn attention factor). */
 void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D);

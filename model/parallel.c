@@ -14,11 +14,17 @@ struct job {
     atomic_int next;
 };
 
+struct worker {
+    struct job *job;
+    int id;
+};
+
 static void *job_work(void *arg)
 {
-    struct job *j = arg;
+    struct worker *w = arg;
+    struct job *j = w->job;
     for (int i; (i = atomic_fetch_add(&j->next, 1)) < j->n_tasks;)
-        j->fn(j->ctx, i);
+        j->fn(j->ctx, i, w->id);
     return NULL;
 }
 
@@ -30,11 +36,15 @@ void parallel_run(int n_tasks, int threads, parallel_task_fn fn, void *ctx)
     if (threads > 256)
         threads = 256;
     pthread_t th[256];
+    struct worker wk[256];
     int started = 0;
-    for (int i = 1; i < threads; i++, started++)
-        if (pthread_create(&th[started], NULL, job_work, &j))
+    for (int i = 1; i < threads; i++, started++) {
+        wk[i] = (struct worker){&j, i};
+        if (pthread_create(&th[started], NULL, job_work, &wk[i]))
             break;
-    job_work(&j);
+    }
+    wk[0] = (struct worker){&j, 0};
+    job_work(&wk[0]);
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
 }

@@ -7,9 +7,11 @@
 #ifndef SS_MODEL_PARALLEL_H
 #define SS_MODEL_PARALLEL_H
 
-typedef void (*parallel_task_fn)(void *ctx, int task);
+/* `worker` in [0, threads) names the thread running the task (0: the caller's), so
+ * a task can use scratch that belongs to its thread. */
+typedef void (*parallel_task_fn)(void *ctx, int task, int worker);
 
-/* Run fn(ctx, i) for i in [0, n_tasks) on up to `threads` threads (the caller's
+/* Run fn(ctx, i, worker) for i in [0, n_tasks) on up to `threads` threads (the caller's
  * thread is one of them) and return when all are done. Tasks are handed out in
  * order; a thread that cannot be started leaves its share to the others. */
 void parallel_run(int n_tasks, int threads, parallel_task_fn fn, void *ctx);

@@ -437,6 +437,38 @@ static void release(const struct st_file *f, size_t a, size_t b)
         madvise(f->map + lo, hi - lo, MADV_DONTNEED);
 }
 
+size_t st_convert_f32(enum st_dtype dt, const void *src, size_t n, float *dst)
+{
+    const uint8_t *s8 = src;
+    size_t bad = 0;
+    if (dt == ST_DTYPE_F32) {
+        memcpy(dst, src, n * 4);
+    } else {
+        if (dt == ST_DTYPE_F16)
+            pthread_once(&f16_once, f16_table_init);
+        uint16_t buf[2048]; /* the source may be unaligned: copy it out first */
+        for (size_t i = 0; i < n; i += 2048) {
+            size_t m = n - i < 2048 ? n - i : 2048;
+            memcpy(buf, s8 + i * 2, m * 2);
+            float *d = dst + i;
+            if (dt == ST_DTYPE_BF16)
+                for (size_t j = 0; j < m; j++) {
+                    uint32_t u = (uint32_t)buf[j] << 16;
+                    memcpy(d + j, &u, 4);
+                }
+            else
+                for (size_t j = 0; j < m; j++)
+                    d[j] = f16_table[buf[j]];
+        }
+    }
+    for (size_t i = 0; i < n; i++) { /* exponent all ones: NaN or Inf */
+        uint32_t u;
+        memcpy(&u, dst + i, 4);
+        bad += (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad;
+}
+
 void st_read_raw(const struct st_set *s, const struct st_tensor *t, void *dst)
 {
     const struct st_file *f = &s->files[t->file];
@@ -450,32 +482,13 @@ enum ss_status st_read_f32(const struct st_set *s, const struct st_tensor *t, fl
     if (t->dtype != ST_DTYPE_F32 && t->dtype != ST_DTYPE_BF16 && t->dtype != ST_DTYPE_F16)
         return ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': unsupported dtype %s (F32, BF16 and F16 are)", f->path,
                        t->name, t->dtype_name);
-    if (t->dtype == ST_DTYPE_F16)
-        pthread_once(&f16_once, f16_table_init);
     const uint8_t *src = f->map + f->data_off + t->begin;
     uint64_t n = st_numel(t);
-    size_t bad = 0;
+    size_t bad = 0, esz = t->dtype == ST_DTYPE_F32 ? 4 : 2;
     enum { CHUNK = 1 << 22 }; /* elements per step; pages released after each */
-    uint16_t buf[4096];
     for (uint64_t c0 = 0; c0 < n; c0 += CHUNK) {
         uint64_t c1 = c0 + CHUNK < n ? c0 + CHUNK : n;
-        size_t esz = t->dtype == ST_DTYPE_F32 ? 4 : 2;
-        if (t->dtype == ST_DTYPE_F32) {
-            memcpy(dst + c0, src + c0 * 4, (c1 - c0) * 4);
-        } else {
-            for (uint64_t i = c0; i < c1; i += 4096) {
-                size_t m = c1 - i < 4096 ? (size_t)(c1 - i) : 4096;
-                memcpy(buf, src + i * 2, m * 2);
-                if (t->dtype == ST_DTYPE_BF16)
-                    for (size_t j = 0; j < m; j++)
-                        dst[i + j] = st_bf16_to_f32(buf[j]);
-                else
-                    for (size_t j = 0; j < m; j++)
-                        dst[i + j] = f16_table[buf[j]];
-            }
-        }
-        for (uint64_t i = c0; i < c1; i++)
-            bad += !isfinite(dst[i]);
+        bad += st_convert_f32(t->dtype, src + c0 * esz, c1 - c0, dst + c0);
         release(f, f->data_off + t->begin + c0 * esz, f->data_off + t->begin + c1 * esz);
     }
     if (n_nonfinite)

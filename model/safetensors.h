@@ -67,6 +67,9 @@ const char *st_path(const struct st_set *s, const struct st_tensor *t);
  * tensor and dtype. */
 enum ss_status st_read_f32(const struct st_set *s, const struct st_tensor *t, float *dst,
                            size_t *n_nonfinite, struct ss_error *err);
+/* dst[n] = src[n] (F32, BF16 or F16, little-endian, any alignment) as float32,
+ * exactly; returns how many of the values are NaN/Inf. */
+size_t st_convert_f32(enum st_dtype dt, const void *src, size_t n, float *dst);
 /* Copy the raw bytes of t (any dtype) into dst[t->end - t->begin]. */
 void st_read_raw(const struct st_set *s, const struct st_tensor *t, void *dst);
 

@@ -273,17 +273,17 @@ static void tiny_build(struct model *m, const struct model_config *c, uint64_t s
     float *p = m->arena = malloc(total * 4);
     m->w.layers = calloc(c->n_layers, sizeof *m->w.layers);
 #define TAKE(n, scale, base) ({ float *t_ = p; for (size_t i_ = 0; i_ < (n); i_++) t_[i_] = (base) + (scale) * rnd(); p += (n); t_; })
-    m->w.embed = TAKE(c->vocab * H, 1.0f, 0);
+    m->w.embed = weight_f32(TAKE(c->vocab * H, 1.0f, 0), c->vocab, H);
     m->w.final_norm = TAKE(H, 0.2f, 1);
-    m->w.lm_head = c->tied ? m->w.embed : TAKE(c->vocab * H, 0.3f, 0);
+    m->w.lm_head = c->tied ? m->w.embed : weight_f32(TAKE(c->vocab * H, 0.3f, 0), c->vocab, H);
     for (int l = 0; l < c->n_layers; l++) {
         struct layer_weights *w = &m->w.layers[l];
         float s = 1.7f / sqrtf((float)H);
         w->attn_norm = TAKE(H, 0.2f, 1);
-        w->wq = TAKE(qo * H, 2 * s, 0);
-        w->wk = TAKE(kv * H, 2 * s, 0);
-        w->wv = TAKE(kv * H, s, 0);
-        w->wo = TAKE(H * c->n_heads * D, 1.7f / sqrtf((float)(c->n_heads * D)), 0);
+        w->wq = weight_f32(TAKE(qo * H, 2 * s, 0), qo, H);
+        w->wk = weight_f32(TAKE(kv * H, 2 * s, 0), kv, H);
+        w->wv = weight_f32(TAKE(kv * H, s, 0), kv, H);
+        w->wo = weight_f32(TAKE(H * c->n_heads * D, 1.7f / sqrtf((float)(c->n_heads * D)), 0), H, c->n_heads * D);
         if (c->qkv_bias) {
             w->bq = TAKE(qo, 0.3f, 0);
             w->bk = TAKE(kv, 0.3f, 0);
@@ -296,9 +296,9 @@ static void tiny_build(struct model *m, const struct model_config *c, uint64_t s
             w->k_norm = TAKE(D, 0.5f, 2);
         }
         w->ffn_norm = TAKE(H, 0.2f, 1);
-        w->w_gate = TAKE(c->ffn * H, s, 0);
-        w->w_up = TAKE(c->ffn * H, s, 0);
-        w->w_down = TAKE(H * c->ffn, 1.7f / sqrtf((float)c->ffn), 0);
+        w->w_gate = weight_f32(TAKE(c->ffn * H, s, 0), c->ffn, H);
+        w->w_up = weight_f32(TAKE(c->ffn * H, s, 0), c->ffn, H);
+        w->w_down = weight_f32(TAKE(H * c->ffn, 1.7f / sqrtf((float)c->ffn), 0), H, c->ffn);
     }
 #undef TAKE
     m->n_params = total;
@@ -332,6 +332,9 @@ static void naive_rmsnorm(double *y, const double *x, const float *w, int n, dou
         y[i] = x[i] * r * w[i];
 }
 
+/* the float32 array behind an in-memory weight view (tiny_build's) */
+#define F32(w) ((const float *)(w).data)
+
 static void naive_linear(double *y, const double *x, const float *w, const float *b, int n_in, int n_out)
 {
     for (int o = 0; o < n_out; o++) {
@@ -357,14 +360,14 @@ static void naive_forward(const struct model *m, const int32_t *tok, int T, cons
     double af = rope_attention_factor(&c->rope, c->max_pos);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < H; i++)
-            x[t * H + i] = m->w.embed[(size_t)tok[t] * H + i];
+            x[t * H + i] = F32(m->w.embed)[(size_t)tok[t] * H + i];
     for (int l = 0; l < c->n_layers; l++) {
         const struct layer_weights *w = &m->w.layers[l];
         for (int t = 0; t < T; t++) {
             naive_rmsnorm(xn, x + t * H, w->attn_norm, H, c->rms_eps);
-            naive_linear(qg, xn, w->wq, w->bq, H, qo);
-            naive_linear(k + t * nkv * D, xn, w->wk, w->bk, H, nkv * D);
-            naive_linear(v + t * nkv * D, xn, w->wv, w->bv, H, nkv * D);
+            naive_linear(qg, xn, F32(w->wq), w->bq, H, qo);
+            naive_linear(k + t * nkv * D, xn, F32(w->wk), w->bk, H, nkv * D);
+            naive_linear(v + t * nkv * D, xn, F32(w->wv), w->bv, H, nkv * D);
             for (int h = 0; h < nh; h++) {
                 int g = h / G, j = h % G;
                 for (int d = 0; d < D; d++)
@@ -416,15 +419,15 @@ static void naive_forward(const struct model *m, const int32_t *tok, int T, cons
         if (gd)
             memcpy(no->gate + (size_t)l * T * nh * gd, gt, (size_t)T * nh * gd * 8);
         for (int t = 0; t < T; t++) {
-            naive_linear(o, att + t * nh * D, w->wo, w->bo, nh * D, H);
+            naive_linear(o, att + t * nh * D, F32(w->wo), w->bo, nh * D, H);
             for (int i = 0; i < H; i++)
                 x[t * H + i] += o[i];
             naive_rmsnorm(xn, x + t * H, w->ffn_norm, H, c->rms_eps);
-            naive_linear(a, xn, w->w_gate, NULL, H, F);
-            naive_linear(b, xn, w->w_up, NULL, H, F);
+            naive_linear(a, xn, F32(w->w_gate), NULL, H, F);
+            naive_linear(b, xn, F32(w->w_up), NULL, H, F);
             for (int i = 0; i < F; i++)
                 a[i] = a[i] / (1 + exp(-a[i])) * b[i];
-            naive_linear(o, a, w->w_down, NULL, F, H);
+            naive_linear(o, a, F32(w->w_down), NULL, F, H);
             for (int i = 0; i < H; i++)
                 x[t * H + i] += o[i];
         }
@@ -432,7 +435,7 @@ static void naive_forward(const struct model *m, const int32_t *tok, int T, cons
     }
     for (int t = 0; t < T; t++) {
         naive_rmsnorm(xn, x + t * H, m->w.final_norm, H, c->rms_eps);
-        naive_linear(no->logits + (size_t)t * c->vocab, xn, m->w.lm_head, NULL, H, c->vocab);
+        naive_linear(no->logits + (size_t)t * c->vocab, xn, F32(m->w.lm_head), NULL, H, c->vocab);
     }
     free(x), free(xn), free(qg), free(q), free(k), free(v), free(gt), free(att), free(o), free(a), free(b);
     free(sc), free(inv);
@@ -525,14 +528,14 @@ static void test_gate_off(void)
         float *buf = malloc((size_t)c.n_layers * (c.n_heads * D) * (H + 1) * 4), *p = buf;
         for (int l = 0; l < c.n_layers; l++) {
             u.w.layers[l] = g.w.layers[l];
-            u.w.layers[l].wq = p;
+            float *wq = p;
+            u.w.layers[l].wq = weight_f32(wq, c.n_heads * D, H);
             p += c.n_heads * D * H;
             u.w.layers[l].bq = p;
             p += c.n_heads * D;
             for (int grp = 0; grp < c.n_kv_heads; grp++)
                 for (int r = 0; r < G * D; r++) {
-                    memcpy(u.w.layers[l].wq + ((size_t)grp * G * D + r) * H,
-                           g.w.layers[l].wq + ((size_t)grp * P + r) * H, H * 4);
+                    memcpy(wq + ((size_t)grp * G * D + r) * H, F32(g.w.layers[l].wq) + ((size_t)grp * P + r) * H, H * 4);
                     u.w.layers[l].bq[grp * G * D + r] = g.w.layers[l].bq[grp * P + r];
                 }
         }

@@ -1,0 +1,43 @@
+/* model/weight.h — a weight matrix as the checkpoint stores it.
+ *
+ * Weights stay where safetensors put them (mmapped, BF16/F16/F32, possibly
+ * unaligned); whoever multiplies by one converts the rows it is about to use into
+ * float32 scratch (exact for every stored dtype), so the arithmetic is the same as
+ * if the whole matrix had been converted once. A view over a float32 array
+ * (weight_f32) is a weight too: tests and tools build those. */
+#ifndef SS_MODEL_WEIGHT_H
+#define SS_MODEL_WEIGHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Stored dtypes a weight may have (the values of enum st_dtype, model/safetensors.h,
+ * which model.h users need not see). */
+enum weight_dtype { WEIGHT_F32 = 0, WEIGHT_BF16 = 1, WEIGHT_F16 = 2 };
+
+/* NaN/Inf bookkeeping of one stored tensor: warned about once, when first met. */
+struct weight_check {
+    const char *path, *name;   /* file and tensor name, for the warning */
+    int warned;                /* atomic: 1 once the warning was printed */
+    int *n_warned;             /* atomic counter of tensors warned about (the model's) */
+};
+
+struct weight {
+    const void *data;          /* rows*cols values of dtype, row-major ([out, in] as in HF) */
+    enum weight_dtype dtype;
+    int64_t rows, cols;
+    struct weight_check *check; /* NULL: not checked (float32 views built in memory) */
+};
+
+/* A float32 view of data[rows, cols] (not checked for NaN/Inf). */
+struct weight weight_f32(const float *data, int64_t rows, int64_t cols);
+
+/* dst[n, cols] = rows r0..r0+n of w as float32. Values that are NaN/Inf produce
+ * the tensor's one warning on stderr (when w->check is set). */
+void weight_rows_f32(const struct weight *w, int64_t r0, int64_t n, float *dst);
+
+/* Rows r0.. of w usable as float32 in place (an unchecked, aligned F32 view), else
+ * NULL: stored tensors are always converted, which is also where they are checked. */
+const float *weight_rows_direct(const struct weight *w, int64_t r0);
+
+#endif
