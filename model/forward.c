@@ -146,6 +146,7 @@ void run_state_free(struct run_state *rs)
 /* ---- hooks ------------------------------------------------------------------ */
 
 struct pass {
+    const struct model *m;
     const struct hook_set *hooks;
     struct ss_error *err;
     int T, threads;
@@ -157,6 +158,8 @@ static enum ss_status fire(struct pass *ps, enum hook_point p, int layer, const 
 {
     if (!hook_set_wants(ps->hooks, p))
         return SS_OK;
+    if (weight_log_error(ps->m->wlog, ps->err)) /* no hook sees values made of unreadable weights */
+        return ps->err->status;
     struct hook_event ev = {p, layer, data, ndim, {s0, s1, s2}, head, q0, ps->T};
     for (int i = 0; i < ps->hooks->n[p]; i++)
         if (ps->hooks->fn[p][i](ps->hooks->user[p][i], &ev, ps->err)) {
@@ -370,7 +373,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
                              const struct hook_set *hooks, const struct forward_opts *opts, struct ss_error *err)
 {
     struct ss_error local = {0};
-    struct pass ps = {hooks, err ? err : &local, T, threads_of(opts), {0}};
+    struct pass ps = {m, hooks, err ? err : &local, T, threads_of(opts), {0}};
     const struct model_config *c = &m->cfg;
     if (!same_shapes(c, &rs->cfg))
         return ss_fail(err, SS_ERR_INTERNAL, "%s: run state was made for another model", m->dir);
@@ -395,7 +398,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
         weight_rows_f32(&m->w.embed, tokens[t], 1, rs->x + (size_t)t * H);
     for (int l = 0; l < c->n_layers; l++) {
         enum ss_status st = layer_forward(&ps, m, rs, l, opts);
-        if (st)
+        if (st || (st = weight_log_error(m->wlog, ps.err)))
             return st;
     }
     int want_logits = hook_set_wants(hooks, HOOK_LOGITS);
@@ -408,5 +411,5 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
         linear_forward(rs->logits, rs->xn + (size_t)p0 * H, &m->w.lm_head, NULL, n, &ps.lin);
         FIRE(&ps, HOOK_LOGITS, -1, rs->logits, 2, n, c->vocab, 0, -1, p0);
     }
-    return SS_OK;
+    return weight_log_error(m->wlog, ps.err);
 }

@@ -105,6 +105,47 @@ static void read_config_text(struct model *m, const char *dir)
     fclose(f);
 }
 
+/* Point every matrix at its mapped bytes (with its NaN/Inf check) and convert the
+ * small tensors into one float32 arena. ts[i] is the validated tensor of specs[i]. */
+static enum ss_status weights_place(struct model *m, const struct st_set *set, const struct spec *specs,
+                                    const struct st_tensor **ts, int ns, struct ss_error *err)
+{
+    size_t small = 0;
+    for (int i = 0; i < ns; i++)
+        small += specs[i].slot ? st_numel(ts[i]) : 0;
+    m->wlog = calloc(1, sizeof *m->wlog);
+    m->checks = calloc(ns, sizeof *m->checks);
+    if (!m->wlog || !m->checks || posix_memalign(&m->arena, 64, small * sizeof(float) + 64)) {
+        m->arena = NULL;
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", m->dir);
+    }
+    weight_guard_install();
+    float *p = m->arena;
+    for (int i = 0; i < ns; i++) {
+        const struct st_tensor *t = ts[i];
+        const struct st_file *f = &set->files[t->file];
+        m->checks[i] = (struct weight_check){f->path, t->name, 0, m->wlog};
+        if (specs[i].wslot) {
+            *specs[i].wslot = (struct weight){f->map + f->data_off + t->begin, (enum weight_dtype)t->dtype,
+                                              specs[i].shape[0], specs[i].shape[1], &m->checks[i]};
+            m->mapped_bytes += t->end - t->begin;
+            continue;
+        }
+        size_t bad = 0;
+        enum ss_status st = st_read_f32(set, t, p, &bad, err);
+        if (st)
+            return st;
+        if (bad) {
+            fprintf(stderr, "sinkscope: warning: %s: tensor '%s' has %zu NaN/Inf values\n", f->path, t->name, bad);
+            m->checks[i].warned = 1;
+            m->wlog->n_nonfinite++;
+        }
+        *specs[i].slot = p;
+        p += st_numel(t);
+    }
+    return SS_OK;
+}
+
 enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -176,32 +217,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
             st = ss_fail(err, SS_ERR_INPUT, "%s: unexpected tensor '%s' (not part of a %s model with this config.json)",
                          st_path(&set, t), t->name, c->model_type);
     }
-    if (!st) {
-        /* 64-byte aligned; pages are touched only as tensors are converted */
-        if (posix_memalign(&m->arena, 64, total * sizeof(float) + 64)) {
-            m->arena = NULL;
-            st = ss_fail(err, SS_ERR_NOMEM, "%s: cannot allocate %.2f GB for float32 weights", dir, total * 4e-9);
-        } else {
-            /* huge pages: 512x fewer page faults while filling, fewer TLB misses in sgemm */
-            madvise(m->arena, total * sizeof(float), MADV_HUGEPAGE);
-        }
-    }
-    float *p = m->arena;
-    for (int i = 0; i < ns && !st; i++) {
-        size_t bad = 0;
-        if ((st = st_read_f32(&set, ts[i], p, &bad, err)))
-            break;
-        if (bad) {
-            fprintf(stderr, "sinkscope: warning: %s: tensor '%s' has %zu NaN/Inf values\n", st_path(&set, ts[i]),
-                    ts[i]->name, bad);
-            m->n_nonfinite_tensors++;
-        }
-        if (specs[i].slot)
-            *specs[i].slot = p;
-        else
-            *specs[i].wslot = weight_f32(p, specs[i].shape[0], specs[i].shape[1]);
-        p += st_numel(ts[i]);
-    }
+    if (!st)
+        st = weights_place(m, &set, specs, ts, ns, err);
     if (!st) {
         if (c->tied)
             m->w.lm_head = m->w.embed;
@@ -211,17 +228,29 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     free(ts);
 out:
     free(specs);
-    st_close(&set);
-    if (st)
+    if (!st && !(m->st = malloc(sizeof set)))
+        st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", dir);
+    if (st) {
+        st_close(&set);
         model_free(m);
+    } else {
+        memcpy(m->st, &set, sizeof set); /* the maps live as long as the model */
+    }
     return st;
 }
 
 void model_free(struct model *m)
 {
+    if (m->st) {
+        st_close(m->st);
+        free(m->st);
+    }
     free(m->arena);
     free(m->w.layers);
-    m->arena = NULL;
-    m->w.layers = NULL;
+    free(m->checks);
+    free(m->wlog);
+    m->st = m->arena = NULL;
+    m->checks = NULL;
+    m->wlog = NULL;
     memset(&m->w, 0, sizeof m->w);
 }

@@ -103,13 +103,20 @@ struct model {
     char dir[4096];            /* the checkpoint directory as given */
     char config_json[1 << 15]; /* config.json verbatim (truncated past 32 KiB), for run-file metadata */
     size_t n_params;           /* parameters as stored (tied embeddings counted once) */
-    int n_nonfinite_tensors;   /* tensors with NaN/Inf (a warning was printed for each) */
-    void *arena;               /* owns every float array above */
+    size_t mapped_bytes;       /* bytes of the weight matrices, as stored (mapped, read on use) */
+    struct weight_log *wlog;   /* NaN/Inf tensors met so far, and a vanished file (weight.h) */
+    struct weight_check *checks; /* one per mapped matrix */
+    void *st;                  /* the open safetensors set (struct st_set) the views point into */
+    void *arena;               /* owns the float32 norm weights and biases */
 };
 
 /* Load DIR/config.json and DIR/model.safetensors (or the shards named by
- * DIR/model.safetensors.index.json); weights are converted to float32.
- * Warnings (NaN/Inf in a tensor) go to stderr as one line each. */
+ * DIR/model.safetensors.index.json). Every name, shape, dtype and offset is
+ * validated; the matrices stay mapped in their stored dtype (nothing is read until
+ * a forward pass uses them), norm weights and biases are converted to float32.
+ * A NaN/Inf warning (stderr, one line per tensor) comes when the values are first
+ * read: at load for the small tensors, at the first forward that uses a matrix
+ * (m->wlog->n_nonfinite counts them). Installs the SIGBUS guard (weight.h). */
 enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err);
 void model_free(struct model *m);
 

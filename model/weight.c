@@ -1,8 +1,13 @@
-/* model/weight.c — stored weights read as float32, a few rows at a time. */
+/* model/weight.c — stored weights read as float32, a few rows at a time, with
+ * the NaN/Inf warning and the SIGBUS guard of mapped checkpoints. */
 #include "weight.h"
 
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "safetensors.h"
 
@@ -23,19 +28,73 @@ static size_t dtype_size(enum weight_dtype d)
 /* One warning per tensor, from whichever thread meets its first NaN/Inf. */
 static void check_report(struct weight_check *c, size_t bad)
 {
-    if (!bad || atomic_exchange((_Atomic int *)&c->warned, 1))
+    if (!bad || atomic_exchange(&c->warned, 1))
         return;
-    fprintf(stderr, "sinkscope: warning: %s: tensor '%s' has NaN/Inf values (%zu in the first rows read)\n", c->path,
+    fprintf(stderr, "sinkscope: warning: %s: tensor '%s' has NaN/Inf values (%zu in the first slice read that has any)\n", c->path,
             c->name, bad);
-    atomic_fetch_add((_Atomic int *)c->n_warned, 1);
+    atomic_fetch_add(&c->log->n_nonfinite, 1);
+}
+
+/* ---- SIGBUS guard: a read of a vanished mapping jumps back to its conversion ---- */
+
+static _Thread_local sigjmp_buf *guard_jmp; /* set while this thread reads mapped weights */
+static struct sigaction guard_prev;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static void guard_handler(int sig, siginfo_t *si, void *uc)
+{
+    if (guard_jmp)
+        siglongjmp(*guard_jmp, 1);
+    /* not a weight read: put back what was there; the faulting access runs again under it */
+    sigaction(SIGBUS, &guard_prev, NULL);
+    (void)sig, (void)si, (void)uc;
+}
+
+static void guard_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = guard_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER; /* NODEFER: no signal mask to restore after the jump */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &guard_prev);
+}
+
+void weight_guard_install(void)
+{
+    pthread_once(&guard_once, guard_init);
+}
+
+enum ss_status weight_log_error(struct weight_log *log, struct ss_error *err)
+{
+    const char *p = log ? atomic_load(&log->vanished) : NULL;
+    if (!p)
+        return SS_OK;
+    return ss_fail(err, SS_ERR_INPUT,
+                   "%s: the weights could not be read: the file was truncated or overwritten while this run had it "
+                   "mapped", p);
 }
 
 void weight_rows_f32(const struct weight *w, int64_t r0, int64_t n, float *dst)
 {
     const char *src = (const char *)w->data + (size_t)r0 * w->cols * dtype_size(w->dtype);
-    size_t bad = st_convert_f32((enum st_dtype)w->dtype, src, (size_t)n * w->cols, dst);
-    if (w->check)
-        check_report(w->check, bad);
+    size_t count = (size_t)n * w->cols;
+    if (!w->check) { /* an in-memory view: nothing to guard or check */
+        st_convert_f32((enum st_dtype)w->dtype, src, count, dst);
+        return;
+    }
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) {
+        guard_jmp = NULL;
+        memset(dst, 0, count * sizeof *dst);
+        const char *none = NULL;
+        atomic_compare_exchange_strong(&w->check->log->vanished, &none, w->check->path);
+        return;
+    }
+    guard_jmp = &jb;
+    size_t bad = st_convert_f32((enum st_dtype)w->dtype, src, count, dst);
+    guard_jmp = NULL;
+    check_report(w->check, bad);
 }
 
 const float *weight_rows_direct(const struct weight *w, int64_t r0)
