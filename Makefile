@@ -133,12 +133,14 @@ fuzz: deps
 
 # valgrind memcheck over the test binary built without -march=native (valgrind lacks
 # AVX-512), one valgrind run per suite (log in build/valgrind/SUITE.log); the default
-# is every suite (the SS_SUITE lines of tests/test_*.c), VALGRIND_SUITES="a b" picks some.
+# is every suite (the SS_SUITE lines of tests/test_*.c and one per tests/cases/NAME.test),
+# VALGRIND_SUITES="a b" picks some.
 # No --trace-children: the CLI runs in-process (test_cli) or in forked children (faults,
 # the gnuplot fork), which memcheck follows anyway; what is exec'd (gnuplot, python3, sh)
 # is not ours. The faults suite's corpus is cut to 3 windows (SS_FAULTS_CORPUS_LINES),
 # as its 35 windows of 1024 tokens take about 20 s each under memcheck.
-VALGRIND_SUITES ?= $(shell sed -n 's/^SS_SUITE(\([a-z0-9_]*\)).*/\1/p' $(wildcard tests/test_*.c))
+VALGRIND_SUITES ?= $(shell sed -n 's/^SS_SUITE(\([a-z0-9_]*\)).*/\1/p' $(wildcard tests/test_*.c)) \
+                   $(basename $(notdir $(wildcard tests/cases/*.test)))
 VALGRIND_BUILD  := build/valgrind
 valgrind: deps
 	@$(MAKE) --no-print-directory OPT=-O1 BUILD=$(VALGRIND_BUILD) BIN=$(VALGRIND_BUILD)/sinkscope \

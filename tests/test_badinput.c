@@ -1,13 +1,9 @@
-/* tests/test_badinput.c — the bad-input catalogue (issue 8): every case runs one
- * command in-process on a crafted input and asserts exit status 2, exactly one line
- * on stderr that contains the expected text (the file or option, and the problem),
- * nothing on the destination path, and no crash.
- *
- * Valid inputs are made once per suite: `synth --preset tiny` (a checkpoint), a
- * real `run` of it (a run file), a byte-level tokenizer (tok_hand); each case
- * copies what it needs into its own directory and breaks it there.
- * In argv, "@D" stands for the case's directory, "@M" for the valid checkpoint and
- * "@R" for the valid run file. */
+/* tests/test_badinput.c — the breakers of the bad-input catalogue (issue 8). The cases
+ * themselves are data: tests/cases/badinput.test (format: tests/test_cases.h), run by
+ * tests/test_cases.c. Each breaker here is a named setup: it copies what its case needs
+ * from the valid inputs (case_model(), case_run(), case_tokenizer(): `synth --preset tiny`,
+ * a real `run` of it, a byte-level tokenizer) into the case's directory and breaks it
+ * there. A new case needs a new breaker only when no existing one makes its input. */
 #include <CUnit/CUnit.h>
 #include <hdf5.h>
 #include <jansson.h>
@@ -18,11 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "test_runmaker.h"
-#include "test_tokenizer_util.h"
+#include "test_cases.h"
 #include "test_util.h"
 
-static char g_model[512], g_run[512], g_tok[512];
 
 /* ---- file helpers ----------------------------------------------------------- */
 
@@ -51,8 +45,8 @@ static void put_text(const char *dir, const char *name, const char *text)
 /* Copy the valid checkpoint into dir. */
 static void copy_model(const char *dir)
 {
-    CU_ASSERT_EQUAL(sh("cp '%s'/config.json '%s'/", g_model, dir), 0);
-    CU_ASSERT_EQUAL(sh("cp '%s'/model.safetensors '%s'/", g_model, dir), 0);
+    CU_ASSERT_EQUAL(sh("cp '%s'/config.json '%s'/", case_model(), dir), 0);
+    CU_ASSERT_EQUAL(sh("cp '%s'/model.safetensors '%s'/", case_model(), dir), 0);
 }
 
 /* Rewrite dir/model.safetensors with its header passed through edit (data region kept). */
@@ -60,7 +54,7 @@ static void edit_header(const char *dir, void (*edit)(json_t *h))
 {
     size_t n = 0;
     char p[1024];
-    snprintf(p, sizeof p, "%s/model.safetensors", g_model);
+    snprintf(p, sizeof p, "%s/model.safetensors", case_model());
     char *buf = test_read_file(p, &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     uint64_t hl = 0;
@@ -88,7 +82,7 @@ static void edit_header(const char *dir, void (*edit)(json_t *h))
 static void edit_config(const char *dir, void (*edit)(json_t *c))
 {
     char p[1024];
-    snprintf(p, sizeof p, "%s/config.json", g_model);
+    snprintf(p, sizeof p, "%s/config.json", case_model());
     json_t *c = json_load_file(p, 0, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     edit(c);
@@ -265,7 +259,7 @@ static void cfg_missing(const char *d)
 static void edit_tokenizer(const char *d, const char *key, const char *sub, json_t *value)
 {
     char p[1024];
-    snprintf(p, sizeof p, "%s/tokenizer.json", g_tok);
+    snprintf(p, sizeof p, "%s/tokenizer.json", case_tokenizer());
     json_t *t = json_load_file(p, 0, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     json_t *o = sub ? json_object_get(t, sub) : t;
@@ -295,7 +289,7 @@ static void tok_not_json(const char *d) { put_text(d, "tokenizer.json", "{\"mode
 static void with_tokenizer(const char *d)
 {
     copy_model(d);
-    CU_ASSERT_EQUAL(sh("cp '%s'/tokenizer.json '%s'/", g_tok, d), 0);
+    CU_ASSERT_EQUAL(sh("cp '%s'/tokenizer.json '%s'/", case_tokenizer(), d), 0);
 }
 static void prompt_bad_utf8(const char *d)
 {
@@ -318,7 +312,7 @@ static void ids_file_bad(const char *d) { put_text(d, "ids.txt", "1, 2, three\n"
 
 static void run_copy(const char *d)
 {
-    CU_ASSERT_EQUAL(sh("cp '%s' '%s'/run.h5", g_run, d), 0);
+    CU_ASSERT_EQUAL(sh("cp '%s' '%s'/run.h5", case_run(), d), 0);
 }
 static void run_truncated(const char *d)
 {
@@ -379,311 +373,29 @@ static void run_wrong_shape(const char *d) { run_replace(d, "/stats/first_token_
 static void run_pair_truncated(const char *d)
 {
     run_truncated(d);
-    CU_ASSERT_EQUAL(sh("cp '%s' '%s'/good.h5", g_run, d), 0);
+    CU_ASSERT_EQUAL(sh("cp '%s' '%s'/good.h5", case_run(), d), 0);
 }
 static void run_existing_out(const char *d)
 {
     run_copy(d);
     put_text(d, "out.h5", "precious");
 }
-static void nothing(const char *d) { (void)d; }
 
-/* ---- the catalogue ----------------------------------------------------------- */
+/* ---- the named setups (tests/cases/badinput.test refers to them by name) ---- */
 
-struct bad_case {
-    const char *name;
-    void (*setup)(const char *dir);
-    const char *argv[16];      /* NULL-terminated */
-    const char *expect[3];     /* substrings of the one stderr line (NULL-terminated) */
-    const char *out;           /* file (under @D) that must not exist afterwards, or NULL */
+#define SETUP(fn) {#fn, fn}
+const struct case_setup badinput_setups[] = {
+    SETUP(st_truncated), SETUP(st_tiny_file), SETUP(st_header_too_long), SETUP(st_header_not_object),
+    SETUP(st_overlap), SETUP(st_out_of_range), SETUP(st_reversed), SETUP(st_byte_size),
+    SETUP(st_dtype_unsupported), SETUP(st_dtype_unknown), SETUP(st_missing_tensor), SETUP(st_shape_vs_config),
+    SETUP(st_no_weights), SETUP(st_missing_shard), SETUP(st_shard_traversal), SETUP(cfg_missing_field),
+    SETUP(cfg_mistyped_field), SETUP(cfg_unknown_type), SETUP(cfg_zero_heads), SETUP(cfg_kv_not_divisor),
+    SETUP(cfg_fractional), SETUP(cfg_layers_huge), SETUP(cfg_yarn_factor_0), SETUP(cfg_not_json),
+    SETUP(cfg_missing), SETUP(tok_wordpiece), SETUP(tok_no_vocab), SETUP(tok_bad_merge),
+    SETUP(tok_bad_pretok), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),
+    SETUP(prompt_bad_utf8), SETUP(prompt_empty), SETUP(prompt_long), SETUP(ids_file_bad),
+    SETUP(run_copy), SETUP(run_truncated), SETUP(run_not_hdf5), SETUP(run_zero_bytes),
+    SETUP(run_schema_other), SETUP(run_schema_newer), SETUP(run_missing_summary), SETUP(run_missing_stats),
+    SETUP(run_wrong_shape), SETUP(run_pair_truncated), SETUP(run_existing_out),
+    {NULL, NULL},
 };
-
-#define RUN_IDS(...) {"run", "-m", "@D", "--token-ids", "1,2,3", "-o", "@D/out.h5", "--quiet", __VA_ARGS__ NULL}
-
-static const struct bad_case checkpoint_cases[] = {
-    {"truncated safetensors", st_truncated, RUN_IDS(), {"@D/model.safetensors", "truncated"}, "out.h5"},
-    {"safetensors shorter than its length prefix", st_tiny_file, RUN_IDS(), {"@D/model.safetensors"}, "out.h5"},
-    {"header too long", st_header_too_long, RUN_IDS(), {"@D/model.safetensors", "header length 200000000"}, "out.h5"},
-    {"header not an object", st_header_not_object, RUN_IDS(), {"@D/model.safetensors", "header"}, "out.h5"},
-    {"overlapping offsets", st_overlap, RUN_IDS(), {"@D/model.safetensors", NORM0, "overlap"}, "out.h5"},
-    {"out-of-range offsets", st_out_of_range, RUN_IDS(), {"@D/model.safetensors", "model.norm.weight"}, "out.h5"},
-    {"reversed offsets", st_reversed, RUN_IDS(), {"@D/model.safetensors", EMBED}, "out.h5"},
-    {"wrong byte size", st_byte_size, RUN_IDS(), {"@D/model.safetensors", EMBED, "needs"}, "out.h5"},
-    {"unsupported dtype", st_dtype_unsupported, RUN_IDS(), {"@D/model.safetensors", "I16"}, "out.h5"},
-    {"unknown dtype", st_dtype_unknown, RUN_IDS(), {"@D/model.safetensors", "Q4"}, "out.h5"},
-    {"missing tensor", st_missing_tensor, RUN_IDS(), {UP0, "missing"}, "out.h5"},
-    {"shape disagrees with config", st_shape_vs_config, RUN_IDS(), {EMBED, "config.json implies"}, "out.h5"},
-    {"no weights file", st_no_weights, RUN_IDS(), {"@D", "no model.safetensors"}, "out.h5"},
-    {"missing shard", st_missing_shard, RUN_IDS(), {"model-00002-of-00002.safetensors", "cannot open"}, "out.h5"},
-    {"shard path leaves the checkpoint", st_shard_traversal, RUN_IDS(), {"model.safetensors.index.json"}, "out.h5"},
-    {"info on truncated safetensors", st_truncated, {"info", "-m", "@D", NULL}, {"@D/model.safetensors", "truncated"}, NULL},
-};
-
-static const struct bad_case config_cases[] = {
-    {"config missing field", cfg_missing_field, RUN_IDS(), {"@D/config.json", "num_hidden_layers", "missing"}, "out.h5"},
-    {"config mistyped field", cfg_mistyped_field, RUN_IDS(), {"@D/config.json", "num_attention_heads", "integer"}, "out.h5"},
-    {"config unknown model_type", cfg_unknown_type, RUN_IDS(), {"@D/config.json", "gpt_neox"}, "out.h5"},
-    {"config not JSON", cfg_not_json, RUN_IDS(), {"@D/config.json", "JSON"}, "out.h5"},
-    {"config zero heads", cfg_zero_heads, RUN_IDS(), {"@D/config.json", "num_attention_heads"}, "out.h5"},
-    {"config kv heads not a divisor", cfg_kv_not_divisor, RUN_IDS(), {"@D/config.json", "num_key_value_heads"}, "out.h5"},
-    {"config fractional layers", cfg_fractional, RUN_IDS(), {"@D/config.json", "num_hidden_layers"}, "out.h5"},
-    {"config missing", cfg_missing, RUN_IDS(), {"@D/config.json"}, "out.h5"},
-    {"config with more layers than tensors", cfg_layers_huge, RUN_IDS(), {"model.layers.9999999.", "missing"}, "out.h5"},
-    {"config yarn factor 0", cfg_yarn_factor_0, RUN_IDS(), {"@D/config.json", "factor", "positive"}, "out.h5"},
-    {"info on unknown model_type", cfg_unknown_type, {"info", "-m", "@D", NULL}, {"@D/config.json", "gpt_neox"}, NULL},
-};
-
-#define TOKENIZE(...) {"tokenize", "-m", "@D/tokenizer.json", "-p", "hello", __VA_ARGS__ NULL}
-static const struct bad_case tokenizer_cases[] = {
-    {"tokenizer unknown model type", tok_wordpiece, TOKENIZE(), {"@D/tokenizer.json", "WordPiece"}, NULL},
-    {"tokenizer missing vocab", tok_no_vocab, TOKENIZE(), {"@D/tokenizer.json", "vocab"}, NULL},
-    {"tokenizer merge names unknown token", tok_bad_merge, TOKENIZE(), {"@D/tokenizer.json", "zzz"}, NULL},
-    {"tokenizer unsupported pre_tokenizer", tok_bad_pretok, TOKENIZE(), {"@D/tokenizer.json", "Whitespace"}, NULL},
-    {"tokenizer not JSON", tok_not_json, TOKENIZE(), {"@D/tokenizer.json"}, NULL},
-    {"run with tokenizer missing vocab", tok_no_vocab_model,
-     {"run", "-m", "@D", "-p", "hi", "-o", "@D/out.h5", NULL}, {"@D/tokenizer.json", "vocab"}, "out.h5"},
-};
-
-static const struct bad_case prompt_cases[] = {
-    {"prompt invalid UTF-8 (run -f)", prompt_bad_utf8,
-     {"run", "-m", "@D", "-f", "@D/prompt.txt", "-o", "@D/out.h5", "--quiet", NULL},
-     {"@D/prompt.txt", "byte offset 9"}, "out.h5"},
-    {"prompt invalid UTF-8 (tokenize -f)", prompt_bad_utf8,
-     {"tokenize", "-m", "@D", "-f", "@D/prompt.txt", NULL}, {"@D/prompt.txt", "byte offset 9"}, NULL},
-    {"prompt invalid UTF-8 (run -p)", with_tokenizer,
-     {"run", "-m", "@D", "-p", "ab\xe2\x82", "-o", "@D/out.h5", "--quiet", NULL}, {"byte offset 2"}, "out.h5"},
-    {"prompt empty (-f)", prompt_empty,
-     {"run", "-m", "@D", "-f", "@D/prompt.txt", "-o", "@D/out.h5", "--quiet", NULL}, {"empty"}, "out.h5"},
-    {"prompt empty (-p)", with_tokenizer,
-     {"run", "-m", "@D", "-p", "", "-o", "@D/out.h5", "--quiet", NULL}, {"empty"}, "out.h5"},
-    {"prompt longer than the context", prompt_long,
-     {"run", "-m", "@D", "-f", "@D/prompt.txt", "-c", "8", "-o", "@D/out.h5", "--quiet", NULL}, {"8"}, "out.h5"},
-    {"prompt file missing", with_tokenizer,
-     {"run", "-m", "@D", "-f", "@D/nope.txt", "-o", "@D/out.h5", "--quiet", NULL}, {"@D/nope.txt"}, "out.h5"},
-    {"token id out of range", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2,512", "-o", "@D/out.h5", "--quiet", NULL}, {"--token-ids", "512"}, "out.h5"},
-    {"token id negative", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,-2", "-o", "@D/out.h5", "--quiet", NULL}, {"--token-ids"}, "out.h5"},
-    {"token ids not numbers (@FILE)", ids_file_bad,
-     {"run", "-m", "@M", "--token-ids", "@@D/ids.txt", "-o", "@D/out.h5", "--quiet", NULL}, {"three"}, "out.h5"},
-    {"prompt without a tokenizer", nothing,
-     {"run", "-m", "@M", "-p", "hi", "-o", "@D/out.h5", "--quiet", NULL}, {"tokenizer.json"}, "out.h5"},
-};
-
-static const struct bad_case runfile_cases[] = {
-    {"summary: truncated run file", run_truncated, {"summary", "@D/run.h5", NULL}, {"@D/run.h5"}, NULL},
-    {"summary: not HDF5", run_not_hdf5, {"summary", "@D/run.h5", NULL}, {"@D/run.h5"}, NULL},
-    {"summary: empty file", run_zero_bytes, {"summary", "@D/run.h5", NULL}, {"@D/run.h5"}, NULL},
-    {"summary: missing file", nothing, {"summary", "@D/none.h5", NULL}, {"@D/none.h5"}, NULL},
-    {"summary: wrong schema", run_schema_other, {"summary", "@D/run.h5", NULL}, {"@D/run.h5", "otherformat/1"}, NULL},
-    {"summary: newer schema", run_schema_newer, {"summary", "@D/run.h5", NULL}, {"@D/run.h5", "sinkscope/2"}, NULL},
-    {"summary: missing /summary dataset", run_missing_summary, {"summary", "@D/run.h5", NULL},
-     {"@D/run.h5", "/summary/first_token_share"}, NULL},
-    {"summary: missing /stats dataset", run_missing_stats, {"summary", "@D/run.h5", "--per-head", NULL},
-     {"@D/run.h5", "/stats/first_token_share"}, NULL},
-    {"summary: wrong shape", run_wrong_shape, {"summary", "@D/run.h5", "--per-head", NULL},
-     {"@D/run.h5", "/stats/first_token_share"}, NULL},
-    {"compare: one truncated", run_pair_truncated, {"compare", "@D/good.h5", "@D/run.h5", NULL}, {"@D/run.h5"}, NULL},
-    {"compare: wrong shape", run_wrong_shape, {"compare", "@R", "@D/run.h5", NULL},
-     {"@D/run.h5", "/stats/first_token_share"}, NULL},
-    {"audit: missing dataset", run_missing_stats,
-     {"audit", "@D/run.h5", "--max-first-token-share", "0.5", NULL}, {"@D/run.h5", "first_token_share"}, NULL},
-    {"audit: newer schema", run_schema_newer,
-     {"audit", "@D/run.h5", "--max-first-token-share", "0.5", NULL}, {"@D/run.h5", "sinkscope/2"}, NULL},
-    {"plot: truncated run file", run_truncated,
-     {"plot", "first-token", "@D/run.h5", "-o", "@D/out.png", NULL}, {"@D/run.h5"}, "out.png"},
-    {"plot: wrong schema", run_schema_other,
-     {"plot", "first-token", "@D/run.h5", "-o", "@D/out.png", NULL}, {"@D/run.h5"}, "out.png"},
-    {"plot: attention map without dumps", run_copy,
-     {"plot", "attention-map", "@D/run.h5", "-o", "@D/out.png", NULL}, {"@D/run.h5", "--dump attention"}, "out.png"},
-    {"plot: gate histogram of an ungated run", run_copy,
-     {"plot", "gate-hist", "@D/run.h5", "-o", "@D/out.png", NULL}, {"@D/run.h5"}, "out.png"},
-};
-
-static const struct bad_case cli_cases[] = {
-    {"unknown command", nothing, {"frobnicate", NULL}, {"unknown command 'frobnicate'"}, NULL},
-    {"run: empty output name", nothing, {"run", "-m", "@M", "--token-ids", "1,2", "-o", "", NULL}, {"-o", "empty"}, NULL},
-    {"run: unknown option", nothing, RUN_IDS("--bogus", ), {"--bogus"}, "out.h5"},
-    {"run: missing value", nothing, {"run", "-m", "@M", "--token-ids", "1,2", "-o", NULL}, {"-o"}, NULL},
-    {"run: bad layer list", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "-o", "@D/out.h5", "--dump", "attention", "--layers", "0,x", NULL},
-     {"--layers", "0,x"}, "out.h5"},
-    {"run: layer out of range", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "-o", "@D/out.h5", "--dump", "attention", "--layers", "7", NULL},
-     {"--layers", "7"}, "out.h5"},
-    {"run: contradicting inputs", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "-p", "hi", "-o", "@D/out.h5", NULL}, {"--token-ids", "-p"}, "out.h5"},
-    {"run: --layers without --dump", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "--layers", "0", "-o", "@D/out.h5", NULL}, {"--layers", "--dump"}, "out.h5"},
-    {"run: --stride without --corpus", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "--stride", "4", "-o", "@D/out.h5", NULL}, {"--stride"}, "out.h5"},
-    {"run: bad dump kind", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "--dump", "attention,bogus", "-o", "@D/out.h5", NULL}, {"bogus"}, "out.h5"},
-    {"run: bad gate mode", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "--gate", "constant=x", "-o", "@D/out.h5", NULL}, {"constant=x"}, "out.h5"},
-    {"run: bad thread count", nothing,
-     {"run", "-m", "@M", "--token-ids", "1,2", "-t", "0", "-o", "@D/out.h5", NULL}, {"-t"}, "out.h5"},
-    {"run: output exists without --force", run_existing_out,
-     {"run", "-m", "@M", "--token-ids", "1,2", "-o", "@D/out.h5", "--quiet", NULL}, {"@D/out.h5", "--force"}, NULL},
-    {"run: output directory is a file", run_copy,
-     {"run", "-m", "@M", "--token-ids", "1,2", "-o", "@D/run.h5/out.h5", "--quiet", NULL}, {"@D/run.h5/out.h5"}, NULL},
-    {"summary: unknown format", nothing, {"summary", "@R", "--format", "xml", NULL}, {"xml"}, NULL},
-    {"audit: bad layer list", nothing,
-     {"audit", "@R", "--max-first-token-share", "0.5", "--layers", "1-x", NULL}, {"1-x"}, NULL},
-    {"audit: no limit given", nothing, {"audit", "@R", NULL}, {"--max"}, NULL},
-    {"audit: limit not a number", nothing, {"audit", "@R", "--max-first-token-share", "lots", NULL}, {"lots"}, NULL},
-    {"plot: unknown kind", nothing, {"plot", "pie", "@R", "-o", "@D/out.png", NULL}, {"pie"}, "out.png"},
-    {"plot: unknown output type", nothing, {"plot", "first-token", "@R", "-o", "@D/out.bmp", NULL}, {"out.bmp"}, "out.bmp"},
-    {"compare: one run only", nothing, {"compare", "@R", NULL}, {"compare"}, NULL},
-    {"synth: unknown preset", nothing, {"synth", "-o", "@D/m", "--preset", "huge", NULL}, {"huge"}, "m"},
-};
-
-/* Replace @D, @M, @R in s; returns a static buffer from a ring. */
-static const char *subst(const char *s, const char *dir)
-{
-    static char ring[16][1200];
-    static int k;
-    char *o = ring[k++ % 16];
-    size_t n = 0;
-    for (const char *p = s; *p && n < 1100; p++) {
-        const char *rep = NULL;
-        if (p[0] == '@' && (p[1] == 'D' || p[1] == 'M' || p[1] == 'R'))
-            rep = p[1] == 'D' ? dir : p[1] == 'M' ? g_model : g_run;
-        if (rep) {
-            n += (size_t)snprintf(o + n, 1200 - n, "%s", rep);
-            p++;
-        } else {
-            o[n++] = *p;
-        }
-    }
-    o[n] = 0;
-    return o;
-}
-
-static int n_cases_run;
-static int base_make(void);
-
-static int base_ready(void)
-{
-    static int base = -1;
-    if (base < 0)
-        base = base_make();
-    return base;
-}
-
-static void run_case(const struct bad_case *c)
-{
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
-    char tag[64];
-    snprintf(tag, sizeof tag, "bad-%d", n_cases_run++);
-    const char *dir = test_tmpdir(tag);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-    c->setup(dir);
-    const char *a[16] = {0};
-    for (int i = 0; i < 15 && c->argv[i]; i++)
-        a[i] = subst(c->argv[i], dir);
-    static char out[8192], err[8192];
-    int rc = test_cli(out, sizeof out, err, sizeof err, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
-                      a[9], a[10], a[11], a[12], a[13], a[14], NULL);
-    int ok = rc == 2 && test_count_lines(err) == 1;
-    for (int i = 0; i < 3 && c->expect[i]; i++)
-        ok &= strstr(err, subst(c->expect[i], dir)) != NULL;
-    char outp[1300];
-    if (c->out) {
-        snprintf(outp, sizeof outp, "%s/%s", dir, c->out);
-        if (access(outp, F_OK) == 0) {
-            printf("\n    %s: %s exists after the failure", c->name, outp);
-            ok = 0;
-        }
-    }
-    /* no temporary file left beside the destination either */
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q -e '\\.tmp' -e '\\.partial'", dir);
-    if (system(cmd) == 0) {
-        printf("\n    %s: a temporary file is left in %s", c->name, dir);
-        ok = 0;
-    }
-    if (!ok) {
-        printf("\n    FAILED case '%s': exit %d, stderr (%d lines): %s    expected:", c->name, rc,
-               test_count_lines(err), err);
-        for (int i = 0; i < 3 && c->expect[i]; i++)
-            printf(" '%s'", subst(c->expect[i], dir));
-    }
-    CU_ASSERT(ok);
-}
-
-#define RUN_TABLE(fn, table)                                                   \
-    static void fn(void)                                                       \
-    {                                                                          \
-        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)            \
-            run_case(&table[i]);                                               \
-    }
-RUN_TABLE(test_checkpoints, checkpoint_cases)
-RUN_TABLE(test_configs, config_cases)
-RUN_TABLE(test_tokenizers, tokenizer_cases)
-RUN_TABLE(test_prompts, prompt_cases)
-RUN_TABLE(test_runfiles, runfile_cases)
-RUN_TABLE(test_cli_options, cli_cases)
-
-/* An existing output is left byte for byte as it was. */
-static void test_existing_output_untouched(void)
-{
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
-    const char *dir = test_tmpdir("bad-keep");
-    put_text(dir, "out.h5", "precious");
-    char o[1024];
-    snprintf(o, sizeof o, "%s/out.h5", dir);
-    int rc = test_cli(NULL, 0, NULL, 0, "run", "-m", g_model, "--token-ids", "1,2", "-o", o, "--quiet", NULL);
-    CU_ASSERT_EQUAL(rc, 2);
-    size_t n = 0;
-    char *s = test_read_file(o, &n);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    CU_ASSERT_STRING_EQUAL(s, "precious");
-    free(s);
-}
-
-/* Count the catalogue: the issue asks for at least 30 cases. */
-static void test_catalogue_size(void)
-{
-    size_t n = sizeof checkpoint_cases / sizeof checkpoint_cases[0] + sizeof config_cases / sizeof config_cases[0] +
-               sizeof tokenizer_cases / sizeof tokenizer_cases[0] + sizeof prompt_cases / sizeof prompt_cases[0] +
-               sizeof runfile_cases / sizeof runfile_cases[0] + sizeof cli_cases / sizeof cli_cases[0];
-    printf("\n    %zu bad-input cases", n);
-    CU_ASSERT(n >= 30);
-}
-
-/* The valid inputs every case starts from, made by the first test that needs them
- * (tok_hand reports through CUnit, so not in the suite's init); 0 when ready. */
-static int base_make(void)
-{
-    const char *d = test_tmpdir("bad-base");
-    if (!d)
-        return 1;
-    snprintf(g_model, sizeof g_model, "%s/tiny", d);
-    snprintf(g_run, sizeof g_run, "%s/tiny.h5", d);
-    if (test_cli(NULL, 0, NULL, 0, "synth", "-o", g_model, "--preset", "tiny", NULL) != 0)
-        return 1;
-    if (test_cli(NULL, 0, NULL, 0, "run", "-m", g_model, "--token-ids", "1,2,3,4,5,6,7,8", "-o", g_run, "--quiet",
-                 NULL) != 0)
-        return 1;
-    /* a byte-level tokenizer (ids 0..255 = bytes) with two merges and a special token */
-    const char *t = tok_hand("bad-tok", "{\"ab\": 256, \"cd\": 257}", "[\"a b\", \"c d\"]",
-                             "[{\"id\": 300, \"content\": \"<s>\", \"special\": true}]", NULL, NULL, NULL, NULL);
-    if (!t)
-        return 1;
-    snprintf(g_tok, sizeof g_tok, "%s", t);
-    return 0;
-}
-
-SS_SUITE(badinput)
-{
-    CU_pSuite s = CU_add_suite("badinput", NULL, NULL);
-    CU_add_test(s, "catalogue has >= 30 cases", test_catalogue_size);
-    CU_add_test(s, "malformed checkpoints", test_checkpoints);
-    CU_add_test(s, "malformed configs", test_configs);
-    CU_add_test(s, "malformed tokenizers", test_tokenizers);
-    CU_add_test(s, "bad prompts and token ids", test_prompts);
-    CU_add_test(s, "bad run files (summary, compare, audit, plot)", test_runfiles);
-    CU_add_test(s, "bad command lines", test_cli_options);
-    CU_add_test(s, "existing output untouched without --force", test_existing_output_untouched);
-}

@@ -239,7 +239,7 @@ static void test_disk_full_plot(void)
 {
     CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
     if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        printf("\n    SKIP: gnuplot missing");
+        test_skip("gnuplot missing (make deps installs gnuplot-nox)");
         return;
     }
     const char *dir = test_tmpdir("fault-fsize-plot");

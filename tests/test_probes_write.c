@@ -277,7 +277,7 @@ static void test_dumps_f16(void)
 static void test_python_reads(void)
 {
     if (system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") != 0) {
-        printf("\n  skipped: python3-h5py not installed");
+        test_skip("python3-h5py not installed (make deps installs it)");
         return;
     }
     const char *dir = test_tmpdir("probes-py");
@@ -295,7 +295,7 @@ static void test_python_reads(void)
              path);
     CU_ASSERT_EQUAL(system(cmd), 0);
     if (system("/usr/bin/python3 -c 'import xarray, h5netcdf' 2>/dev/null") != 0) {
-        printf("\n  xarray part skipped: python3-xarray/python3-h5netcdf not installed");
+        test_skip("python3-xarray/python3-h5netcdf not installed (make deps installs them)");
         return;
     }
     snprintf(cmd, sizeof cmd,

@@ -13,7 +13,7 @@
 const char *tok_qwen3(void)
 {
     if (access(QWEN3_TOKENIZER, R_OK)) {
-        printf("\n    SKIP: %s is missing (make deps fetches it)\n", QWEN3_TOKENIZER);
+        test_skip("%s is missing (make deps fetches it)", QWEN3_TOKENIZER);
         return NULL;
     }
     return QWEN3_TOKENIZER;

@@ -42,14 +42,23 @@ static void slurp(const char *path, char *buf, size_t n)
 
 int test_cli(char *out, size_t nout, char *err, size_t nerr, const char *arg0, ...)
 {
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && n < 62; a = va_arg(ap, const char *))
+        args[n++] = a;
+    va_end(ap);
+    return test_cli_argv(out, nout, err, nerr, n, args);
+}
+
+int test_cli_argv(char *out, size_t nout, char *err, size_t nerr, int nargs, const char *const *args)
+{
     char *argv[64];
     int argc = 0;
     argv[argc++] = "sinkscope";
-    va_list ap;
-    va_start(ap, arg0);
-    for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
+    for (int i = 0; i < nargs && argc < 63; i++)
+        argv[argc++] = (char *)args[i];
     argv[argc] = NULL;
 
     mkdir("tests/out", 0755);
@@ -118,4 +127,31 @@ double test_max_abs_diff(const float *a, const float *b, size_t n)
             m = isnan(d) ? INFINITY : d;
     }
     return m;
+}
+
+static char skips[32][256];
+static int n_skips;
+
+void test_skip(const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    printf("\n    SKIP: %s\n", why);
+    for (int i = 0; i < n_skips; i++)
+        if (!strcmp(skips[i], why))
+            return;
+    if (n_skips < 32)
+        snprintf(skips[n_skips++], sizeof skips[0], "%s", why);
+}
+
+int test_skips_report(void)
+{
+    if (n_skips)
+        printf("\n%d skipped (each is a failure under CI=true):\n", n_skips);
+    for (int i = 0; i < n_skips; i++)
+        printf("  SKIP: %s\n", skips[i]);
+    return n_skips;
 }
