@@ -71,10 +71,11 @@ int cmd_info(int argc, char **argv)
         return cli_report(&err);
     /* what the weights say: tying, dtype, stored parameters (headers only; no data read) */
     cfg.tied = st_find(&set, "lm_head.weight") == NULL;
-    size_t stored = 0;
+    size_t stored = 0, stored_bytes = 0;
     int dt_count[4] = {0};
     for (int i = 0; i < set.n_tensors; i++) {
         stored += st_numel(&set.tensors[i]);
+        stored_bytes += set.tensors[i].end - set.tensors[i].begin;
         if (set.tensors[i].dtype <= ST_DTYPE_I32)
             dt_count[set.tensors[i].dtype]++;
     }
@@ -116,9 +117,14 @@ int cmd_info(int argc, char **argv)
            dt_count[ST_DTYPE_BF16], dt_count[ST_DTYPE_F16]);
     printf("parameters     %zu stored (%.3f B); config implies %zu\n", stored, stored * 1e-9, model_config_n_params(&cfg));
     struct forward_opts fo = {0};
-    double wb = (double)stored * 4, ab = (double)run_state_bytes(&cfg, ctx, &fo);
-    char b1[32], b2[32], b3[32];
-    printf("memory         %s float32 weights + %s activations at %d positions = %s\n", bytes_str(b1, 32, wb),
-           bytes_str(b2, 32, ab), ctx, bytes_str(b3, 32, wb + ab));
+    struct run_memory rm;
+    run_memory_plan(&rm, &cfg, stored_bytes, ctx, &fo);
+    double have = (double)machine_memory_bytes();
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
+    printf("memory         %s at %d positions, %d thread(s): weights %s (%s, mapped) + activations %s + scratch %s\n",
+           bytes_str(b1, 32, (double)rm.total), ctx, rm.threads, bytes_str(b2, 32, (double)rm.weights), dtype,
+           bytes_str(b3, 32, (double)rm.activations), bytes_str(b4, 32, (double)(rm.scratch + rm.small)));
+    printf("machine        %s of memory: %s\n", bytes_str(b5, 32, have),
+           !have ? "unknown" : rm.total <= have ? "the run fits" : "the run does NOT fit (run refuses it)");
     return EXIT_CODE_OK;
 }

@@ -13,7 +13,7 @@ static void usage(FILE *f)
             "usage: sinkscope synth -o DIR --preset NAME [--gate none|headwise|elementwise] [--layers N]\n"
             "                       [--dtype bf16|f32] [--seed S]\n"
             "  -o, --output DIR    new or empty directory for config.json and model.safetensors\n"
-            "      --preset NAME   tiny | qwen3-0.6b | llama-3.2-1b | gated-1b (the paper's 1B release shapes)\n"
+            "      --preset NAME   tiny | qwen3-0.6b | llama-3.2-1b | llama-3.1-8b | gated-1b (the paper's 1B release shapes)\n"
             "      --gate KIND     output gate inside q_proj (default: headwise for gated-1b, none otherwise;\n"
             "                      gated-1b elementwise narrows the FFN to 5504 as the paper does)\n"
             "      --layers N      keep only N decoder layers (default: the preset's)\n"

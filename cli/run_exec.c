@@ -309,6 +309,10 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
     double t_load = clock_now_s() - t0;
     c.fo.gate = gm;
     c.fo.threads = a->threads;
+    struct run_memory rm; /* refuse, before any forward work, a run this machine cannot hold */
+    run_memory_plan(&rm, &c.m->cfg, c.m->mapped_bytes, c.seqs.T, &c.fo);
+    if ((s = run_memory_check(&rm, a->model_dir, c.seqs.T, &err)))
+        goto done;
     struct probes_opts po = {
         .shape = {cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.hidden, cfg.vocab,
                   model_config_gate_dim(&c.m->cfg), c.seqs.T, cfg.sliding_window},

@@ -88,6 +88,16 @@ size_t run_state_bytes(const struct model_config *c, int max_T, const struct for
     return tot * sizeof(float) + sizeof(struct run_state);
 }
 
+int forward_opts_threads(const struct forward_opts *opts)
+{
+    return threads_of(opts);
+}
+
+size_t run_state_scratch_bytes(const struct model_config *c, const struct forward_opts *opts)
+{
+    return (size_t)threads_of(opts) * LINEAR_SLICE * widest_in(c) * sizeof(float);
+}
+
 enum ss_status run_state_new(struct run_state **out, const struct model_config *c, int max_T,
                              const struct forward_opts *opts, struct ss_error *err)
 {

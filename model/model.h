@@ -160,8 +160,32 @@ struct run_state;
 enum ss_status run_state_new(struct run_state **rs, const struct model_config *c, int max_T,
                              const struct forward_opts *opts, struct ss_error *err);
 void run_state_free(struct run_state *rs);
-/* Bytes run_state_new would allocate (for `info` and memory planning). */
+/* Bytes run_state_new would allocate (for `info` and memory planning), and the
+ * part of them that is weight scratch (threads x LINEAR_SLICE rows of the widest
+ * weight, float32). */
 size_t run_state_bytes(const struct model_config *c, int max_T, const struct forward_opts *opts);
+size_t run_state_scratch_bytes(const struct model_config *c, const struct forward_opts *opts);
+/* The worker threads a forward with opts uses (opts->threads, or all cores). */
+int forward_opts_threads(const struct forward_opts *opts);
+
+/* ---- memory a run needs (model/memory.c) --------------------------------------- */
+
+struct run_memory {
+    size_t weights;            /* the checkpoint's tensor bytes: mapped, resident once read */
+    size_t small;              /* float32 copies of norm weights and biases */
+    size_t activations;        /* run_state buffers for the context (weight scratch excluded) */
+    size_t scratch;            /* weight scratch of the threads */
+    size_t total;
+    int threads;               /* the threads planned for (opts->threads, or all cores) */
+};
+/* The plan for `stored_bytes` of tensors in the files and max_T positions. */
+void run_memory_plan(struct run_memory *rm, const struct model_config *c, size_t stored_bytes, int max_T,
+                     const struct forward_opts *opts);
+/* Physical memory of this machine, or the cgroup's limit when lower (bytes; 0 when
+ * unknown). SINKSCOPE_MEMORY_BYTES overrides it (tests of the refusal). */
+size_t machine_memory_bytes(void);
+/* SS_ERR_INPUT, naming `what` and every part of the plan, when the run cannot fit. */
+enum ss_status run_memory_check(const struct run_memory *rm, const char *what, int max_T, struct ss_error *err);
 
 /* Run tokens[0..T) (one sequence) through the model, firing hooks on the way.
  * Token ids must lie in [0, vocab) (else SS_ERR_INPUT naming the position). A hook

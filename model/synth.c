@@ -46,13 +46,20 @@ enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, 
         c->rope = (struct rope_config){.type = ROPE_TYPE_LLAMA3, .theta = 500000, .factor = 32, .low_freq_factor = 1,
                                        .high_freq_factor = 4, .original_max_pos = 8192};
         c->bos_token_id = 128000, c->eos_token_id = 128001;
+    } else if (!strcmp(p, "llama-3.1-8b")) { /* the memory promise of issue 13: 16 GB of bf16 */
+        strcpy(c->model_type, "llama");
+        c->n_layers = 32, c->hidden = 4096, c->n_heads = 32, c->n_kv_heads = 8, c->head_dim = 128, c->ffn = 14336;
+        c->vocab = 128256, c->max_pos = 131072, c->rms_eps = 1e-5f, c->tied = 0;
+        c->rope = (struct rope_config){.type = ROPE_TYPE_LLAMA3, .theta = 500000, .factor = 8, .low_freq_factor = 1,
+                                       .high_freq_factor = 4, .original_max_pos = 8192};
+        c->bos_token_id = 128000, c->eos_token_id = 128001;
     } else if (!strcmp(p, "gated-1b")) {
         strcpy(c->model_type, "qwen3");
         c->n_layers = 28, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 8, c->head_dim = 128, c->ffn = 6144;
         c->vocab = 152064, c->max_pos = 32768, c->qk_norm = 1;
         gate = GATE_KIND_HEADWISE;
     } else {
-        return ss_fail(err, SS_ERR_INPUT, "unknown preset '%.40s' (tiny, qwen3-0.6b, llama-3.2-1b, gated-1b)", p);
+        return ss_fail(err, SS_ERR_INPUT, "unknown preset '%.40s' (tiny, qwen3-0.6b, llama-3.2-1b, llama-3.1-8b, gated-1b)", p);
     }
     if (o->gate >= 0)
         gate = o->gate;

@@ -8,7 +8,7 @@
 #include "model.h"
 
 struct synth_opts {
-    const char *preset;        /* "tiny" | "qwen3-0.6b" | "llama-3.2-1b" | "gated-1b" */
+    const char *preset;        /* "tiny" | "qwen3-0.6b" | "llama-3.2-1b" | "llama-3.1-8b" | "gated-1b" */
     int gate;                  /* -1: the preset's (gated-1b: headwise, others none); else enum gate_kind */
     int layers;                /* 0: the preset's */
     int bf16;                  /* 1: BF16 tensors, 0: F32 */

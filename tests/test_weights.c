@@ -165,9 +165,30 @@ static void test_truncated_under_map(void)
     model_free(&m);
 }
 
+/* info prints the plan; run refuses a machine too small before any forward work */
+static void test_memory_plan(void)
+{
+    const char *dir = synth_dir("wmem", 1, GATE_KIND_NONE);
+    char out[4096], err[1024], h5[700];
+    CU_ASSERT_EQUAL(test_cli(out, sizeof out, NULL, 0, "info", "-m", dir, "-c", "64", NULL), 0);
+    const char *mem = strstr(out, "memory ");
+    CU_ASSERT(mem && strstr(mem, "at 64 positions") && strstr(mem, "(BF16, mapped)") && strstr(out, "machine "));
+    printf("  %.*s", mem ? (int)(strchr(mem, '\n') - mem + 1) : 0, mem ? mem : "");
+    snprintf(h5, sizeof h5, "%s/out.h5", dir);
+    setenv("SINKSCOPE_MEMORY_BYTES", "100000", 1);
+    int rc = test_cli(NULL, 0, err, sizeof err, "run", "-m", dir, "--token-ids", "1,2,3", "-o", h5, "--quiet", NULL);
+    unsetenv("SINKSCOPE_MEMORY_BYTES");
+    printf("  -> %s", err);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT(strstr(err, "needs") && strstr(err, "this machine has 100 KB"));
+    CU_ASSERT(access(h5, F_OK) != 0);
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, NULL, 0, "run", "-m", dir, "--token-ids", "1,2,3", "-o", h5, "--quiet", NULL), 0);
+}
+
 SS_SUITE(weights)
 {
     CU_pSuite s = CU_add_suite("weights", NULL, NULL);
     CU_add_test(s, "mapped bf16/f32 weights give the float32 forward bit for bit", test_mapped_identical);
     CU_add_test(s, "checkpoint truncated under its map: one error naming the file", test_truncated_under_map);
+    CU_add_test(s, "info prints the memory plan; run refuses what cannot fit", test_memory_plan);
 }
