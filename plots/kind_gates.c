@@ -97,9 +97,8 @@ static enum ss_status gate_hist_pooled(struct plot_ctx *c, const int *idx, int n
 static enum ss_status gate_hist_layers(struct plot_ctx *c, const int *idx, int n, struct ss_error *err)
 {
     struct gp *g = &c->g;
-    const struct plot_options *o = c->o;
     char (*names)[32] = calloc((size_t)n * PLOT_MAX_LAYERS, 32);
-    int bins[PLOT_MAX_RUNS];
+    int bins[PLOT_MAX_RUNS], layers[PLOT_MAX_RUNS][PLOT_MAX_LAYERS], nl[PLOT_MAX_RUNS] = {0};
     if (!names)
         return ss_fail(err, SS_ERR_NOMEM, "out of memory");
     enum ss_status st = SS_OK;
@@ -111,14 +110,11 @@ static enum ss_status gate_hist_layers(struct plot_ctx *c, const int *idx, int n
         if (!st)
             st = plot_read(r, "/stats/gate_hist", 2, r->n_layers, -1, -1, &a, err);
         bins[j] = st ? 0 : (int)a.shape[1];
-        for (int k = 0; k < o->n_layers && !st; k++) {
-            int l = o->layers[k];
-            if (l < 0 || l >= r->n_layers)
-                st = ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d",
-                             r->path, l, r->n_layers - 1);
-            else
-                st = hist_table(c, a.data + (size_t)l * (size_t)bins[j], bins[j], names[j * PLOT_MAX_LAYERS + k], err);
-        }
+        if (!st)
+            st = plot_run_layers(c, r, layers[j], &nl[j], err);
+        for (int k = 0; k < nl[j] && !st; k++)
+            st = hist_table(c, a.data + (size_t)layers[j][k] * (size_t)bins[j], bins[j],
+                            names[j * PLOT_MAX_LAYERS + k], err);
         rf_array_free(&a);
     }
     if (st) {
@@ -131,9 +127,9 @@ static enum ss_status gate_hist_layers(struct plot_ctx *c, const int *idx, int n
         hist_axes(c);
         gp_printf(g, "set title %s\nset key top right\n", gp_text(g, c->runs[idx[j]].label));
         gp_printf(g, "plot ");
-        for (int k = 0; k < o->n_layers; k++) {
+        for (int k = 0; k < nl[j]; k++) {
             char t[64];
-            snprintf(t, sizeof t, "layer %d", o->layers[k] + 1);
+            snprintf(t, sizeof t, "layer %d", layers[j][k] + 1);
             gp_printf(g, "%s%s %s using 1:2 with histeps lt %d title %s", k ? ", \\\n     " : "",
                       gp_q(g, names[j * PLOT_MAX_LAYERS + k]), plot_table_fmt(bins[j], 2), k + 1, gp_text(g, t));
         }
@@ -150,7 +146,7 @@ enum ss_status plot_gate_hist(struct plot_ctx *c, struct ss_error *err)
     int n = plot_gated_runs(c, idx, "gate-hist", err);
     if (!n)
         return err->status;
-    return c->o->n_layers ? gate_hist_layers(c, idx, n, err) : gate_hist_pooled(c, idx, n, err);
+    return c->o->layers ? gate_hist_layers(c, idx, n, err) : gate_hist_pooled(c, idx, n, err);
 }
 
 enum ss_status plot_gate_layers(struct plot_ctx *c, struct ss_error *err)

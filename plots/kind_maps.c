@@ -47,12 +47,13 @@ static enum ss_status map_layers(struct plot_ctx *c, struct plot_run *r, int *ou
     *n = 0;
     if (nearest_dumped(r, 0) < 0)
         return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
-    if (o->n_layers) {
-        for (int k = 0; k < o->n_layers; k++) {
-            int l = o->layers[k];
-            if (l < 0 || l >= r->n_layers)
-                return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d",
-                               r->path, l, r->n_layers - 1);
+    if (o->layers) {
+        int picked[PLOT_MAX_LAYERS], np;
+        enum ss_status s = plot_run_layers(c, r, picked, &np, err);
+        if (s)
+            return s;
+        for (int k = 0; k < np; k++) {
+            int l = picked[k];
             attn_name(r, l, d, sizeof d);
             if (!runfile_has(r->rf, d))
                 return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d",
@@ -310,11 +311,12 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
         int64_t sh[4];
         if (nearest_dumped(r, 0) < 0)
             return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
-        if (o->n_layers) {
-            layer[i] = o->layers[0];
-            if (layer[i] < 0 || layer[i] >= r->n_layers)
-                return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d", r->path,
-                               layer[i], r->n_layers - 1);
+        if (o->layers) {
+            int picked[PLOT_MAX_LAYERS], np;
+            enum ss_status s = plot_run_layers(c, r, picked, &np, err);
+            if (s)
+                return s;
+            layer[i] = picked[0];
             if (!has_attn(r, layer[i]))
                 return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d",
                                r->path, layer[i], HINT_ATTN, layer[i]);
@@ -424,13 +426,14 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
     if (st)
         return st;
     int l = 0;
-    if (o->n_layers) {
-        l = o->layers[0];
-        if (l < 0 || l >= r->n_layers) {
+    if (o->layers) {
+        int picked[PLOT_MAX_LAYERS], np;
+        st = plot_run_layers(c, r, picked, &np, err);
+        if (st) {
             rf_array_free(&mx);
-            return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d", r->path, l,
-                           r->n_layers - 1);
+            return st;
         }
+        l = picked[0];
     } else {
         for (int k = 1; k < r->n_layers; k++) /* stream 3: residual leaving the layer */
             if (mx.data[k * 4 + 3] > mx.data[l * 4 + 3])

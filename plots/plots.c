@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/index_list.h"
 #include "plot_int.h"
 
 typedef enum ss_status (*plot_fn)(struct plot_ctx *c, struct ss_error *err);
@@ -144,12 +145,14 @@ static void default_size(const struct plot_ctx *c, enum plot_kind k, double *w, 
         *w = fmin(3.4 * n_gated(c), 7.0);
         break;
     case PLOT_KIND_GATE_HIST:
-        if (o->n_layers)
+        if (o->layers)
             *w = fmin(3.4 * n_gated(c), 7.0);
         break;
     case PLOT_KIND_ATTENTION_MAP: {
-        int L = c->runs[0].n_layers;
-        int n = o->n_layers ? o->n_layers : (L < 4 ? L : 4);
+        int L = c->runs[0].n_layers, picked[PLOT_MAX_LAYERS], n = 0;
+        struct ss_error ignored; /* a bad --layers is reported when the maps are drawn */
+        if (!o->layers || plot_run_layers(c, &c->runs[0], picked, &n, &ignored) || n == 0)
+            n = L < 4 ? L : 4;
         int bc = n >= 2 ? 2 : 1, br = (n + bc - 1) / bc;
         /* room for a label per token (9 pt each) up to 32 of them, beside ~1.3 in of margins */
         int T = c->runs[0].n_pos < 32 ? c->runs[0].n_pos : 32;
@@ -217,8 +220,8 @@ static enum ss_status check_options(const struct plot_options *o, int *fmt, stru
         return ss_fail(err, SS_ERR_INPUT, "%s: file name too long", o->output);
     if (o->kind == PLOT_KIND_PAPER && *fmt != PLOT_FORMAT_PDF)
         return ss_fail(err, SS_ERR_INPUT, "%s: paper writes one page per figure and needs a .pdf output", o->output);
-    if (o->n_layers < 0 || o->n_layers > PLOT_MAX_LAYERS)
-        return ss_fail(err, SS_ERR_INPUT, "plot: at most %d --layers", PLOT_MAX_LAYERS);
+    if (o->layers && index_list_check(o->layers, "--layers", err))
+        return err->status;
     if ((o->width_in > 0) != (o->height_in > 0) || o->width_in > 50 || o->height_in > 50)
         return ss_fail(err, SS_ERR_INPUT, "plot: --size must give a width and a height of at most 50 in (10000 px)");
     return SS_OK;

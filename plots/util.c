@@ -6,6 +6,8 @@
 
 #include "plot_int.h"
 
+#include "../common/index_list.h"
+
 enum ss_status plot_need(struct plot_run *r, const char *dset, const char *what, const char *hint,
                          struct ss_error *err)
 {
@@ -191,4 +193,27 @@ int plot_gated_runs(struct plot_ctx *c, int *idx, const char *kind, struct ss_er
                 "%s has no gate scores (gate_kind %s): %s needs a run of a gated checkpoint",
                 c->runs[0].path, c->runs[0].gate_kind, kind);
     return n;
+}
+
+enum ss_status plot_run_layers(const struct plot_ctx *c, const struct plot_run *r, int *out, int *n,
+                               struct ss_error *err)
+{
+    *n = 0;
+    if (!c->o->layers)
+        return SS_OK;
+    int *all = malloc(sizeof(int) * (size_t)(r->n_layers > 0 ? r->n_layers : 1));
+    if (!all)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    enum ss_status s = index_list_parse(c->o->layers, r->n_layers, "--layers", "layer", all, n, err);
+    if (s)
+        ss_prefix(err, "%s", r->path);
+    else if (*n > PLOT_MAX_LAYERS)
+        s = ss_fail(err, SS_ERR_INPUT, "%s: --layers '%s' picks %d layers; a figure shows at most %d", r->path,
+                    c->o->layers, *n, PLOT_MAX_LAYERS);
+    else
+        memcpy(out, all, sizeof(int) * (size_t)*n);
+    free(all);
+    if (s)
+        *n = 0;
+    return s;
 }
