@@ -6,16 +6,17 @@
 #include <string.h>
 
 #include "plot_int.h"
+#include "../runfile/schema.h"
 
 /* Overall gate mean of a run: /summary/gate_mean, else the mean of /stats/gate_mean. */
 static double gate_mean_of(struct plot_run *r)
 {
     double v = NAN;
     struct ss_error e;
-    if (runfile_has(r->rf, "/summary/gate_mean") && runfile_read_scalar(r->rf, "/summary/gate_mean", &v, &e) == SS_OK)
+    if (runfile_has(r->rf, rf_path(RF_SUMMARY_GATE_MEAN)) && runfile_read_scalar(r->rf, rf_path(RF_SUMMARY_GATE_MEAN), &v, &e) == SS_OK)
         return v;
     struct rf_array a = {0};
-    if (runfile_read(r->rf, "/stats/gate_mean", &a, &e) == SS_OK && a.n) {
+    if (runfile_read(r->rf, rf_path(RF_GATE_MEAN), &a, &e) == SS_OK && a.n) {
         double s = 0;
         for (size_t i = 0; i < a.n; i++)
             s += a.data[i];
@@ -60,10 +61,10 @@ static enum ss_status gate_hist_pooled(struct plot_ctx *c, const int *idx, int n
     for (int j = 0; j < n; j++) {
         struct plot_run *r = &c->runs[idx[j]];
         struct rf_array a = {0};
-        enum ss_status st = plot_need(r, "/stats/gate_hist_pooled", "pooled gate histogram",
+        enum ss_status st = plot_need(r, rf_path(RF_GATE_HIST_POOLED), "pooled gate histogram",
                                       "statistics of gated checkpoints are written by every `sinkscope run`", err);
         if (!st)
-            st = plot_read(r, "/stats/gate_hist_pooled", 1, -1, -1, -1, &a, err);
+            st = plot_read(r, rf_path(RF_GATE_HIST_POOLED), 1, -1, -1, -1, &a, err);
         if (!st)
             st = hist_table(c, a.data, (int)a.shape[0], names[j], err);
         bins[j] = (int)a.shape[0];
@@ -105,10 +106,10 @@ static enum ss_status gate_hist_layers(struct plot_ctx *c, const int *idx, int n
     for (int j = 0; j < n && !st; j++) {
         struct plot_run *r = &c->runs[idx[j]];
         struct rf_array a = {0};
-        st = plot_need(r, "/stats/gate_hist", "per-layer gate histograms",
+        st = plot_need(r, rf_path(RF_GATE_HIST), "per-layer gate histograms",
                        "statistics of gated checkpoints are written by every `sinkscope run`", err);
         if (!st)
-            st = plot_read(r, "/stats/gate_hist", 2, r->n_layers, -1, -1, &a, err);
+            st = plot_read(r, rf_path(RF_GATE_HIST), 2, r->n_layers, -1, -1, &a, err);
         bins[j] = st ? 0 : (int)a.shape[1];
         if (!st)
             st = plot_run_layers(c, r, layers[j], &nl[j], err);
@@ -161,13 +162,13 @@ enum ss_status plot_gate_layers(struct plot_ctx *c, struct ss_error *err)
         struct plot_run *r = &c->runs[idx[j]];
         int L = r->n_layers;
         struct rf_array m = {0}, s = {0}, lo = {0}, hi = {0};
-        enum ss_status st = plot_read(r, "/stats/gate_mean", 2, L, -1, -1, &m, err);
+        enum ss_status st = plot_read(r, rf_path(RF_GATE_MEAN), 2, L, -1, -1, &m, err);
         if (!st)
-            st = plot_read(r, "/stats/gate_std", 2, L, m.shape[1], -1, &s, err);
+            st = plot_read(r, rf_path(RF_GATE_STD), 2, L, m.shape[1], -1, &s, err);
         if (!st)
-            st = plot_read(r, "/stats/gate_min", 2, L, m.shape[1], -1, &lo, err);
+            st = plot_read(r, rf_path(RF_GATE_MIN), 2, L, m.shape[1], -1, &lo, err);
         if (!st)
-            st = plot_read(r, "/stats/gate_max", 2, L, m.shape[1], -1, &hi, err);
+            st = plot_read(r, rf_path(RF_GATE_MAX), 2, L, m.shape[1], -1, &hi, err);
         double *t = st ? NULL : malloc((size_t)L * 5 * sizeof *t);
         if (!st && !t)
             st = ss_fail(err, SS_ERR_NOMEM, "out of memory");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "plot_int.h"
+#include "../runfile/schema.h"
 
 #define HINT_ATTN "run with --dump attention"
 #define MAP_FLOOR 1e-4 /* log colour scale: zeros (masked keys) are drawn at this floor */
@@ -14,7 +15,7 @@
 
 static void attn_name(const struct plot_run *r, int l, char *buf, size_t n)
 {
-    snprintf(buf, n, r->n_layers >= 100 ? "/attention/layer_%03d" : "/attention/layer_%02d", l);
+    rf_layer_path(RF_ATTENTION, l, r->n_layers, buf, n);
 }
 
 static int has_attn(struct plot_run *r, int l)
@@ -419,10 +420,10 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
 {
     const struct plot_options *o = c->o;
     struct rf_array mx = {0};
-    enum ss_status st = plot_need(r, "/stats/act_max", "activation statistics",
+    enum ss_status st = plot_need(r, rf_path(RF_ACT_MAX), "activation statistics",
                                   "statistics are written by every `sinkscope run`", err);
     if (!st)
-        st = plot_read(r, "/stats/act_max", 2, r->n_layers, 4, -1, &mx, err);
+        st = plot_read(r, rf_path(RF_ACT_MAX), 2, r->n_layers, 4, -1, &mx, err);
     if (st)
         return st;
     int l = 0;
@@ -442,7 +443,7 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
     rf_array_free(&mx);
     md->layer = l;
     char d[64];
-    snprintf(d, sizeof d, r->n_layers >= 100 ? "/hidden/layer_%03d" : "/hidden/layer_%02d", l);
+    rf_layer_path(RF_HIDDEN, l, r->n_layers, d, sizeof d);
     if (runfile_has(r->rf, d)) {
         int nd;
         int64_t sh[4];
@@ -477,9 +478,9 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
         return SS_OK;
     }
     struct rf_array v = {0}, ix = {0};
-    st = plot_read(r, "/stats/act_top_value", 3, r->n_layers, 4, -1, &v, err);
+    st = plot_read(r, rf_path(RF_ACT_TOP_VALUE), 3, r->n_layers, 4, -1, &v, err);
     if (!st)
-        st = runfile_read(r->rf, "/stats/act_top_index", &ix, err);
+        st = runfile_read(r->rf, rf_path(RF_ACT_TOP_INDEX), &ix, err);
     if (!st && (ix.ndim != 4 || ix.shape[0] != r->n_layers || ix.shape[3] != 3 || ix.shape[2] != v.shape[2]))
         st = ss_fail(err, SS_ERR_INPUT, "%s: /stats/act_top_index has an unexpected shape", r->path);
     if (!st) {

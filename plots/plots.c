@@ -76,25 +76,15 @@ static enum ss_status open_run(struct plot_run *r, const char *path, const char 
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    enum ss_status st = runfile_open(&r->rf, path, err);
+    struct rf_info info;
+    enum ss_status st = runfile_open_run(&r->rf, &info, path, err);
     if (st)
         return st;
-    double v;
-    const char *ints[] = {"n_layers", "n_heads", "n_seqs", "context_length"};
-    int *dst[] = {&r->n_layers, &r->n_heads, &r->n_seqs, &r->n_pos};
-    for (int i = 0; i < 4; i++) {
-        st = runfile_attr_double(r->rf, NULL, ints[i], &v, err);
-        if (st)
-            return st;
-        if (!(v >= 0 && v < 1e6))
-            return ss_fail(err, SS_ERR_INPUT, "%s: attribute %s = %g is out of range", path, ints[i], v);
-        *dst[i] = (int)v;
-    }
-    if (r->n_layers < 1)
-        return ss_fail(err, SS_ERR_INPUT, "%s: the run has no layers", path);
-    struct ss_error e;
-    if (runfile_attr_string(r->rf, NULL, "gate_kind", r->gate_kind, sizeof r->gate_kind, &e) != SS_OK)
-        snprintf(r->gate_kind, sizeof r->gate_kind, "none");
+    r->n_layers = info.n_layers;
+    r->n_heads = info.n_heads;
+    r->n_seqs = info.n_seqs;
+    r->n_pos = info.context_length;
+    snprintf(r->gate_kind, sizeof r->gate_kind, "%s", info.gate_kind[0] ? info.gate_kind : "none");
     r->gated = strcmp(r->gate_kind, "none") != 0;
     if (label) {
         snprintf(r->label, sizeof r->label, "%s", label);

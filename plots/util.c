@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plot_int.h"
+#include "../runfile/schema.h"
 
 #include "../common/index_list.h"
 
@@ -144,7 +145,7 @@ char **plot_tokens(struct plot_run *r, int seq, int *n)
 {
     *n = 0;
     struct ss_error e;
-    if (runfile_has(r->rf, "/token_text")) {
+    if (runfile_has(r->rf, rf_path(RF_TOKEN_TEXT))) {
         char **s = NULL;
         int m = 0;
         if (runfile_token_text(r->rf, seq, &s, &m, &e) == SS_OK) {
@@ -156,10 +157,10 @@ char **plot_tokens(struct plot_run *r, int seq, int *n)
             return out;
         }
     }
-    if (!runfile_has(r->rf, "/tokens"))
+    if (!runfile_has(r->rf, rf_path(RF_TOKENS)))
         return NULL;
     struct rf_array a = {0};
-    if (runfile_read(r->rf, "/tokens", &a, &e) != SS_OK || a.ndim != 2 || seq >= a.shape[0]) {
+    if (runfile_read(r->rf, rf_path(RF_TOKENS), &a, &e) != SS_OK || a.ndim != 2 || seq >= a.shape[0]) {
         rf_array_free(&a);
         return NULL;
     }
@@ -186,7 +187,7 @@ int plot_gated_runs(struct plot_ctx *c, int *idx, const char *kind, struct ss_er
 {
     int n = 0;
     for (int i = 0; i < c->n_runs; i++)
-        if (c->runs[i].gated && runfile_has(c->runs[i].rf, "/stats/gate_mean"))
+        if (c->runs[i].gated && runfile_has(c->runs[i].rf, rf_path(RF_GATE_MEAN)))
             idx[n++] = i;
     if (!n)
         ss_fail(err, SS_ERR_INPUT,
