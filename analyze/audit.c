@@ -6,74 +6,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/index_list.h"
 #include "analyze_int.h"
 
 #define AUDIT_WORST 5
 
-/* One layer index at *p: digits, or -k for the k-th layer from the end (-1 = last). */
-static int parse_index(const char **p, int n_layers, long *v)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(*p, &end, 10);
-    if (end == *p || errno || (**p != '-' && (**p < '0' || **p > '9')))
-        return -1;
-    *p = end;
-    *v = x < 0 ? n_layers + x : x;
-    return 0;
-}
-
+/* --layers through the one index-list grammar (common/index_list.h), as an ascending list. */
 enum ss_status analyze_layers_parse(const char *spec, int n_layers, int **out, int *n, struct ss_error *err)
 {
     *out = NULL;
     *n = 0;
-    int all = !strcmp(spec, "all");
-    char *mark = calloc(n_layers > 0 ? n_layers : 1, 1);
-    if (!mark)
-        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
-    if (!*spec) {
-        free(mark);
-        return ss_fail(err, SS_ERR_INPUT, "--layers: empty list");
-    }
-    for (const char *p = spec; !all && *p;) {
-        long a, b;
-        if (parse_index(&p, n_layers, &a)) {
-            free(mark);
-            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': expected 0-based layer indices like 0,2,5-7 or -1", spec);
-        }
-        b = a;
-        if (*p == '-') {
-            p++;
-            if (parse_index(&p, n_layers, &b) || b < a) {
-                free(mark);
-                return ss_fail(err, SS_ERR_INPUT, "--layers '%s': bad range (expected A-B with A <= B)", spec);
-            }
-        }
-        if (a < 0 || b >= n_layers) {
-            free(mark);
-            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': layer %ld is outside the run's layers 0-%d", spec,
-                           a < 0 ? a - n_layers : b, n_layers - 1);
-        }
-        for (long l = a; l <= b; l++)
-            mark[l] = 1;
-        if (*p == ',' && p[1])
-            p++;
-        else if (*p) {
-            free(mark);
-            return ss_fail(err, SS_ERR_INPUT, "--layers '%s': unexpected '%c'", spec, *p);
-        }
-    }
+    unsigned char *mark = malloc(n_layers > 0 ? n_layers : 1);
     int *sel = malloc(sizeof(int) * (n_layers > 0 ? n_layers : 1));
-    if (!sel) {
-        free(mark);
-        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
-    }
-    for (int l = 0; l < n_layers; l++)
-        if (all || mark[l])
+    int count = 0;
+    enum ss_status s = mark && sel ? index_list_mask(spec, n_layers, "--layers", "layer", mark, &count, err)
+                                   : ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    for (int l = 0; !s && l < n_layers; l++)
+        if (mark[l])
             sel[(*n)++] = l;
     free(mark);
-    *out = sel;
-    return SS_OK;
+    if (s)
+        free(sel);
+    else
+        *out = sel;
+    return s;
 }
 
 struct check {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../runfile/runfile.h"
+#include "../runfile/schema.h"
 #include "analyze_int.h"
 
 struct metric {
@@ -79,9 +80,9 @@ static enum ss_status read_tokens(const char *path, struct rf_array *a, int *pre
     enum ss_status s = runfile_open(&rf, path, err);
     if (s)
         return s;
-    if (runfile_has(rf, "/tokens")) {
+    if (runfile_has(rf, rf_path(RF_TOKENS))) {
         *present = 1;
-        s = runfile_read(rf, "/tokens", a, err);
+        s = runfile_read(rf, rf_path(RF_TOKENS), a, err);
     }
     runfile_close(rf);
     return s;

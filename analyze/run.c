@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../runfile/runfile.h"
+#include "../runfile/schema.h"
 
 int analyze_format_parse(const char *s, enum analyze_format *f)
 {
@@ -39,27 +40,6 @@ void analyze_run_free(struct analyze_run *r)
     r->top_key = r->sink_heads = r->act_where = NULL;
 }
 
-static void attr_str(struct runfile *rf, const char *name, char *buf, size_t n)
-{
-    struct ss_error e;
-    if (runfile_attr_string(rf, NULL, name, buf, n, &e) != SS_OK)
-        buf[0] = 0;
-}
-
-static enum ss_status attr_int(struct runfile *rf, const char *name, int required, int *v,
-                               struct ss_error *err)
-{
-    double x;
-    struct ss_error e;
-    *v = 0;
-    if (runfile_attr_double(rf, NULL, name, &x, required ? err : &e) != SS_OK)
-        return required ? SS_ERR_INPUT : SS_OK;
-    if (!(x >= 0 && x <= 1e7) || x != floor(x))
-        return ss_fail(err, SS_ERR_INPUT, "%s: root attribute '%s' is %g, not a count", runfile_path(rf), name, x);
-    *v = (int)x;
-    return SS_OK;
-}
-
 static enum ss_status scalar(struct runfile *rf, const char *dset, int required, double *v,
                              struct ss_error *err)
 {
@@ -88,33 +68,33 @@ static enum ss_status load_stats(struct analyze_run *r, struct runfile *rf, stru
     int64_t lh[2] = {L, H}, l1[1] = {L}, ls[2] = {L, ANALYZE_STREAMS}, lhk[3] = {L, H, -1};
     enum ss_status s;
     double *alpha = NULL, *tkp = NULL, *ati = NULL;
-    if ((s = array(rf, "/stats/first_token_share", 2, lh, &r->fts, err)) ||
-        (s = array(rf, "/stats/first_token_share_layer", 1, l1, &r->fts_layer, err)) ||
-        (s = array(rf, "/stats/sink_alpha", 3, lhk, &alpha, err)) ||
-        (s = array(rf, "/stats/attn_entropy", 2, lh, &r->entropy, err)) ||
-        (s = array(rf, "/stats/act_max", 2, ls, &r->act_max, err)))
+    if ((s = array(rf, rf_path(RF_FIRST_TOKEN_SHARE), 2, lh, &r->fts, err)) ||
+        (s = array(rf, rf_path(RF_FIRST_TOKEN_SHARE_LAYER), 1, l1, &r->fts_layer, err)) ||
+        (s = array(rf, rf_path(RF_SINK_ALPHA), 3, lhk, &alpha, err)) ||
+        (s = array(rf, rf_path(RF_ATTN_ENTROPY), 2, lh, &r->entropy, err)) ||
+        (s = array(rf, rf_path(RF_ACT_MAX), 2, ls, &r->act_max, err)))
         goto done;
-    if (runfile_has(rf, "/stats/first_token_share_incl0") &&
-        (s = array(rf, "/stats/first_token_share_incl0", 2, lh, &r->fts_incl0, err)))
+    if (runfile_has(rf, rf_path(RF_FIRST_TOKEN_SHARE_INCL0)) &&
+        (s = array(rf, rf_path(RF_FIRST_TOKEN_SHARE_INCL0), 2, lh, &r->fts_incl0, err)))
         goto done;
     int64_t lhr[3] = {L, H, -1};
-    if (runfile_has(rf, "/stats/top_key_pos") && (s = array(rf, "/stats/top_key_pos", 3, lhr, &tkp, err)))
+    if (runfile_has(rf, rf_path(RF_TOP_KEY_POS)) && (s = array(rf, rf_path(RF_TOP_KEY_POS), 3, lhr, &tkp, err)))
         goto done;
     int64_t lsac[4] = {L, ANALYZE_STREAMS, -1, 3};
-    if (runfile_has(rf, "/stats/act_top_index") &&
-        (s = array(rf, "/stats/act_top_index", 4, lsac, &ati, err)))
+    if (runfile_has(rf, rf_path(RF_ACT_TOP_INDEX)) &&
+        (s = array(rf, rf_path(RF_ACT_TOP_INDEX), 4, lsac, &ati, err)))
         goto done;
-    r->gated = runfile_has(rf, "/stats/gate_mean");
-    if (r->gated && ((s = array(rf, "/stats/gate_mean", 2, lh, &r->gate_mean_h, err)) ||
-                     (s = array(rf, "/stats/gate_std", 2, lh, &r->gate_std_h, err)) ||
-                     (s = array(rf, "/stats/gate_min", 2, lh, &r->gate_min_h, err)) ||
-                     (s = array(rf, "/stats/gate_max", 2, lh, &r->gate_max_h, err))))
+    r->gated = runfile_has(rf, rf_path(RF_GATE_MEAN));
+    if (r->gated && ((s = array(rf, rf_path(RF_GATE_MEAN), 2, lh, &r->gate_mean_h, err)) ||
+                     (s = array(rf, rf_path(RF_GATE_STD), 2, lh, &r->gate_std_h, err)) ||
+                     (s = array(rf, rf_path(RF_GATE_MIN), 2, lh, &r->gate_min_h, err)) ||
+                     (s = array(rf, rf_path(RF_GATE_MAX), 2, lh, &r->gate_max_h, err))))
         goto done;
 
     /* the sink_key axis: alpha_0 is entry 0 of each [layer, head] row */
     int64_t nd_shape[4];
     int nd;
-    if ((s = runfile_shape(rf, "/stats/sink_alpha", &nd, nd_shape, err)))
+    if ((s = runfile_shape(rf, rf_path(RF_SINK_ALPHA), &nd, nd_shape, err)))
         goto done;
     int64_t K = nd_shape[2];
     if (K < 1) {
@@ -122,11 +102,11 @@ static enum ss_status load_stats(struct analyze_run *r, struct runfile *rf, stru
         goto done;
     }
     int64_t R = 0, AR = 0;
-    if (tkp && (s = runfile_shape(rf, "/stats/top_key_pos", &nd, nd_shape, err)) == SS_OK)
+    if (tkp && (s = runfile_shape(rf, rf_path(RF_TOP_KEY_POS), &nd, nd_shape, err)) == SS_OK)
         R = nd_shape[2];
     if (s)
         goto done;
-    if (ati && (s = runfile_shape(rf, "/stats/act_top_index", &nd, nd_shape, err)) == SS_OK)
+    if (ati && (s = runfile_shape(rf, rf_path(RF_ACT_TOP_INDEX), &nd, nd_shape, err)) == SS_OK)
         AR = nd_shape[2];
     if (s)
         goto done;
@@ -206,37 +186,31 @@ enum ss_status analyze_run_load(struct analyze_run *r, const char *path, const c
             r->label[n - 3] = 0;
     }
     struct runfile *rf;
-    enum ss_status s = runfile_open(&rf, path, err);
+    struct rf_info info;
+    enum ss_status s = runfile_open_run(&rf, &info, path, err);
     if (s)
         return s;
-    if ((s = attr_int(rf, "n_layers", 1, &r->n_layers, err)) || (s = attr_int(rf, "n_heads", 1, &r->n_heads, err)) ||
-        (s = attr_int(rf, "n_kv_heads", 0, &r->n_kv_heads, err)) ||
-        (s = attr_int(rf, "context_length", 0, &r->context_length, err)) ||
-        (s = attr_int(rf, "n_seqs", 0, &r->n_seqs, err)))
-        goto done;
-    if (r->n_layers < 1 || r->n_heads < 1) {
-        s = ss_fail(err, SS_ERR_INPUT, "%s: n_layers %d, n_heads %d: no layers or heads", path, r->n_layers,
-                    r->n_heads);
-        goto done;
-    }
-    attr_str(rf, "model_type", r->model_type, sizeof r->model_type);
-    attr_str(rf, "model_path", r->model_path, sizeof r->model_path);
-    attr_str(rf, "gate_kind", r->gate_kind, sizeof r->gate_kind);
-    attr_str(rf, "gate_mode", r->gate_mode, sizeof r->gate_mode);
-    attr_str(rf, "bos", r->bos, sizeof r->bos);
-    attr_str(rf, "input_source", r->input_source, sizeof r->input_source);
-    struct ss_error e;
-    if (runfile_attr_double(rf, NULL, "sink_epsilon", &r->sink_epsilon, &e) != SS_OK)
-        r->sink_epsilon = 0.3;
+    r->n_layers = info.n_layers;
+    r->n_heads = info.n_heads;
+    r->n_kv_heads = info.n_kv_heads;
+    r->context_length = info.context_length;
+    r->n_seqs = info.n_seqs;
+    snprintf(r->model_type, sizeof r->model_type, "%s", info.model_type);
+    snprintf(r->model_path, sizeof r->model_path, "%s", info.model_path);
+    snprintf(r->gate_kind, sizeof r->gate_kind, "%s", info.gate_kind);
+    snprintf(r->gate_mode, sizeof r->gate_mode, "%s", info.gate_mode);
+    snprintf(r->bos, sizeof r->bos, "%s", info.bos);
+    snprintf(r->input_source, sizeof r->input_source, "%s", info.input_source);
+    r->sink_epsilon = info.sink_epsilon;
 
-    if ((s = scalar(rf, "/summary/first_token_share", 1, &r->first_token_share, err)) ||
-        (s = scalar(rf, "/summary/first_token_share_incl0", 0, &r->first_token_share_incl0, err)) ||
-        (s = scalar(rf, "/summary/max_activation_mean", 1, &r->max_activation_mean, err)) ||
-        (s = scalar(rf, "/summary/max_activation", 1, &r->max_activation, err)) ||
-        (s = scalar(rf, "/summary/gate_mean", 0, &r->gate_mean, err)) ||
-        (s = scalar(rf, "/summary/perplexity", 1, &r->perplexity, err)) ||
-        (s = scalar(rf, "/summary/sink_rate", 1, &r->sink_rate, err)) ||
-        (s = scalar(rf, "/summary/n_tokens", 0, &r->n_tokens, err)))
+    if ((s = scalar(rf, rf_path(RF_SUMMARY_FIRST_TOKEN_SHARE), 1, &r->first_token_share, err)) ||
+        (s = scalar(rf, rf_path(RF_SUMMARY_FIRST_TOKEN_SHARE_INCL0), 0, &r->first_token_share_incl0, err)) ||
+        (s = scalar(rf, rf_path(RF_SUMMARY_MAX_ACTIVATION_MEAN), 1, &r->max_activation_mean, err)) ||
+        (s = scalar(rf, rf_path(RF_SUMMARY_MAX_ACTIVATION), 1, &r->max_activation, err)) ||
+        (s = scalar(rf, rf_path(RF_SUMMARY_GATE_MEAN), 0, &r->gate_mean, err)) ||
+        (s = scalar(rf, rf_path(RF_SUMMARY_PERPLEXITY), 1, &r->perplexity, err)) ||
+        (s = scalar(rf, rf_path(RF_SUMMARY_SINK_RATE), 1, &r->sink_rate, err)) ||
+        (s = scalar(rf, rf_path(RF_SUMMARY_N_TOKENS), 0, &r->n_tokens, err)))
         goto done;
     s = load_stats(r, rf, err);
 done:

@@ -17,7 +17,8 @@ static void usage(FILE *f)
             "                             and queries q >= 1) must be <= X\n"
             "  --max-sink-rate Y          sink rate (alpha_0 > sink_epsilon) must be <= Y\n"
             "  --max-activation Z         each checked layer's max |x| leaving the layer must be <= Z\n"
-            "  --layers SPEC              0-based layers to check, e.g. 0,2,5-7 or -1 (last) (default: all)\n"
+            "  --layers LIST              0-based layers to check: all, i, -i (from the end), a-b, and\n"
+            "                             lists of these: 0,5-7,-1 (default: all)\n"
             "  -f, --format FMT           text (default) or json\n"
             "At least one limit is required. Exit status: 0 all limits hold, 1 a limit is\n"
             "exceeded, 2 bad input.\n");

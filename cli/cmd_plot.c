@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/index_list.h"
 #include "../plots/plots.h"
 #include "cli.h"
 
@@ -28,7 +29,8 @@ static void plot_usage(FILE *f)
             "options:\n"
             "  -o, --output FILE    destination; .png .pdf .svg or .tex (cairolatex: FILE.tex + FILE.pdf)\n"
             "  --labels A,B,...     run names in legends and titles (default: file names)\n"
-            "  --layers L,L,...     0-based layer indices as in the run file (figures say \"layer L+1\")\n"
+            "  --layers LIST        0-based layers as in the run file (figures say \"layer L+1\"):\n"
+            "                       all, i, -i (from the end), a-b, and lists of these: 0,5-7,-1\n"
             "  --head H             one head instead of the mean over heads (attention-map)\n"
             "  --seq S              sequence of the run for maps and token labels (default 0)\n"
             "  --size W,H           figure size: pixels (at %d per inch), or with unit in / cm\n"
@@ -79,33 +81,6 @@ static int parse_int(const char *s, int lo, int *v)
     return 0;
 }
 
-/* "0,6,20,27" or ranges "0-3,8" */
-static int parse_layers(const char *s, struct plot_options *o)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", s);
-    o->n_layers = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        int a, b;
-        char *dash = strchr(tok, '-');
-        if (dash) {
-            *dash = 0;
-            if (parse_int(tok, 0, &a) || parse_int(dash + 1, 0, &b) || b < a)
-                return -1;
-        } else if (parse_int(tok, 0, &a)) {
-            return -1;
-        } else {
-            b = a;
-        }
-        for (int l = a; l <= b; l++) {
-            if (o->n_layers >= PLOT_MAX_LAYERS)
-                return -1;
-            o->layers[o->n_layers++] = l;
-        }
-    }
-    return o->n_layers ? 0 : -1;
-}
-
 int cmd_plot(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -128,11 +103,13 @@ int cmd_plot(int argc, char **argv)
             snprintf(labels, sizeof labels, "%s", optarg);
             have_labels = 1;
             break;
-        case 'l':
-            if (parse_layers(optarg, &o))
-                return cli_usage_error("plot", "--layers '%s': give up to %d 0-based layer indices like 0,6,20,27",
-                                       optarg, PLOT_MAX_LAYERS);
+        case 'l': {
+            struct ss_error e = {0};
+            if (index_list_check(optarg, "--layers", &e))
+                return cli_usage_error("plot", "%s", e.msg);
+            o.layers = optarg;
             break;
+        }
         case 'H':
             if (parse_int(optarg, 0, &o.head))
                 return cli_usage_error("plot", "--head '%s': give a head index >= 0", optarg);

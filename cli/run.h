@@ -40,11 +40,6 @@ enum ss_status run_input_build(const struct run_args *a, const struct tokenizer 
                                struct run_seqs *out, struct ss_error *err);
 void run_seqs_free(struct run_seqs *s);
 
-/* Parse "all" or "0,3,-1" (negative = from the end) into sel[n] (1 = chosen);
- * returns the count chosen, or -1 with err naming `what`. */
-int run_parse_index_list(const char *spec, int n, unsigned char *sel, const char *what,
-                         struct ss_error *err);
-
 /* Execute the run (model loaded inside); returns the exit code. stop is the signal flag. */
 int run_execute(const struct run_args *a, volatile sig_atomic_t *stop);
 

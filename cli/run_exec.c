@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/index_list.h"
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
 #include "../runfile/h5write.h"
@@ -277,11 +278,11 @@ int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
         s = ss_fail(&err, SS_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (run_parse_index_list(a->layers, cfg.n_layers, layer_sel, "--layers", &err) < 0 ||
-        run_parse_index_list(a->heads, cfg.n_heads, head_mask, "--heads", &err) < 0) {
-        s = SS_ERR_INPUT;
+    int n_picked;
+    if ((s = index_list_mask(a->layers ? a->layers : "all", cfg.n_layers, "--layers", "layer", layer_sel, &n_picked,
+                             &err)) ||
+        (s = index_list_mask(a->heads ? a->heads : "all", cfg.n_heads, "--heads", "head", head_mask, &n_picked, &err)))
         goto done;
-    }
     for (int h = 0; h < cfg.n_heads; h++)
         if (head_mask[h])
             head_sel[n_head_sel++] = h;

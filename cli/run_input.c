@@ -20,34 +20,6 @@ void run_seqs_free(struct run_seqs *s)
     s->tok = NULL;
 }
 
-int run_parse_index_list(const char *spec, int n, unsigned char *sel, const char *what,
-                         struct ss_error *err)
-{
-    memset(sel, 0, n);
-    if (!spec || !strcmp(spec, "all")) {
-        memset(sel, 1, n);
-        return n;
-    }
-    const char *p = spec;
-    int count = 0;
-    while (1) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || (*end && *end != ','))
-            return ss_fail(err, SS_ERR_INPUT, "%s: '%s' is not 'all' or a list like 0,3,-1", what, spec), -1;
-        long idx = v < 0 ? n + v : v;
-        if (idx < 0 || idx >= n)
-            return ss_fail(err, SS_ERR_INPUT, "%s: %ld is out of range (the model has %d)", what, v, n), -1;
-        count += !sel[idx];
-        sel[idx] = 1;
-        if (!*end)
-            break;
-        p = end + 1;
-    }
-    return count;
-}
-
 static enum ss_status read_file(const char *path, char **buf, size_t *len, struct ss_error *err);
 
 /* "1,2,3" (commas or white space between ids), or "@FILE" holding such a list. */

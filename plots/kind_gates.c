@@ -6,16 +6,17 @@
 #include <string.h>
 
 #include "plot_int.h"
+#include "../runfile/schema.h"
 
 /* Overall gate mean of a run: /summary/gate_mean, else the mean of /stats/gate_mean. */
 static double gate_mean_of(struct plot_run *r)
 {
     double v = NAN;
     struct ss_error e;
-    if (runfile_has(r->rf, "/summary/gate_mean") && runfile_read_scalar(r->rf, "/summary/gate_mean", &v, &e) == SS_OK)
+    if (runfile_has(r->rf, rf_path(RF_SUMMARY_GATE_MEAN)) && runfile_read_scalar(r->rf, rf_path(RF_SUMMARY_GATE_MEAN), &v, &e) == SS_OK)
         return v;
     struct rf_array a = {0};
-    if (runfile_read(r->rf, "/stats/gate_mean", &a, &e) == SS_OK && a.n) {
+    if (runfile_read(r->rf, rf_path(RF_GATE_MEAN), &a, &e) == SS_OK && a.n) {
         double s = 0;
         for (size_t i = 0; i < a.n; i++)
             s += a.data[i];
@@ -60,10 +61,10 @@ static enum ss_status gate_hist_pooled(struct plot_ctx *c, const int *idx, int n
     for (int j = 0; j < n; j++) {
         struct plot_run *r = &c->runs[idx[j]];
         struct rf_array a = {0};
-        enum ss_status st = plot_need(r, "/stats/gate_hist_pooled", "pooled gate histogram",
+        enum ss_status st = plot_need(r, rf_path(RF_GATE_HIST_POOLED), "pooled gate histogram",
                                       "statistics of gated checkpoints are written by every `sinkscope run`", err);
         if (!st)
-            st = plot_read(r, "/stats/gate_hist_pooled", 1, -1, -1, -1, &a, err);
+            st = plot_read(r, rf_path(RF_GATE_HIST_POOLED), 1, -1, -1, -1, &a, err);
         if (!st)
             st = hist_table(c, a.data, (int)a.shape[0], names[j], err);
         bins[j] = (int)a.shape[0];
@@ -97,28 +98,24 @@ static enum ss_status gate_hist_pooled(struct plot_ctx *c, const int *idx, int n
 static enum ss_status gate_hist_layers(struct plot_ctx *c, const int *idx, int n, struct ss_error *err)
 {
     struct gp *g = &c->g;
-    const struct plot_options *o = c->o;
     char (*names)[32] = calloc((size_t)n * PLOT_MAX_LAYERS, 32);
-    int bins[PLOT_MAX_RUNS];
+    int bins[PLOT_MAX_RUNS], layers[PLOT_MAX_RUNS][PLOT_MAX_LAYERS], nl[PLOT_MAX_RUNS] = {0};
     if (!names)
         return ss_fail(err, SS_ERR_NOMEM, "out of memory");
     enum ss_status st = SS_OK;
     for (int j = 0; j < n && !st; j++) {
         struct plot_run *r = &c->runs[idx[j]];
         struct rf_array a = {0};
-        st = plot_need(r, "/stats/gate_hist", "per-layer gate histograms",
+        st = plot_need(r, rf_path(RF_GATE_HIST), "per-layer gate histograms",
                        "statistics of gated checkpoints are written by every `sinkscope run`", err);
         if (!st)
-            st = plot_read(r, "/stats/gate_hist", 2, r->n_layers, -1, -1, &a, err);
+            st = plot_read(r, rf_path(RF_GATE_HIST), 2, r->n_layers, -1, -1, &a, err);
         bins[j] = st ? 0 : (int)a.shape[1];
-        for (int k = 0; k < o->n_layers && !st; k++) {
-            int l = o->layers[k];
-            if (l < 0 || l >= r->n_layers)
-                st = ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d",
-                             r->path, l, r->n_layers - 1);
-            else
-                st = hist_table(c, a.data + (size_t)l * (size_t)bins[j], bins[j], names[j * PLOT_MAX_LAYERS + k], err);
-        }
+        if (!st)
+            st = plot_run_layers(c, r, layers[j], &nl[j], err);
+        for (int k = 0; k < nl[j] && !st; k++)
+            st = hist_table(c, a.data + (size_t)layers[j][k] * (size_t)bins[j], bins[j],
+                            names[j * PLOT_MAX_LAYERS + k], err);
         rf_array_free(&a);
     }
     if (st) {
@@ -131,9 +128,9 @@ static enum ss_status gate_hist_layers(struct plot_ctx *c, const int *idx, int n
         hist_axes(c);
         gp_printf(g, "set title %s\nset key top right\n", gp_text(g, c->runs[idx[j]].label));
         gp_printf(g, "plot ");
-        for (int k = 0; k < o->n_layers; k++) {
+        for (int k = 0; k < nl[j]; k++) {
             char t[64];
-            snprintf(t, sizeof t, "layer %d", o->layers[k] + 1);
+            snprintf(t, sizeof t, "layer %d", layers[j][k] + 1);
             gp_printf(g, "%s%s %s using 1:2 with histeps lt %d title %s", k ? ", \\\n     " : "",
                       gp_q(g, names[j * PLOT_MAX_LAYERS + k]), plot_table_fmt(bins[j], 2), k + 1, gp_text(g, t));
         }
@@ -150,7 +147,7 @@ enum ss_status plot_gate_hist(struct plot_ctx *c, struct ss_error *err)
     int n = plot_gated_runs(c, idx, "gate-hist", err);
     if (!n)
         return err->status;
-    return c->o->n_layers ? gate_hist_layers(c, idx, n, err) : gate_hist_pooled(c, idx, n, err);
+    return c->o->layers ? gate_hist_layers(c, idx, n, err) : gate_hist_pooled(c, idx, n, err);
 }
 
 enum ss_status plot_gate_layers(struct plot_ctx *c, struct ss_error *err)
@@ -165,13 +162,13 @@ enum ss_status plot_gate_layers(struct plot_ctx *c, struct ss_error *err)
         struct plot_run *r = &c->runs[idx[j]];
         int L = r->n_layers;
         struct rf_array m = {0}, s = {0}, lo = {0}, hi = {0};
-        enum ss_status st = plot_read(r, "/stats/gate_mean", 2, L, -1, -1, &m, err);
+        enum ss_status st = plot_read(r, rf_path(RF_GATE_MEAN), 2, L, -1, -1, &m, err);
         if (!st)
-            st = plot_read(r, "/stats/gate_std", 2, L, m.shape[1], -1, &s, err);
+            st = plot_read(r, rf_path(RF_GATE_STD), 2, L, m.shape[1], -1, &s, err);
         if (!st)
-            st = plot_read(r, "/stats/gate_min", 2, L, m.shape[1], -1, &lo, err);
+            st = plot_read(r, rf_path(RF_GATE_MIN), 2, L, m.shape[1], -1, &lo, err);
         if (!st)
-            st = plot_read(r, "/stats/gate_max", 2, L, m.shape[1], -1, &hi, err);
+            st = plot_read(r, rf_path(RF_GATE_MAX), 2, L, m.shape[1], -1, &hi, err);
         double *t = st ? NULL : malloc((size_t)L * 5 * sizeof *t);
         if (!st && !t)
             st = ss_fail(err, SS_ERR_NOMEM, "out of memory");

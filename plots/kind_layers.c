@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "plot_int.h"
+#include "../runfile/schema.h"
 
 #define HINT_STATS "statistics are written by every `sinkscope run`; is this a complete run file?"
 
@@ -72,9 +73,9 @@ static enum ss_status first_token_lines(struct plot_ctx *c, int only_run, struct
     for (int i = lo; i < hi; i++) {
         struct plot_run *r = &c->runs[i];
         struct rf_array a = {0};
-        enum ss_status st = plot_need(r, "/stats/first_token_share_layer", "first-token statistics", HINT_STATS, err);
+        enum ss_status st = plot_need(r, rf_path(RF_FIRST_TOKEN_SHARE_LAYER), "first-token statistics", HINT_STATS, err);
         if (!st)
-            st = plot_read(r, "/stats/first_token_share_layer", 1, r->n_layers, -1, -1, &a, err);
+            st = plot_read(r, rf_path(RF_FIRST_TOKEN_SHARE_LAYER), 1, r->n_layers, -1, -1, &a, err);
         if (!st)
             st = layer_table(c, a.data, r->n_layers, 1, names[i], err);
         means[i] = st ? NAN : mean_of(a.data, r->n_layers);
@@ -110,11 +111,11 @@ enum ss_status plot_sdpa_magnitude(struct plot_ctx *c, struct ss_error *err)
     for (int i = 0; i < c->n_runs; i++) {
         struct plot_run *r = &c->runs[i];
         struct rf_array a = {0}, b = {0};
-        enum ss_status st = plot_need(r, "/stats/attn_out_absmean", "attention-output statistics", HINT_STATS, err);
+        enum ss_status st = plot_need(r, rf_path(RF_ATTN_OUT_ABSMEAN), "attention-output statistics", HINT_STATS, err);
         if (!st)
-            st = plot_read(r, "/stats/attn_out_absmean", 1, r->n_layers, -1, -1, &a, err);
+            st = plot_read(r, rf_path(RF_ATTN_OUT_ABSMEAN), 1, r->n_layers, -1, -1, &a, err);
         if (!st)
-            st = plot_read(r, "/stats/attn_gated_absmean", 1, r->n_layers, -1, -1, &b, err);
+            st = plot_read(r, rf_path(RF_ATTN_GATED_ABSMEAN), 1, r->n_layers, -1, -1, &b, err);
         if (!st)
             st = layer_table(c, a.data, r->n_layers, 1, before[i], err);
         if (!st)
@@ -159,16 +160,16 @@ enum ss_status plot_sdpa_magnitude(struct plot_ctx *c, struct ss_error *err)
     return SS_OK;
 }
 
-#define SDPA_CONTROL "/stats/attn_meangate_frac_below"
 
 /* Tables [layer, 1 + thresholds] of one run's sparsity curves: 0 before the gate, 1 after it,
  * 2 the Fig. 5 control (pre-gate |Y| x mean gate; gated runs whose file has it). Returns the
  * number of curves, 0 on failure. An ungated run has one curve (after == before). */
 static int sparsity_tables(struct plot_ctx *c, struct plot_run *r, char names[3][32], struct ss_error *err)
 {
-    static const char *const dsets[3] = {"/stats/attn_out_frac_below", "/stats/attn_gated_frac_below", SDPA_CONTROL};
+    const char *const dsets[3] = {rf_path(RF_ATTN_OUT_FRAC_BELOW), rf_path(RF_ATTN_GATED_FRAC_BELOW),
+                                  rf_path(RF_ATTN_MEANGATE_FRAC_BELOW)};
     /* files of sinkscope before the control was added lack it: draw them without it */
-    int n = !r->gated ? 1 : runfile_has(r->rf, SDPA_CONTROL) ? 3 : 2;
+    int n = !r->gated ? 1 : runfile_has(r->rf, rf_path(RF_ATTN_MEANGATE_FRAC_BELOW)) ? 3 : 2;
     if (plot_need(r, dsets[0], "attention-output statistics", HINT_STATS, err))
         return 0;
     for (int j = 0; j < n; j++) {
@@ -256,9 +257,9 @@ enum ss_status plot_activations(struct plot_ctx *c, struct ss_error *err)
     for (int i = 0; i < c->n_runs; i++) {
         struct plot_run *r = &c->runs[i];
         struct rf_array a = {0};
-        enum ss_status st = plot_need(r, "/stats/act_max", "activation statistics", HINT_STATS, err);
+        enum ss_status st = plot_need(r, rf_path(RF_ACT_MAX), "activation statistics", HINT_STATS, err);
         if (!st)
-            st = plot_read(r, "/stats/act_max", 2, r->n_layers, 4, -1, &a, err);
+            st = plot_read(r, rf_path(RF_ACT_MAX), 2, r->n_layers, 4, -1, &a, err);
         if (!st)
             st = layer_table(c, a.data, r->n_layers, 4, names[i], err);
         for (size_t k = 0; !st && k < a.n; k++)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "plot_int.h"
+#include "../runfile/schema.h"
 
 #define HINT_ATTN "run with --dump attention"
 #define MAP_FLOOR 1e-4 /* log colour scale: zeros (masked keys) are drawn at this floor */
@@ -14,7 +15,7 @@
 
 static void attn_name(const struct plot_run *r, int l, char *buf, size_t n)
 {
-    snprintf(buf, n, r->n_layers >= 100 ? "/attention/layer_%03d" : "/attention/layer_%02d", l);
+    rf_layer_path(RF_ATTENTION, l, r->n_layers, buf, n);
 }
 
 static int has_attn(struct plot_run *r, int l)
@@ -47,12 +48,13 @@ static enum ss_status map_layers(struct plot_ctx *c, struct plot_run *r, int *ou
     *n = 0;
     if (nearest_dumped(r, 0) < 0)
         return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
-    if (o->n_layers) {
-        for (int k = 0; k < o->n_layers; k++) {
-            int l = o->layers[k];
-            if (l < 0 || l >= r->n_layers)
-                return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d",
-                               r->path, l, r->n_layers - 1);
+    if (o->layers) {
+        int picked[PLOT_MAX_LAYERS], np;
+        enum ss_status s = plot_run_layers(c, r, picked, &np, err);
+        if (s)
+            return s;
+        for (int k = 0; k < np; k++) {
+            int l = picked[k];
             attn_name(r, l, d, sizeof d);
             if (!runfile_has(r->rf, d))
                 return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d",
@@ -310,11 +312,12 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
         int64_t sh[4];
         if (nearest_dumped(r, 0) < 0)
             return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
-        if (o->n_layers) {
-            layer[i] = o->layers[0];
-            if (layer[i] < 0 || layer[i] >= r->n_layers)
-                return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d", r->path,
-                               layer[i], r->n_layers - 1);
+        if (o->layers) {
+            int picked[PLOT_MAX_LAYERS], np;
+            enum ss_status s = plot_run_layers(c, r, picked, &np, err);
+            if (s)
+                return s;
+            layer[i] = picked[0];
             if (!has_attn(r, layer[i]))
                 return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d",
                                r->path, layer[i], HINT_ATTN, layer[i]);
@@ -417,20 +420,21 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
 {
     const struct plot_options *o = c->o;
     struct rf_array mx = {0};
-    enum ss_status st = plot_need(r, "/stats/act_max", "activation statistics",
+    enum ss_status st = plot_need(r, rf_path(RF_ACT_MAX), "activation statistics",
                                   "statistics are written by every `sinkscope run`", err);
     if (!st)
-        st = plot_read(r, "/stats/act_max", 2, r->n_layers, 4, -1, &mx, err);
+        st = plot_read(r, rf_path(RF_ACT_MAX), 2, r->n_layers, 4, -1, &mx, err);
     if (st)
         return st;
     int l = 0;
-    if (o->n_layers) {
-        l = o->layers[0];
-        if (l < 0 || l >= r->n_layers) {
+    if (o->layers) {
+        int picked[PLOT_MAX_LAYERS], np;
+        st = plot_run_layers(c, r, picked, &np, err);
+        if (st) {
             rf_array_free(&mx);
-            return ss_fail(err, SS_ERR_INPUT, "%s: --layers %d out of range: the run has layers 0..%d", r->path, l,
-                           r->n_layers - 1);
+            return st;
         }
+        l = picked[0];
     } else {
         for (int k = 1; k < r->n_layers; k++) /* stream 3: residual leaving the layer */
             if (mx.data[k * 4 + 3] > mx.data[l * 4 + 3])
@@ -439,7 +443,7 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
     rf_array_free(&mx);
     md->layer = l;
     char d[64];
-    snprintf(d, sizeof d, r->n_layers >= 100 ? "/hidden/layer_%03d" : "/hidden/layer_%02d", l);
+    rf_layer_path(RF_HIDDEN, l, r->n_layers, d, sizeof d);
     if (runfile_has(r->rf, d)) {
         int nd;
         int64_t sh[4];
@@ -474,9 +478,9 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
         return SS_OK;
     }
     struct rf_array v = {0}, ix = {0};
-    st = plot_read(r, "/stats/act_top_value", 3, r->n_layers, 4, -1, &v, err);
+    st = plot_read(r, rf_path(RF_ACT_TOP_VALUE), 3, r->n_layers, 4, -1, &v, err);
     if (!st)
-        st = runfile_read(r->rf, "/stats/act_top_index", &ix, err);
+        st = runfile_read(r->rf, rf_path(RF_ACT_TOP_INDEX), &ix, err);
     if (!st && (ix.ndim != 4 || ix.shape[0] != r->n_layers || ix.shape[3] != 3 || ix.shape[2] != v.shape[2]))
         st = ss_fail(err, SS_ERR_INPUT, "%s: /stats/act_top_index has an unexpected shape", r->path);
     if (!st) {

@@ -61,6 +61,10 @@ int plot_token_tics(struct plot_ctx *c, const char *axis, char **pieces, int n, 
 /* Token pieces of sequence seq of a run, or NULL when /token_text is absent (ids then). */
 char **plot_tokens(struct plot_run *r, int seq, int *n);
 void plot_strings_free(char **s, int n);
+/* o->layers over run r's layers, in the order written, into out (room for PLOT_MAX_LAYERS);
+ * *n = 0 without --layers. Fails naming the run when an index is outside its layers. */
+enum ss_status plot_run_layers(const struct plot_ctx *c, const struct plot_run *r, int *out, int *n,
+                               struct ss_error *err);
 /* Runs selected for a gate kind: those with gate statistics; fails naming the hint if none. */
 int plot_gated_runs(struct plot_ctx *c, int *idx, const char *kind, struct ss_error *err);
 

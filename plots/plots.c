@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/index_list.h"
 #include "plot_int.h"
 
 typedef enum ss_status (*plot_fn)(struct plot_ctx *c, struct ss_error *err);
@@ -75,25 +76,15 @@ static enum ss_status open_run(struct plot_run *r, const char *path, const char 
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    enum ss_status st = runfile_open(&r->rf, path, err);
+    struct rf_info info;
+    enum ss_status st = runfile_open_run(&r->rf, &info, path, err);
     if (st)
         return st;
-    double v;
-    const char *ints[] = {"n_layers", "n_heads", "n_seqs", "context_length"};
-    int *dst[] = {&r->n_layers, &r->n_heads, &r->n_seqs, &r->n_pos};
-    for (int i = 0; i < 4; i++) {
-        st = runfile_attr_double(r->rf, NULL, ints[i], &v, err);
-        if (st)
-            return st;
-        if (!(v >= 0 && v < 1e6))
-            return ss_fail(err, SS_ERR_INPUT, "%s: attribute %s = %g is out of range", path, ints[i], v);
-        *dst[i] = (int)v;
-    }
-    if (r->n_layers < 1)
-        return ss_fail(err, SS_ERR_INPUT, "%s: the run has no layers", path);
-    struct ss_error e;
-    if (runfile_attr_string(r->rf, NULL, "gate_kind", r->gate_kind, sizeof r->gate_kind, &e) != SS_OK)
-        snprintf(r->gate_kind, sizeof r->gate_kind, "none");
+    r->n_layers = info.n_layers;
+    r->n_heads = info.n_heads;
+    r->n_seqs = info.n_seqs;
+    r->n_pos = info.context_length;
+    snprintf(r->gate_kind, sizeof r->gate_kind, "%s", info.gate_kind[0] ? info.gate_kind : "none");
     r->gated = strcmp(r->gate_kind, "none") != 0;
     if (label) {
         snprintf(r->label, sizeof r->label, "%s", label);
@@ -144,12 +135,14 @@ static void default_size(const struct plot_ctx *c, enum plot_kind k, double *w, 
         *w = fmin(3.4 * n_gated(c), 7.0);
         break;
     case PLOT_KIND_GATE_HIST:
-        if (o->n_layers)
+        if (o->layers)
             *w = fmin(3.4 * n_gated(c), 7.0);
         break;
     case PLOT_KIND_ATTENTION_MAP: {
-        int L = c->runs[0].n_layers;
-        int n = o->n_layers ? o->n_layers : (L < 4 ? L : 4);
+        int L = c->runs[0].n_layers, picked[PLOT_MAX_LAYERS], n = 0;
+        struct ss_error ignored; /* a bad --layers is reported when the maps are drawn */
+        if (!o->layers || plot_run_layers(c, &c->runs[0], picked, &n, &ignored) || n == 0)
+            n = L < 4 ? L : 4;
         int bc = n >= 2 ? 2 : 1, br = (n + bc - 1) / bc;
         /* room for a label per token (9 pt each) up to 32 of them, beside ~1.3 in of margins */
         int T = c->runs[0].n_pos < 32 ? c->runs[0].n_pos : 32;
@@ -217,8 +210,8 @@ static enum ss_status check_options(const struct plot_options *o, int *fmt, stru
         return ss_fail(err, SS_ERR_INPUT, "%s: file name too long", o->output);
     if (o->kind == PLOT_KIND_PAPER && *fmt != PLOT_FORMAT_PDF)
         return ss_fail(err, SS_ERR_INPUT, "%s: paper writes one page per figure and needs a .pdf output", o->output);
-    if (o->n_layers < 0 || o->n_layers > PLOT_MAX_LAYERS)
-        return ss_fail(err, SS_ERR_INPUT, "plot: at most %d --layers", PLOT_MAX_LAYERS);
+    if (o->layers && index_list_check(o->layers, "--layers", err))
+        return err->status;
     if ((o->width_in > 0) != (o->height_in > 0) || o->width_in > 50 || o->height_in > 50)
         return ss_fail(err, SS_ERR_INPUT, "plot: --size must give a width and a height of at most 50 in (10000 px)");
     return SS_OK;

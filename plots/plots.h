@@ -35,8 +35,9 @@ struct plot_options {
     const char *labels[PLOT_MAX_RUNS]; /* NULL: the file name without directory and .h5 */
     int n_runs;
     const char *output;                /* destination; its extension picks the format */
-    int layers[PLOT_MAX_LAYERS];       /* 0-based layer indices (as in the schema) */
-    int n_layers;                      /* 0: the kind's default */
+    const char *layers;                /* index list over each run's layers (common/index_list.h:
+                                          all, i, -i, a-b, a,b; at most PLOT_MAX_LAYERS);
+                                          NULL: the kind's default */
     int head;                          /* -1: mean over heads */
     int seq;                           /* sequence of the run for maps and tokens */
     double width_in, height_in;        /* <= 0: the kind's default (a paper column) */

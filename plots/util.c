@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "plot_int.h"
+#include "../runfile/schema.h"
+
+#include "../common/index_list.h"
 
 enum ss_status plot_need(struct plot_run *r, const char *dset, const char *what, const char *hint,
                          struct ss_error *err)
@@ -142,7 +145,7 @@ char **plot_tokens(struct plot_run *r, int seq, int *n)
 {
     *n = 0;
     struct ss_error e;
-    if (runfile_has(r->rf, "/token_text")) {
+    if (runfile_has(r->rf, rf_path(RF_TOKEN_TEXT))) {
         char **s = NULL;
         int m = 0;
         if (runfile_token_text(r->rf, seq, &s, &m, &e) == SS_OK) {
@@ -154,10 +157,10 @@ char **plot_tokens(struct plot_run *r, int seq, int *n)
             return out;
         }
     }
-    if (!runfile_has(r->rf, "/tokens"))
+    if (!runfile_has(r->rf, rf_path(RF_TOKENS)))
         return NULL;
     struct rf_array a = {0};
-    if (runfile_read(r->rf, "/tokens", &a, &e) != SS_OK || a.ndim != 2 || seq >= a.shape[0]) {
+    if (runfile_read(r->rf, rf_path(RF_TOKENS), &a, &e) != SS_OK || a.ndim != 2 || seq >= a.shape[0]) {
         rf_array_free(&a);
         return NULL;
     }
@@ -184,11 +187,34 @@ int plot_gated_runs(struct plot_ctx *c, int *idx, const char *kind, struct ss_er
 {
     int n = 0;
     for (int i = 0; i < c->n_runs; i++)
-        if (c->runs[i].gated && runfile_has(c->runs[i].rf, "/stats/gate_mean"))
+        if (c->runs[i].gated && runfile_has(c->runs[i].rf, rf_path(RF_GATE_MEAN)))
             idx[n++] = i;
     if (!n)
         ss_fail(err, SS_ERR_INPUT,
                 "%s has no gate scores (gate_kind %s): %s needs a run of a gated checkpoint",
                 c->runs[0].path, c->runs[0].gate_kind, kind);
     return n;
+}
+
+enum ss_status plot_run_layers(const struct plot_ctx *c, const struct plot_run *r, int *out, int *n,
+                               struct ss_error *err)
+{
+    *n = 0;
+    if (!c->o->layers)
+        return SS_OK;
+    int *all = malloc(sizeof(int) * (size_t)(r->n_layers > 0 ? r->n_layers : 1));
+    if (!all)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    enum ss_status s = index_list_parse(c->o->layers, r->n_layers, "--layers", "layer", all, n, err);
+    if (s)
+        ss_prefix(err, "%s", r->path);
+    else if (*n > PLOT_MAX_LAYERS)
+        s = ss_fail(err, SS_ERR_INPUT, "%s: --layers '%s' picks %d layers; a figure shows at most %d", r->path,
+                    c->o->layers, *n, PLOT_MAX_LAYERS);
+    else
+        memcpy(out, all, sizeof(int) * (size_t)*n);
+    free(all);
+    if (s)
+        *n = 0;
+    return s;
 }

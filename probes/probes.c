@@ -9,6 +9,7 @@
 
 #include "../common/clock.h"
 #include "../runfile/h5write.h"
+#include "../runfile/schema.h"
 
 /* A per-sequence dataset of the current target file (seq is axis 0). */
 struct row_dset {
@@ -290,77 +291,70 @@ static enum ss_status write_dims(struct probes *p, struct h5w *w, int n_seqs, st
     for (int h = 0; h < c->n_heads; h++)
         if (p->head_slot[h] >= 0)
             heads[p->head_slot[h]] = h, ns++;
+    /* the extents and values of the schema's scales (runfile/schema.h: names, long_name) */
     struct {
         const char *name;
         int64_t n;
         const double *values;
-        const char *long_name;
     } dims[] = {
-        {"seq", n_seqs, NULL, "sequence"},
-        {"pos", c->T, NULL, "token position"},
-        {"layer", c->n_layers, NULL, "decoder layer (0-based)"},
-        {"head", c->n_heads, NULL, "query head"},
-        {"sink_key", PROBES_SINK_KEYS, NULL, "key position k of alpha_k"},
-        {"rank", PROBES_TOP_RANKS, NULL, "rank of a most-attended key"},
-        {"act_rank", PROBES_ACT_RANKS, NULL, "rank of a largest activation"},
-        {"gate_bin", PROBES_GATE_BINS, bins, "gate histogram bin centre"},
-        {"gate_threshold", PROBES_GATE_THRESHOLDS, probes_gate_thresholds, "gate threshold"},
-        {"out_threshold", PROBES_OUT_THRESHOLDS, probes_out_thresholds, "|Y| threshold"},
-        {"stream", PROBES_STREAMS, NULL, "activation stream"},
-        {"coord", 3, NULL, "coordinate (seq, pos, dim)"},
-        {"query", c->T, NULL, "query position"},
-        {"key", c->T, NULL, "key position"},
-        {"attn_head", ns, heads, "dumped query head"},
-        {"gate_dim", c->gate_dim > 0 ? c->gate_dim : 1, NULL, "gate dimension"},
-        {"hidden_dim", c->hidden, NULL, "hidden dimension"},
-        {"vocab", c->vocab, NULL, "vocabulary id"},
+        {"seq", n_seqs, NULL},
+        {"pos", c->T, NULL},
+        {"layer", c->n_layers, NULL},
+        {"head", c->n_heads, NULL},
+        {"sink_key", PROBES_SINK_KEYS, NULL},
+        {"rank", PROBES_TOP_RANKS, NULL},
+        {"act_rank", PROBES_ACT_RANKS, NULL},
+        {"gate_bin", PROBES_GATE_BINS, bins},
+        {"gate_threshold", PROBES_GATE_THRESHOLDS, probes_gate_thresholds},
+        {"out_threshold", PROBES_OUT_THRESHOLDS, probes_out_thresholds},
+        {"stream", PROBES_STREAMS, NULL},
+        {"coord", 3, NULL},
+        {"query", c->T, NULL},
+        {"key", c->T, NULL},
+        {"attn_head", ns, heads},
+        {"gate_dim", c->gate_dim > 0 ? c->gate_dim : 1, NULL},
+        {"hidden_dim", c->hidden, NULL},
+        {"vocab", c->vocab, NULL},
     };
     enum ss_status s = SS_OK;
     for (size_t i = 0; i < sizeof dims / sizeof *dims && !s; i++) {
+        const struct rf_dim *sd = rf_dim_find(dims[i].name);
         if (!strcmp(dims[i].name, "attn_head") && ns == c->n_heads)
             continue; /* all heads: the dumps use "head" */
-        s = h5w_dim(w, dims[i].name, dims[i].n, dims[i].values, dims[i].long_name, "1", err);
+        s = h5w_dim(w, dims[i].name, dims[i].n, dims[i].values, sd->long_name, "1", err);
     }
-    if (!s) {
-        hid_t st = H5Dopen2(w->file, "/stream", H5P_DEFAULT);
-        if (st >= 0) {
-            s = h5w_attr_string(w, st, "flag_meanings", "attn_output attn_residual ffn_output ffn_residual", err);
-            H5Dclose(st);
-        }
-        hid_t co = H5Dopen2(w->file, "/coord", H5P_DEFAULT);
-        if (co >= 0 && !s) {
-            s = h5w_attr_string(w, co, "flag_meanings", "seq pos dim", err);
-            H5Dclose(co);
-        } else if (co >= 0) {
-            H5Dclose(co);
+    for (int i = 0; i < rf_n_dims && !s; i++) { /* categorical axes name their values */
+        hid_t ds = rf_dims[i].flag_meanings ? H5Dopen2(w->file, rf_dims[i].name, H5P_DEFAULT) : -1;
+        if (ds >= 0) {
+            s = h5w_attr_string(w, ds, "flag_meanings", rf_dims[i].flag_meanings, err);
+            H5Dclose(ds);
         }
     }
     free(heads);
     return s;
 }
 
-static enum ss_status add_row_dset(struct probes *p, struct h5w *w, const char *path, hid_t ftype,
-                                   hid_t mtype, int ndim, const char *const *dims, const int64_t *shape,
-                                   const int64_t *chunk, int gzip, const char *long_name, const char *units,
-                                   int *index, struct ss_error *err)
+/* Dataset sid of the schema written row by row (a sequence per row): path NULL = the schema's
+ * (a per-layer dump passes its layer's), dims NULL = the schema's. */
+static enum ss_status add_row_dset(struct probes *p, struct h5w *w, enum rf_id sid, const char *path,
+                                   const char *const *dims, hid_t ftype, hid_t mtype, const int64_t *shape,
+                                   const int64_t *chunk, int gzip, int *index, struct ss_error *err)
 {
+    const struct rf_dataset *sd = &rf_schema[sid];
     struct row_dset *r = &p->rows[p->n_rows];
     hid_t id;
-    enum ss_status s = h5w_dataset(w, path, ftype, ndim, dims, shape, chunk, gzip, long_name, units, &id, err);
+    path = path ? path : sd->path;
+    enum ss_status s = h5w_dataset(w, path, ftype, sd->ndim, dims ? dims : sd->dims, shape, chunk, gzip,
+                                   sd->long_name, sd->units, &id, err);
     if (s)
         return s;
     snprintf(r->path, sizeof r->path, "%s", path);
     r->id = id;
     r->mtype = H5Tcopy(mtype);
-    r->ndim = ndim;
-    memcpy(r->shape, shape, ndim * sizeof *shape);
+    r->ndim = sd->ndim;
+    memcpy(r->shape, shape, sd->ndim * sizeof *shape);
     *index = p->n_rows++;
     return SS_OK;
-}
-
-static void layer_path(char *buf, size_t n, const char *group, int l, int L)
-{
-    snprintf(buf, n, L > 100 ? "/%s/layer_%03d" : "/%s/layer_%02d", group, l);
 }
 
 enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seqs, int with_text,
@@ -382,20 +376,17 @@ enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seq
     for (int l = 0; l < L; l++)
         p->d_attn[l] = p->d_gates[l] = p->d_hidden[l] = -1;
     enum ss_status s = write_dims(p, w, n_seqs, err);
-    const char *sp[2] = {"seq", "pos"};
     int64_t shape[4] = {n_seqs, T};
     if (!s)
-        s = add_row_dset(p, w, "/tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, sp, shape, NULL, 0,
-                         "token ids fed to the model", "1", &p->d_tokens, err);
+        s = add_row_dset(p, w, RF_TOKENS, NULL, NULL, H5T_STD_I32LE, H5T_NATIVE_INT32, shape, NULL, 0,
+                         &p->d_tokens, err);
     hid_t str = h5w_string_type(H5W_TEXT_BYTES);
     if (!s && with_text)
-        s = add_row_dset(p, w, "/token_text", str, str, 2, sp, shape, NULL, 0, "decoded piece of each token", "1",
-                         &p->d_text, err);
+        s = add_row_dset(p, w, RF_TOKEN_TEXT, NULL, NULL, str, str, shape, NULL, 0, &p->d_text, err);
     H5Tclose(str);
     if (!s && p->o.stats)
-        s = add_row_dset(p, w, "/stats/nll", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, sp, shape, NULL, 0,
-                         "negative log-likelihood of the next token (NaN at the last position)", "nats",
-                         &p->d_nll, err);
+        s = add_row_dset(p, w, RF_NLL, NULL, NULL, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, shape, NULL, 0, &p->d_nll,
+                         err);
     hid_t dt = p->o.dump_f16 ? h5w_half_type() : H5Tcopy(H5T_IEEE_F32LE);
     char path[64];
     for (int l = 0; l < L && !s; l++) {
@@ -406,9 +397,8 @@ enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seq
             int64_t sh[4] = {n_seqs, p->n_heads_dumped, T, T};
             int64_t rows = T > 8192 ? (1 << 26) / T : T; /* one map per chunk while under 256 MiB */
             int64_t ch[4] = {1, 1, rows, T};
-            layer_path(path, sizeof path, "attention", l, L);
-            s = add_row_dset(p, w, path, dt, H5T_NATIVE_FLOAT, 4, d, sh, ch, 1,
-                             "attention probabilities (post-softmax)", "probability", &p->d_attn[l], err);
+            rf_layer_path(RF_ATTENTION, l, L, path, sizeof path);
+            s = add_row_dset(p, w, RF_ATTENTION, path, d, dt, H5T_NATIVE_FLOAT, sh, ch, 1, &p->d_attn[l], err);
             if (!s) { /* the heads stored, in order */
                 int *heads = malloc(p->n_heads_dumped * sizeof *heads);
                 for (int h = 0; heads && h < c->n_heads; h++)
@@ -420,24 +410,19 @@ enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seq
             }
         }
         if (!s && (p->o.dump & PROBES_DUMP_GATES) && c->gate_dim > 0) {
-            const char *d[4] = {"seq", "pos", "head", "gate_dim"};
             int64_t sh[4] = {n_seqs, T, c->n_heads, c->gate_dim}, ch[4] = {1, T, c->n_heads, c->gate_dim};
-            layer_path(path, sizeof path, "gates", l, L);
-            s = add_row_dset(p, w, path, dt, H5T_NATIVE_FLOAT, 4, d, sh, ch, 0, "sigmoid gate values applied", "1",
-                             &p->d_gates[l], err);
+            rf_layer_path(RF_GATES, l, L, path, sizeof path);
+            s = add_row_dset(p, w, RF_GATES, path, NULL, dt, H5T_NATIVE_FLOAT, sh, ch, 0, &p->d_gates[l], err);
         }
         if (!s && (p->o.dump & PROBES_DUMP_HIDDEN)) {
-            const char *d[3] = {"seq", "pos", "hidden_dim"};
             int64_t sh[3] = {n_seqs, T, c->hidden};
-            layer_path(path, sizeof path, "hidden", l, L);
-            s = add_row_dset(p, w, path, dt, H5T_NATIVE_FLOAT, 3, d, sh, NULL, 0,
-                             "residual stream leaving the decoder layer", "1", &p->d_hidden[l], err);
+            rf_layer_path(RF_HIDDEN, l, L, path, sizeof path);
+            s = add_row_dset(p, w, RF_HIDDEN, path, NULL, dt, H5T_NATIVE_FLOAT, sh, NULL, 0, &p->d_hidden[l], err);
         }
     }
     if (!s && (p->o.dump & PROBES_DUMP_LOGITS)) {
-        const char *d[3] = {"seq", "pos", "vocab"};
         int64_t sh[3] = {n_seqs, T, c->vocab};
-        s = add_row_dset(p, w, "/logits", dt, H5T_NATIVE_FLOAT, 3, d, sh, NULL, 0, "logits", "1", &p->d_logits, err);
+        s = add_row_dset(p, w, RF_LOGITS, NULL, NULL, dt, H5T_NATIVE_FLOAT, sh, NULL, 0, &p->d_logits, err);
     }
     H5Tclose(dt);
     return s;
@@ -509,7 +494,7 @@ enum ss_status probes_write_results(struct probes *p, struct h5w *w, struct ss_e
         free(iv);
     }
     if (!s) {
-        hid_t ds = H5Dopen2(w->file, "/stats/sink_rate", H5P_DEFAULT);
+        hid_t ds = H5Dopen2(w->file, rf_path(RF_SINK_RATE), H5P_DEFAULT);
         if (ds >= 0) {
             s = h5w_attr_double(w, ds, "sink_epsilon", p->o.sink_epsilon, err);
             H5Dclose(ds);

@@ -1,7 +1,9 @@
 /* probes/results.c — run totals -> the /stats and /summary datasets of
- * docs/SCHEMA.md (names, shapes, long_name, units). Pure arithmetic; the
- * writer (probes/probes.c) stores them. */
+ * docs/SCHEMA.md (names, dimensions, long_name and units from runfile/schema.h).
+ * Pure arithmetic; the writer (probes/probes.c) stores them. */
 #include "probes.h"
+
+#include "../runfile/schema.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,11 +18,11 @@ struct builder {
     int failed;
 };
 
-/* Append a dataset of the given dims ("layer,head") and return its zeroed data. */
-static double *push(struct builder *b, const char *path, const char *long_name, const char *units,
-                    int is_int, int ndim, const char *d0, int64_t n0, const char *d1, int64_t n1,
-                    const char *d2, int64_t n2, const char *d3, int64_t n3)
+/* Append dataset id of the schema (runfile/schema.h: path, dims, long_name, units, type)
+ * with extents n[0..ndim-1]; returns its zeroed data. */
+static double *push(struct builder *b, enum rf_id id, int64_t n0, int64_t n1, int64_t n2, int64_t n3)
 {
+    const struct rf_dataset *sd = &rf_schema[id];
     if (b->failed)
         return NULL;
     if (b->res->n >= MAX_RESULTS) {
@@ -30,33 +32,33 @@ static double *push(struct builder *b, const char *path, const char *long_name, 
     }
     struct probes_dataset *d = &b->res->d[b->res->n];
     memset(d, 0, sizeof *d);
-    snprintf(d->path, sizeof d->path, "%s", path);
-    d->long_name = long_name;
-    d->units = units;
-    d->is_int = is_int;
-    d->ndim = ndim;
-    const char *names[4] = {d0, d1, d2, d3};
+    snprintf(d->path, sizeof d->path, "%s", sd->path);
+    d->long_name = sd->long_name;
+    d->units = sd->units;
+    d->is_int = sd->type == RF_I32;
+    d->ndim = sd->ndim;
     int64_t ext[4] = {n0, n1, n2, n3};
     size_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        d->dims[i] = names[i];
+    for (int i = 0; i < sd->ndim; i++) {
+        d->dims[i] = sd->dims[i];
         d->shape[i] = ext[i];
         n *= (size_t)ext[i];
     }
     d->data = calloc(n ? n : 1, sizeof *d->data);
     if (!d->data) {
         b->failed = 1;
-        ss_fail(b->err, SS_ERR_NOMEM, "probes: out of memory for %s", path);
+        ss_fail(b->err, SS_ERR_NOMEM, "probes: out of memory for %s", sd->path);
         return NULL;
     }
     b->res->n++;
     return d->data;
 }
 
-#define D0(b, p, ln, u) push(b, p, ln, u, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0)
-#define D1(b, p, ln, u, a, na) push(b, p, ln, u, 0, 1, a, na, NULL, 0, NULL, 0, NULL, 0)
-#define D2(b, p, ln, u, a, na, c, nc) push(b, p, ln, u, 0, 2, a, na, c, nc, NULL, 0, NULL, 0)
-#define D3(b, p, ln, u, a, na, c, nc, e, ne) push(b, p, ln, u, 0, 3, a, na, c, nc, e, ne, NULL, 0)
+#define D0(b, id) push(b, id, 0, 0, 0, 0)
+#define D1(b, id, n0) push(b, id, n0, 0, 0, 0)
+#define D2(b, id, n0, n1) push(b, id, n0, n1, 0, 0)
+#define D3(b, id, n0, n1, n2) push(b, id, n0, n1, n2, 0)
+#define D4(b, id, n0, n1, n2, n3) push(b, id, n0, n1, n2, n3)
 
 static double mean_of(const double *x, size_t n)
 {
@@ -72,24 +74,15 @@ static void attention_results(struct builder *b, const struct run_stats *r)
     const struct probes_shape *c = &r->shape;
     int L = c->n_layers, H = c->n_heads, T = c->T, K = PROBES_SINK_KEYS, R = PROBES_TOP_RANKS;
     double S = r->n_seqs;
-    double *fts = D2(b, "/stats/first_token_share", "mean attention on key 0 over queries q >= 1",
-                     "probability", "layer", L, "head", H);
-    double *fts0 = D2(b, "/stats/first_token_share_incl0", "mean attention on key 0 over all queries",
-                      "probability", "layer", L, "head", H);
-    double *ftl = D1(b, "/stats/first_token_share_layer", "first_token_share averaged over heads",
-                     "probability", "layer", L);
-    double *prof = D2(b, "/stats/first_token_profile", "attention on key 0 by query position, mean over heads",
-                      "probability", "layer", L, "pos", T);
-    double *alpha = D3(b, "/stats/sink_alpha", "alpha_k: mean attention key k receives from queries q >= k",
-                       "probability", "layer", L, "head", H, "sink_key", K);
-    double *rate = D1(b, "/stats/sink_rate", "fraction of (sequence, layer, head) with alpha_k > sink_epsilon",
-                      "1", "sink_key", K);
-    double *ent = D2(b, "/stats/attn_entropy", "attention entropy over queries q >= 1", "nats",
-                     "layer", L, "head", H);
-    double *tpos = push(b, "/stats/top_key_pos", "key positions with the largest alpha_k, descending", "1",
-                        1, 3, "layer", L, "head", H, "rank", R, NULL, 0);
-    double *talpha = D3(b, "/stats/top_key_alpha", "alpha_k of top_key_pos", "probability",
-                        "layer", L, "head", H, "rank", R);
+    double *fts = D2(b, RF_FIRST_TOKEN_SHARE, L, H);
+    double *fts0 = D2(b, RF_FIRST_TOKEN_SHARE_INCL0, L, H);
+    double *ftl = D1(b, RF_FIRST_TOKEN_SHARE_LAYER, L);
+    double *prof = D2(b, RF_FIRST_TOKEN_PROFILE, L, T);
+    double *alpha = D3(b, RF_SINK_ALPHA, L, H, K);
+    double *rate = D1(b, RF_SINK_RATE, K);
+    double *ent = D2(b, RF_ATTN_ENTROPY, L, H);
+    double *tpos = D3(b, RF_TOP_KEY_POS, L, H, R);
+    double *talpha = D3(b, RF_TOP_KEY_ALPHA, L, H, R);
     if (b->failed)
         return;
     for (int l = 0; l < L; l++) {
@@ -133,14 +126,10 @@ static void gate_results(struct builder *b, const struct run_stats *r)
     int NT = PROBES_GATE_THRESHOLDS, NO = PROBES_OUT_THRESHOLDS;
     double S = r->n_seqs, per_head = S * T * G, per_layer = per_head * H;
     double out_n = S * T * H * (double)c->head_dim;
-    double *oabs = D1(b, "/stats/attn_out_absmean", "mean |Y| of the attention output before the gate", "1",
-                      "layer", L);
-    double *gabs = D1(b, "/stats/attn_gated_absmean", "mean |Y| of the attention output after the gate", "1",
-                      "layer", L);
-    double *ofr = D2(b, "/stats/attn_out_frac_below", "fraction of |Y| before the gate below each threshold",
-                     "1", "layer", L, "out_threshold", NO);
-    double *gfr = D2(b, "/stats/attn_gated_frac_below", "fraction of |Y| after the gate below each threshold",
-                     "1", "layer", L, "out_threshold", NO);
+    double *oabs = D1(b, RF_ATTN_OUT_ABSMEAN, L);
+    double *gabs = D1(b, RF_ATTN_GATED_ABSMEAN, L);
+    double *ofr = D2(b, RF_ATTN_OUT_FRAC_BELOW, L, NO);
+    double *gfr = D2(b, RF_ATTN_GATED_FRAC_BELOW, L, NO);
     if (b->failed)
         return;
     for (int l = 0; l < L; l++) {
@@ -153,25 +142,21 @@ static void gate_results(struct builder *b, const struct run_stats *r)
     }
     if (G <= 0)
         return;
-    double *mfr = D2(b, "/stats/attn_meangate_frac_below",
-                     "fraction of |Y| before the gate times the layer's mean gate of the sequence below each threshold",
-                     "1", "layer", L, "out_threshold", NO);
+    double *mfr = D2(b, RF_ATTN_MEANGATE_FRAC_BELOW, L, NO);
     if (b->failed)
         return;
     for (int i = 0; i < L * NO; i++) /* pooled like the before/after fractions */
         mfr[i] = r->meangate_below[i] / out_n;
-    double *mean = D2(b, "/stats/gate_mean", "mean gate value", "1", "layer", L, "head", H);
-    double *std = D2(b, "/stats/gate_std", "standard deviation of gate values", "1", "layer", L, "head", H);
-    double *mn = D2(b, "/stats/gate_min", "minimum gate value", "1", "layer", L, "head", H);
-    double *mx = D2(b, "/stats/gate_max", "maximum gate value", "1", "layer", L, "head", H);
-    double *hist = D2(b, "/stats/gate_hist", "density of gate values on [0,1]", "1", "layer", L, "gate_bin", B);
-    double *pooled = D1(b, "/stats/gate_hist_pooled", "density of gate values on [0,1], all layers", "1",
-                        "gate_bin", B);
-    double *below = D2(b, "/stats/gate_frac_below", "fraction of gate values below each threshold", "1",
-                       "layer", L, "gate_threshold", NT);
-    double *pos0 = D1(b, "/stats/gate_mean_pos0", "mean gate value at position 0", "1", "layer", L);
-    double *rest = D1(b, "/stats/gate_mean_rest", "mean gate value at positions >= 1", "1", "layer", L);
-    double *bypos = D2(b, "/stats/gate_mean_by_pos", "mean gate value by position", "1", "layer", L, "pos", T);
+    double *mean = D2(b, RF_GATE_MEAN, L, H);
+    double *std = D2(b, RF_GATE_STD, L, H);
+    double *mn = D2(b, RF_GATE_MIN, L, H);
+    double *mx = D2(b, RF_GATE_MAX, L, H);
+    double *hist = D2(b, RF_GATE_HIST, L, B);
+    double *pooled = D1(b, RF_GATE_HIST_POOLED, B);
+    double *below = D2(b, RF_GATE_FRAC_BELOW, L, NT);
+    double *pos0 = D1(b, RF_GATE_MEAN_POS0, L);
+    double *rest = D1(b, RF_GATE_MEAN_REST, L);
+    double *bypos = D2(b, RF_GATE_MEAN_BY_POS, L, T);
     if (b->failed)
         return;
     for (int l = 0; l < L; l++) {
@@ -203,23 +188,16 @@ static void activation_results(struct builder *b, const struct run_stats *r)
     int L = c->n_layers, T = c->T, NS = PROBES_STREAMS, A = PROBES_ACT_RANKS;
     double S = r->n_seqs;
     size_t LS = (size_t)L * NS;
-    double *mx = D2(b, "/stats/act_max", "max |x| over the run", "1", "layer", L, "stream", NS);
-    double *tv = D3(b, "/stats/act_top_value", "largest |x| over the run, descending", "1",
-                    "layer", L, "stream", NS, "act_rank", A);
-    double *ti = push(b, "/stats/act_top_index", "(seq, pos, dim) of act_top_value", "1", 1, 4,
-                      "layer", L, "stream", NS, "act_rank", A, "coord", 3);
-    double *med = D2(b, "/stats/act_median", "median |x| of a sequence, mean over sequences", "1",
-                     "layer", L, "stream", NS);
-    double *ratio = D2(b, "/stats/act_max_over_median", "act_max / act_median", "1", "layer", L, "stream", NS);
-    double *c100 = D2(b, "/stats/act_count_100x", "entries with |x| > 100 x the sequence median", "1",
-                      "layer", L, "stream", NS);
-    double *c1000 = D2(b, "/stats/act_count_1000x", "entries with |x| > 1000 x the sequence median", "1",
-                       "layer", L, "stream", NS);
-    double *cm = D2(b, "/stats/act_count_massive", "entries with |x| > 100 and > 1000 x the sequence median",
-                    "1", "layer", L, "stream", NS);
-    double *rr = D1(b, "/stats/resid_pos0_norm_ratio", "||h_0|| / mean_{t>=1} ||h_t|| of the layer output",
-                    "1", "layer", L);
-    double *vn = D2(b, "/stats/value_norm", "||v|| by position, mean over KV heads", "1", "layer", L, "pos", T);
+    double *mx = D2(b, RF_ACT_MAX, L, NS);
+    double *tv = D3(b, RF_ACT_TOP_VALUE, L, NS, A);
+    double *ti = D4(b, RF_ACT_TOP_INDEX, L, NS, A, 3);
+    double *med = D2(b, RF_ACT_MEDIAN, L, NS);
+    double *ratio = D2(b, RF_ACT_MAX_OVER_MEDIAN, L, NS);
+    double *c100 = D2(b, RF_ACT_COUNT_100X, L, NS);
+    double *c1000 = D2(b, RF_ACT_COUNT_1000X, L, NS);
+    double *cm = D2(b, RF_ACT_COUNT_MASSIVE, L, NS);
+    double *rr = D1(b, RF_RESID_POS0_NORM_RATIO, L);
+    double *vn = D2(b, RF_VALUE_NORM, L, T);
     if (b->failed)
         return;
     for (size_t i = 0; i < LS; i++) {
@@ -244,19 +222,17 @@ static void summary_results(struct builder *b, const struct run_stats *r)
 {
     const struct probes_shape *c = &r->shape;
     int L = c->n_layers;
-    const struct probes_dataset *ftl = probes_results_find(b->res, "/stats/first_token_share_layer");
-    const struct probes_dataset *fts0 = probes_results_find(b->res, "/stats/first_token_share_incl0");
-    const struct probes_dataset *rate = probes_results_find(b->res, "/stats/sink_rate");
-    double *f = D0(b, "/summary/first_token_share", "F-Attn: mean over layers of first_token_share_layer",
-                   "probability");
-    double *f0 = D0(b, "/summary/first_token_share_incl0", "F-Attn including query 0", "probability");
-    double *mam = D0(b, "/summary/max_activation_mean", "M-Act: mean over layers of max |x| of the layer output",
-                     "1");
-    double *ma = D0(b, "/summary/max_activation", "max over layers of max |x| of the layer output", "1");
-    double *gm = c->gate_dim > 0 ? D0(b, "/summary/gate_mean", "mean gate value over all layers", "1") : NULL;
-    double *ppl = D0(b, "/summary/perplexity", "exp(mean NLL of the predicted positions)", "1");
-    double *sr = D0(b, "/summary/sink_rate", "sink rate of key 0 at sink_epsilon", "1");
-    double *nt = D0(b, "/summary/n_tokens", "tokens evaluated (seq x pos)", "1");
+    const struct probes_dataset *ftl = probes_results_find(b->res, rf_path(RF_FIRST_TOKEN_SHARE_LAYER));
+    const struct probes_dataset *fts0 = probes_results_find(b->res, rf_path(RF_FIRST_TOKEN_SHARE_INCL0));
+    const struct probes_dataset *rate = probes_results_find(b->res, rf_path(RF_SINK_RATE));
+    double *f = D0(b, RF_SUMMARY_FIRST_TOKEN_SHARE);
+    double *f0 = D0(b, RF_SUMMARY_FIRST_TOKEN_SHARE_INCL0);
+    double *mam = D0(b, RF_SUMMARY_MAX_ACTIVATION_MEAN);
+    double *ma = D0(b, RF_SUMMARY_MAX_ACTIVATION);
+    double *gm = c->gate_dim > 0 ? D0(b, RF_SUMMARY_GATE_MEAN) : NULL;
+    double *ppl = D0(b, RF_SUMMARY_PERPLEXITY);
+    double *sr = D0(b, RF_SUMMARY_SINK_RATE);
+    double *nt = D0(b, RF_SUMMARY_N_TOKENS);
     if (b->failed)
         return;
     *f = mean_of(ftl->data, L);

@@ -23,6 +23,20 @@ enum ss_status runfile_open(struct runfile **rf, const char *path, struct ss_err
 void runfile_close(struct runfile *rf);
 const char *runfile_path(const struct runfile *rf);
 
+/* The root attributes every reader needs (docs/SCHEMA.md, "Root attributes"), bounded once:
+ * the five counts are required whole numbers in 0..RUNFILE_MAX_COUNT, with at least one
+ * layer and head; the strings are "" when absent, sink_epsilon 0.3 when absent. */
+#define RUNFILE_MAX_COUNT 10000000
+struct rf_info {
+    int n_layers, n_heads, n_kv_heads, context_length, n_seqs;
+    char model_type[64], model_path[1024], gate_kind[32], gate_mode[64], bos[64], input_source[1024];
+    double sink_epsilon;
+};
+/* runfile_open, then the root attributes into info: the one opener of analyze/ and plots/
+ * (runfile/info.c). On failure nothing stays open. */
+enum ss_status runfile_open_run(struct runfile **rf, struct rf_info *info, const char *path,
+                                struct ss_error *err);
+
 /* 1 if the dataset (absolute path, e.g. "/stats/gate_mean") exists. */
 int runfile_has(struct runfile *rf, const char *dset);
 

@@ -25,8 +25,8 @@ struct tcase {
     char *name, *given, *stdout_file;
     char *argv[MAX_WORDS];
     int argc, exit_status, stderr_lines, line;
-    char *expect[MAX_MULTI], *absent[MAX_MULTI], *kept[MAX_MULTI];
-    int n_expect, n_absent, n_kept;
+    char *expect[MAX_MULTI], *absent[MAX_MULTI], *kept[MAX_MULTI], *before[MAX_MULTI];
+    int n_expect, n_absent, n_kept, n_before;
 };
 
 struct tfile {
@@ -48,7 +48,7 @@ static int hexval(char c)
 }
 
 /* Split the value of run: into words; "..." quotes (\" \\ \xHH). Returns -1 on a syntax error. */
-static int split_words(const char *s, struct tcase *c)
+static int split_words(const char *s, char **argv, int *argc)
 {
     char word[1200];
     while (*s) {
@@ -74,11 +74,11 @@ static int split_words(const char *s, struct tcase *c)
                 word[n++] = *s++;
         }
         word[n] = 0;
-        if (c->argc >= MAX_WORDS - 1)
+        if (*argc >= MAX_WORDS - 1)
             return -1;
-        c->argv[c->argc++] = dup_str(word);
+        argv[(*argc)++] = dup_str(word);
     }
-    return c->argc ? 0 : -1;
+    return *argc ? 0 : -1;
 }
 
 static int add_multi(char **list, int *n, const char *v)
@@ -98,7 +98,14 @@ static int parse_field(struct tcase *c, const char *key, const char *v)
     else if (!strcmp(key, "given") && !c->given)
         c->given = dup_str(v);
     else if (!strcmp(key, "run") && !c->argc)
-        return split_words(v, c);
+        return split_words(v, c->argv, &c->argc);
+    else if (!strcmp(key, "before")) {
+        char *w[MAX_WORDS];
+        int n = 0, bad = split_words(v, w, &n); /* checked now, split again when run */
+        for (int i = 0; i < n; i++)
+            free(w[i]);
+        return bad ? -1 : add_multi(c->before, &c->n_before, v);
+    }
     else if (!strcmp(key, "exit") || !strcmp(key, "stderr-lines")) {
         long x = strtol(v, &end, 10);
         if (end == v || *end || x < 0 || x > 255)
@@ -333,6 +340,27 @@ static int check_stderr(const struct tcase *c, const char *dir)
     return ok;
 }
 
+/* The case's before: commands, each of which must succeed. */
+static int run_before(const struct tcase *c, const char *dir)
+{
+    for (int i = 0; i < c->n_before; i++) {
+        char *w[MAX_WORDS];
+        const char *argv[MAX_WORDS];
+        int n = 0;
+        split_words(c->before[i], w, &n);
+        for (int k = 0; k < n; k++)
+            argv[k] = subst(w[k], dir);
+        int rc = test_cli_argv(NULL, 0, err, sizeof err, n, argv);
+        for (int k = 0; k < n; k++)
+            free(w[k]);
+        if (rc) {
+            printf("\n    before: %s: exit %d: %s", c->before[i], rc, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void case_exec(const struct tfile *f, const struct tcase *c)
 {
     char tag[128];
@@ -341,6 +369,7 @@ static void case_exec(const struct tfile *f, const struct tcase *c)
     CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
     if (c->given)
         find_setup(c->given)->fn(dir);
+    CU_ASSERT_EQUAL_FATAL(run_before(c, dir), 0);
     char *before[MAX_MULTI] = {0};
     char p[1300];
     size_t n;
@@ -461,6 +490,8 @@ static void case_free(struct tcase *c)
         free(c->absent[i]);
     for (int i = 0; i < c->n_kept; i++)
         free(c->kept[i]);
+    for (int i = 0; i < c->n_before; i++)
+        free(c->before[i]);
 }
 
 void test_cases_free(void)

@@ -6,6 +6,8 @@
  *   name:    what the case shows (unique in its file; the CUnit test name)
  *   given:   a named setup (a C function in a setup table, below) that prepares the case's
  *            directory @D, e.g. copies the valid checkpoint and truncates its weights
+ *   before:  a sinkscope command that prepares @D and must succeed (repeatable, run in order
+ *            after given:; same word rules as run:)
  *   run:     the sinkscope arguments. Words split on spaces; "..." quotes a word (\" \\ \xHH
  *            inside). @D = the case's directory, @M = the valid checkpoint (synth --preset tiny),
  *            @R = a valid run file of it, @T = a valid byte-level tokenizer directory.

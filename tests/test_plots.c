@@ -456,7 +456,7 @@ static void test_missing_data(void)
     /* a layer that was not dumped / out of range, a head out of range */
     rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "--layers", "99", "-o", out, NULL);
     CU_ASSERT_EQUAL(rc, 2);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "out of range"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "outside"));
     rc = test_cli(NULL, 0, err, sizeof err, "plot", "attention-map", base_h5, "--head", "4", "-o", out, NULL);
     CU_ASSERT_EQUAL(rc, 2);
     CU_ASSERT_EQUAL(file_size(out), -1);
