@@ -31,7 +31,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 # cli objects except main.o, so tests can drive commands in-process
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 
-.PHONY: all deps test bench demo corpus fuzz valgrind clean check-deps
+.PHONY: all deps bench-deps test bench demo corpus fuzz valgrind clean check-deps
 all: $(BIN)
 
 $(BIN): $(BUILD)/libsinkscope.a $(CLI_OBJ)
@@ -88,7 +88,12 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsinkscope.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: deps
+# Bench only (not tests): the PyTorch-eager peer of bench/bench_peer.sh.
+bench-deps:
+	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q "ok installed" || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch >/dev/null)
+
+bench: deps bench-deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
 	BUILD=$(BUILD) sh bench/run.sh
 

@@ -1,34 +1,24 @@
 /* bench/forward.c — forward-pass throughput against OpenBLAS sgemm on the same shapes.
  * usage: forward [MODEL_DIR [T [THREADS]]]   (default build/bench-models/gated-1b 512 2)
  * Writes `synth --preset gated-1b` (bf16) into MODEL_DIR when it has no config.json.
- * Prints load time, tokens/s and GFLOP/s of the forward (without and with the lm_head),
- * sgemm GFLOP/s on the same projection shapes and weights measured in the same run,
- * their ratio (whole pass, and per layer by medians, which resist other processes
- * sharing the cores), and peak RSS against 1.1 x float32 weights + 256 MB. */
+ * Prints (issue 13): load time; tokens/s and GFLOP/s of the forward without and with
+ * the lm_head; where a layer's time goes, stage by stage; the projections' GFLOP/s
+ * against sgemm alone on the same shapes and weights in the same run (the weights
+ * stay in their stored dtype in the forward, so this ratio is what the per-slice
+ * conversion costs); peak RSS against the checkpoint's bytes + 0.6 GB. */
 #include <cblas.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../model/model.h"
 #include "../model/synth.h"
-
-/* float32 weights for the sgemm reference (converted once, outside the timings) */
-#define F32(w) weight_to_f32(&(w))
-static const float *weight_to_f32(const struct weight *w)
-{
-    float *p = malloc((size_t)w->rows * w->cols * sizeof *p);
-    if (!p) {
-        fprintf(stderr, "bench forward: out of memory\n");
-        exit(2);
-    }
-    weight_rows_f32(w, 0, w->rows, p);
-    return p;
-}
 
 static double now(void)
 {
@@ -44,23 +34,62 @@ static double peak_rss_mb(void)
     return ru.ru_maxrss / 1024.0;
 }
 
-static int no_op(void *user, const struct hook_event *ev, struct ss_error *err)
+static void die(const char *msg)
 {
-    (void)user, (void)ev, (void)err;
+    fprintf(stderr, "bench forward: %s\n", msg);
+    exit(2);
+}
+
+/* bytes of DIR's *.safetensors files */
+static double checkpoint_mb(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    double b = 0;
+    char p[4400];
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (n > 12 && !strcmp(e->d_name + n - 12, ".safetensors") && !stat(p, &st))
+            b += (double)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return b / 1048576.0;
+}
+
+/* ---- stage clock: hook points that close each stage of a layer ---------------------- */
+
+enum { ST_NORM, ST_QKV, ST_ATTN, ST_O, ST_RESID, ST_FFN, ST_ADD, N_STAGES };
+static const char *stage_hook[N_STAGES] = {"attn_norm", "q", "attn_out", "o_proj", "ffn_norm", "ffn_out", "resid_post"};
+static const char *stage_name[N_STAGES] = {"input norm", "q/k/v proj + qk-norm + rope", "attention (tiles)",
+                                           "gate + o_proj", "residual + ffn norm", "ffn (gate/up/down + swiglu)",
+                                           "residual"};
+struct stage_clock {
+    double last, t[N_STAGES];
+    double *layer;             /* [n_layers] time per layer */
+    int stage_of[64];          /* hook point -> stage */
+};
+
+static int stage_tick(void *user, const struct hook_event *ev, struct ss_error *err)
+{
+    struct stage_clock *sc = user;
+    double t = now();
+    int s = sc->stage_of[ev->point];
+    sc->t[s] += t - sc->last;
+    if (s == ST_ADD)
+        sc->layer[ev->layer] = t - sc->layer[ev->layer];
+    if (s == ST_NORM)
+        sc->layer[ev->layer] = sc->last;
+    sc->last = t;
+    (void)err;
     return 0;
 }
 
-/* resid_post: time each decoder layer (from the previous layer's end) */
-struct layer_clock {
-    double last, *dt;
-};
-static int layer_tick(void *user, const struct hook_event *ev, struct ss_error *err)
+static int no_op(void *user, const struct hook_event *ev, struct ss_error *err)
 {
-    struct layer_clock *lc = user;
-    double t = now();
-    lc->dt[ev->layer] = t - lc->last;
-    lc->last = t;
-    (void)err;
+    (void)user, (void)ev, (void)err;
     return 0;
 }
 
@@ -80,6 +109,24 @@ static double median(const double *x, int n)
     return m;
 }
 
+/* sgemm alone: out[T, w.rows] = a[T, w.cols] w^T with w as float32, converted
+ * outside the timing (one layer's matrices at a time, rows in chunks). */
+static double sgemm_time(const struct weight *w, const float *a, float *out, int T, float *buf, size_t buf_floats)
+{
+    int64_t chunk = (int64_t)(buf_floats / (size_t)w->cols), n_out = w->rows;
+    chunk = chunk < 8192 ? chunk : 8192; /* out holds T x 8192 */
+    double t = 0;
+    for (int64_t r0 = 0; r0 < n_out; r0 += chunk) {
+        int64_t n = n_out - r0 < chunk ? n_out - r0 : chunk;
+        weight_rows_f32(w, r0, n, buf);
+        double t1 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)n, (int)w->cols, 1.0f, a, (int)w->cols, buf,
+                    (int)w->cols, 0.0f, out, (int)n);
+        t += now() - t1;
+    }
+    return t;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "build/bench-models/gated-1b";
@@ -91,32 +138,24 @@ int main(int argc, char **argv)
         struct synth_opts so = {.preset = "gated-1b", .gate = -1, .bf16 = 1, .seed = 1};
         printf("writing synth gated-1b (bf16) to %s ...\n", dir);
         fflush(stdout);
-        double t0 = now();
-        if (synth_write(dir, &so, &err)) {
-            fprintf(stderr, "bench forward: %s\n", err.msg);
-            return 2;
-        }
-        printf("  synth: %.1f s\n", now() - t0);
+        if (synth_write(dir, &so, &err))
+            die(err.msg);
     }
     double t0 = now();
     struct model m;
-    if (model_load(&m, dir, &err)) {
-        fprintf(stderr, "bench forward: %s\n", err.msg);
-        return 2;
-    }
-    double t_load = now() - t0, rss_load = peak_rss_mb();
+    if (model_load(&m, dir, &err))
+        die(err.msg);
+    double t_load = now() - t0, ckpt = checkpoint_mb(dir);
     const struct model_config *c = &m.cfg;
-    double wmb = m.n_params * 4.0 / 1048576.0;
-    printf("model %s: %s, %d layers, gate %s, %s weights, %.3f B params = %.0f MB float32\n", dir, c->model_type,
-           c->n_layers, gate_kind_name(c->gate), c->dtype, m.n_params * 1e-9, wmb);
-    printf("load: %.2f s, peak RSS after load %.0f MB\n", t_load, rss_load);
+    printf("model %s: %s, %d layers, gate %s, %s weights, %.3f B params, checkpoint %.0f MB\n", dir, c->model_type,
+           c->n_layers, gate_kind_name(c->gate), c->dtype, m.n_params * 1e-9, ckpt);
+    printf("load: %.3f s (target <= %s), peak RSS after load %.0f MB\n", t_load,
+           c->n_layers <= 4 ? "0.3 s at 4 layers" : "1 s", peak_rss_mb());
 
     struct forward_opts fo = {.threads = threads};
     struct run_state *rs;
-    if (run_state_new(&rs, c, T, &fo, &err)) {
-        fprintf(stderr, "bench forward: %s\n", err.msg);
-        return 2;
-    }
+    if (run_state_new(&rs, c, T, &fo, &err))
+        die(err.msg);
     int32_t *tok = malloc(T * sizeof *tok);
     for (int t = 0; t < T; t++)
         tok[t] = (int32_t)((t * 7919u + 13) % (unsigned)c->vocab);
@@ -127,97 +166,79 @@ int main(int argc, char **argv)
     double attn_layer = 4.0 * D * c->n_heads * (T * (T + 1.0) / 2);
     double lm = 2.0 * T * H * c->vocab;
     double fl_body = c->n_layers * (proj_layer + attn_layer);
+    int L = c->n_layers;
 
-    /* 1. sgemm alone: the seven projections of every layer with that layer's weights, in forward order */
-    int Hi = c->hidden, A = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim, L = c->n_layers;
-    size_t K = c->ffn > c->hidden ? c->ffn : c->hidden;
-    size_t n_out = (size_t)T * K > (size_t)256 * c->vocab ? (size_t)T * K : (size_t)256 * c->vocab;
-    n_out = n_out > (size_t)T * qo ? n_out : (size_t)T * qo;
-    float *a = malloc((size_t)T * K * sizeof *a), *out = malloc(n_out * sizeof *out);
-    for (size_t i = 0; i < (size_t)T * K; i++)
-        a[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
-    openblas_set_num_threads(threads);
-    double *ts = calloc(L, sizeof *ts), *tf = calloc(L, sizeof *tf), *tf2 = calloc(L, sizeof *tf2);
-    /* the stored weights as float32 once, outside the timings: wf[l][0..7) in forward order */
-    const float *(*wf)[7] = malloc(L * sizeof *wf), *lmf = F32(m.w.lm_head);
-    for (int l = 0; l < L; l++) {
-        const struct layer_weights *w = &m.w.layers[l];
-        const float *v[7] = {F32(w->wq), F32(w->wk), F32(w->wv), F32(w->wo), F32(w->w_gate), F32(w->w_up),
-                             F32(w->w_down)};
-        memcpy(wf[l], v, sizeof v);
-    }
-    for (int l = 0; l < L; l++) {
-        const float *const *w = wf[l];
-        double t1 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)qo, Hi, 1.0f, a, Hi, w[0], Hi, 0.0f, out, (int)qo);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, KV, Hi, 1.0f, a, Hi, w[1], Hi, 0.0f, out, KV);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, KV, Hi, 1.0f, a, Hi, w[2], Hi, 0.0f, out, KV);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Hi, A, 1.0f, a, A, w[3], A, 0.0f, out, Hi);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, c->ffn, Hi, 1.0f, a, Hi, w[4], Hi, 0.0f, out, c->ffn);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, c->ffn, Hi, 1.0f, a, Hi, w[5], Hi, 0.0f, out, c->ffn);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Hi, c->ffn, 1.0f, a, c->ffn, w[6], c->ffn, 0.0f, out, Hi);
-        ts[l] = now() - t1;
-    }
-    double tlm = 1e30; /* the lm_head in tiles of 256 positions, as the forward does */
-    for (int r = 0; r < 2; r++) {
-        double t1 = now();
-        for (int p0 = 0; p0 < T; p0 += 256) {
-            int n = T - p0 < 256 ? T - p0 : 256;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, c->vocab, Hi, 1.0f, a, Hi, lmf, Hi, 0.0f, out,
-                        c->vocab);
-        }
-        tlm = fmin(tlm, now() - t1);
-    }
-    for (int l = 0; l < L; l++)
-        for (int i = 0; i < 7; i++)
-            free((void *)wf[l][i]);
-    free(wf), free((void *)lmf);
-
-    /* 2. the forward without and with the lm_head, each layer timed */
-    struct layer_clock lc = {0, tf};
+    /* 1. the forward without, then with the lm_head; stages timed by hooks */
+    struct stage_clock sc = {0};
+    sc.layer = calloc(L, sizeof *sc.layer);
+    double *layer1 = calloc(L, sizeof *layer1);
     struct hook_set hs;
     hook_set_init(&hs);
-    hook_set_add(&hs, "resid_post", layer_tick, &lc, &err);
-    lc.last = now();
-    double tb = lc.last;
-    if (model_forward(&m, rs, tok, T, &hs, &fo, &err)) {
-        fprintf(stderr, "bench forward: %s\n", err.msg);
-        return 2;
+    for (int s = 0; s < N_STAGES; s++) {
+        for (int p = 0; p < HOOK_COUNT; p++)
+            if (!strcmp(hook_point_name(p), stage_hook[s]))
+                sc.stage_of[p] = s;
+        if (hook_set_add(&hs, stage_hook[s], stage_tick, &sc, &err))
+            die(err.msg);
     }
+    double tb = sc.last = now();
+    if (model_forward(&m, rs, tok, T, &hs, &fo, &err))
+        die(err.msg);
     tb = now() - tb;
+    memcpy(layer1, sc.layer, L * sizeof *layer1);
+    double stages1[N_STAGES];
+    memcpy(stages1, sc.t, sizeof stages1);
     hook_set_add(&hs, "logits", no_op, NULL, &err);
-    lc.dt = tf2;
-    lc.last = now();
-    double tl = lc.last;
-    if (model_forward(&m, rs, tok, T, &hs, &fo, &err)) {
-        fprintf(stderr, "bench forward: %s\n", err.msg);
-        return 2;
-    }
+    double tl = sc.last = now();
+    if (model_forward(&m, rs, tok, T, &hs, &fo, &err))
+        die(err.msg);
     tl = now() - tl;
+    double rss = peak_rss_mb(), limit = ckpt + 0.6 * 1024;
 
-    double sum_s = 0;
+    /* 2. sgemm alone (OpenBLAS's own threads) on the same shapes and weights */
+    openblas_set_num_threads(threads);
+    size_t K = c->ffn > c->hidden ? c->ffn : c->hidden, buf_floats = (size_t)8192 * K;
+    float *a = malloc((size_t)T * K * sizeof *a), *out = malloc((size_t)T * 8192 * sizeof *out),
+          *buf = malloc(buf_floats * sizeof *buf);
+    if (!a || !out || !buf)
+        die("out of memory");
+    for (size_t i = 0; i < (size_t)T * K; i++)
+        a[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+    double *ts = calloc(L, sizeof *ts), tlm;
+    for (int l = 0; l < L; l++) {
+        const struct layer_weights *w = &m.w.layers[l];
+        const struct weight *ws[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+        for (int i = 0; i < 7; i++)
+            ts[l] += sgemm_time(ws[i], a, out, T, buf, buf_floats);
+    }
+    tlm = sgemm_time(&m.w.lm_head, a, out, T, buf, buf_floats);
+
+    double sum_s = 0, lin = 0;
     for (int l = 0; l < L; l++)
         sum_s += ts[l];
-    double g_sgemm = L * proj_layer / sum_s * 1e-9, g_sgemm_lm = (L * proj_layer + lm) / (sum_s + tlm) * 1e-9;
-    double g_body = fl_body / tb * 1e-9, g_all = (fl_body + lm) / tl * 1e-9;
-    /* medians per layer: robust when other processes share the cores */
-    double ms = median(ts, L), mf = fmin(median(tf, L), median(tf2, L));
-    double gm_s = proj_layer / ms * 1e-9, gm_f = (proj_layer + attn_layer) / mf * 1e-9;
-
+    lin = stages1[ST_QKV] + stages1[ST_O] + stages1[ST_FFN]; /* the first pass (no logits) */
+    double g_sgemm = L * proj_layer / sum_s * 1e-9, g_body = fl_body / tb * 1e-9, g_all = (fl_body + lm) / tl * 1e-9;
     printf("forward T=%d, %d threads (%s)\n", T, threads, openblas_get_config());
     printf("  without lm_head: %.2f s, %.1f tokens/s, %.1f GFLOP/s (%.0f GFLOP)\n", tb, T / tb, g_body, fl_body * 1e-9);
     printf("  with logits:     %.2f s, %.1f tokens/s, %.1f GFLOP/s (%.0f GFLOP)\n", tl, T / tl, g_all,
            (fl_body + lm) * 1e-9);
-    printf("sgemm alone on the same shapes and weights: %.1f GFLOP/s (all layers' projections, %.2f s), "
-           "%.1f GFLOP/s with the lm_head\n", g_sgemm, sum_s, g_sgemm_lm);
-    printf("ratio forward/sgemm, whole pass: %.0f %% without lm_head, %.0f %% with logits (target >= 60 %%)\n",
-           100 * g_body / g_sgemm, 100 * g_all / g_sgemm_lm);
-    printf("ratio forward/sgemm, median layer: %.1f vs %.1f GFLOP/s = %.0f %% (layer %.3f s, its sgemms %.3f s)\n", gm_f,
-           gm_s, 100 * gm_f / gm_s, mf, ms);
-    free(ts), free(tf), free(tf2);
-    double rss = peak_rss_mb(), limit = 1.1 * wmb + 256;
-    printf("peak RSS %.0f MB vs 1.1 x f32 weights + 256 MB = %.0f MB: %s\n", rss, limit, rss <= limit ? "ok" : "OVER");
-    free(a), free(out), free(tok);
+    printf("where the time goes (first pass, all layers):\n");
+    double tot = 0;
+    for (int s = 0; s < N_STAGES; s++)
+        tot += stages1[s];
+    for (int s = 0; s < N_STAGES; s++)
+        printf("  %-30s %7.3f s  %5.1f %%\n", stage_name[s], stages1[s], 100 * stages1[s] / tot);
+    printf("  %-30s %7.3f s  (second pass minus first)\n", "lm_head (logits tiles)", tl - tb);
+    double g_lin = L * proj_layer / lin * 1e-9;
+    printf("sgemm alone on the same shapes and weights: %.1f GFLOP/s (all layers' projections, %.2f s), lm_head %.2f s\n",
+           g_sgemm, sum_s, tlm);
+    printf("projections in the forward (stored %s weights, converted per slice): %.1f GFLOP/s = %.0f %% of sgemm "
+           "(target >= 85 %%)\n", c->dtype, g_lin, 100 * g_lin / g_sgemm);
+    printf("whole forward without lm_head (attention included) vs sgemm: %.0f %%; median layer %.3f s vs its sgemms "
+           "%.3f s\n", 100 * g_body / g_sgemm, fmin(median(layer1, L), median(sc.layer, L)), median(ts, L));
+    printf("peak RSS %.0f MB vs checkpoint %.0f MB + 0.6 GB = %.0f MB: %s\n", rss, ckpt, limit,
+           rss <= limit ? "ok" : "OVER");
+    free(ts), free(a), free(out), free(buf), free(tok), free(sc.layer), free(layer1);
     run_state_free(rs);
     model_free(&m);
     return 0;
