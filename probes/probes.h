@@ -2,7 +2,7 @@
  * forward pass into the statistics and dumps of docs/SCHEMA.md, and the HDF5
  * writer of the run file. The read side is runfile/runfile.h.
  *
- * Flow of one run (cli/cmd_run.c):
+ * Flow of one run (pipeline/pipeline.c):
  *   probes_new(opts) ; probes_subscribe(hooks)
  *   for each sequence s:  probes_seq_begin(target, s, tokens) ; model_forward(hooks) ;
  *                         probes_seq_end()   (folds the sequence into the run totals)
