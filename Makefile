@@ -21,7 +21,7 @@ endif
 BIN     ?= sinkscope
 TESTBIN ?= tests/run_tests
 
-LIB_DIRS := common tokenizer model runfile probes analyze plots
+LIB_DIRS := common tokenizer model runfile probes pipeline analyze plots
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c) tests/main.c

@@ -14,7 +14,7 @@ enum exit_code {
     EXIT_CODE_INTERRUPTED = 130,
 };
 
-#define SINKSCOPE_VERSION "0.2.0"
+#include "../common/version.h" /* SINKSCOPE_VERSION */
 
 /* Print "sinkscope: <msg>" on one line to stderr and return the exit code for e. */
 int cli_report(const struct ss_error *e);

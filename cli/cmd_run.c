@@ -1,5 +1,5 @@
-/* cli/cmd_run.c — `sinkscope run`: parse the options, install the
- * SIGINT/SIGTERM flag, hand over to cli/run_exec.c. */
+/* cli/cmd_run.c — `sinkscope run`: parse the options, install the SIGINT/SIGTERM flag,
+ * call the library's pipeline_run (pipeline/pipeline.h) and map its status to an exit code. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "run.h"
+#include "../pipeline/pipeline.h"
 
 static volatile sig_atomic_t run_stop;
 
@@ -62,6 +62,48 @@ static int parse_pos_int(const char *s, int *v)
 enum { OPT_TOKEN_IDS = 1000, OPT_CORPUS, OPT_STRIDE, OPT_MAX_SEQS, OPT_BOS, OPT_DUMP, OPT_LAYERS, OPT_HEADS,
        OPT_DUMP_DTYPE, OPT_GATE, OPT_EPS, OPT_QUIET, OPT_FORCE, OPT_RESUME, OPT_LOSSY, OPT_NO_STATS };
 
+/* The combinations getopt cannot see; -1 when the options are fine, else the exit code. */
+static int check_args(const struct pipeline_opts *a, int n_inputs, const char *const *inputs)
+{
+    if (!a->model_dir)
+        return cli_usage_error("run", "-m DIR is required");
+    if (!a->out || !a->out[0])
+        return cli_usage_error("run", "-o OUT.h5 is required (an empty name is not a file)");
+    if (n_inputs == 0)
+        return cli_usage_error("run", "give one input: --token-ids, -p, -f or --corpus");
+    if (n_inputs > 1)
+        return cli_usage_error("run", "%s and %s contradict: give one input", inputs[0], inputs[1]);
+    if (!a->corpus && (a->stride || a->max_seqs))
+        return cli_usage_error("run", "%s applies to --corpus only", a->stride ? "--stride" : "--max-seqs");
+    if (!a->dump && (a->layers || a->heads || a->dump_f16))
+        return cli_usage_error("run", "%s selects dumps: add --dump", a->layers ? "--layers" : a->heads ? "--heads" : "--dump-dtype");
+    struct ss_error err = {0};
+    if (pipeline_opts_check(a, &err))
+        return cli_usage_error("run", "%s", err.msg);
+    return -1;
+}
+
+/* pipeline_run with SIGINT/SIGTERM setting the stop flag (and SIGXFSZ ignored) meanwhile. */
+static int run_with_signals(const struct pipeline_opts *a)
+{
+    struct ss_error err = {0};
+    struct sigaction sa, old_int, old_term, old_xfsz, ign;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    run_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    memset(&ign, 0, sizeof ign); /* over a file-size limit, write() then fails cleanly instead of killing us */
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ign, &old_xfsz);
+    enum ss_status s = pipeline_run(a, &run_stop, &err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGXFSZ, &old_xfsz, NULL);
+    return s ? cli_report(&err) : EXIT_CODE_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -78,10 +120,8 @@ int cmd_run(int argc, char **argv)
         {"lossy", no_argument, 0, OPT_LOSSY},        {"no-stats", no_argument, 0, OPT_NO_STATS},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0},
     };
-    struct run_args a = {0};
-    a.bos = "auto";
-    a.gate = "native";
-    a.sink_epsilon = 0.3;
+    struct pipeline_opts a;
+    pipeline_opts_init(&a);
     opterr = 0;
     int c, n_inputs = 0;
     const char *inputs[4];
@@ -138,32 +178,6 @@ int cmd_run(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (!a.model_dir)
-        return cli_usage_error("run", "-m DIR is required");
-    if (!a.out || !a.out[0])
-        return cli_usage_error("run", "-o OUT.h5 is required (an empty name is not a file)");
-    if (n_inputs == 0)
-        return cli_usage_error("run", "give one input: --token-ids, -p, -f or --corpus");
-    if (n_inputs > 1)
-        return cli_usage_error("run", "%s and %s contradict: give one input", inputs[0], inputs[1]);
-    if (!a.corpus && (a.stride || a.max_seqs))
-        return cli_usage_error("run", "%s applies to --corpus only", a.stride ? "--stride" : "--max-seqs");
-    if (!a.dump && (a.layers || a.heads || a.dump_f16))
-        return cli_usage_error("run", "%s selects dumps: add --dump", a.layers ? "--layers" : a.heads ? "--heads" : "--dump-dtype");
-
-    struct sigaction sa, old_int, old_term, old_xfsz, ign;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    run_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    memset(&ign, 0, sizeof ign); /* over a file-size limit, write() then fails cleanly instead of killing us */
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGXFSZ, &ign, &old_xfsz);
-    int rc = run_execute(&a, &run_stop);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGXFSZ, &old_xfsz, NULL);
-    return rc;
+    int rc = check_args(&a, n_inputs, inputs);
+    return rc >= 0 ? rc : run_with_signals(&a);
 }

@@ -251,27 +251,19 @@ static int handle_event(struct probes *p, const struct hook_event *ev, struct ss
     return 0;
 }
 
+/* The statistics' hook points come from the list of statistic modules (probes/stats.c);
+ * the dumps and the stop flag add theirs. */
 enum ss_status probes_subscribe(struct probes *p, struct hook_set *hooks, struct ss_error *err)
 {
-    const char *want[16];
-    int n = 0;
-    if (p->o.stats) {
-        static const char *const stats_points[] = {"v", "attn_probs", "attn_out", "attn_gated", "o_proj",
-                                                   "resid_mid", "ffn_out", "resid_post", "logits"};
-        for (size_t i = 0; i < sizeof stats_points / sizeof *stats_points; i++)
-            want[n++] = stats_points[i];
-        if (p->o.shape.gate_dim > 0)
-            want[n++] = "gate";
-    } else {
-        want[n++] = "resid_post"; /* the stop flag is checked there */
-        want[n++] = "logits";     /* the forward skips the LM head when nobody wants logits */
-        if (p->o.dump & PROBES_DUMP_ATTENTION)
-            want[n++] = "attn_probs";
-        if ((p->o.dump & PROBES_DUMP_GATES) && p->o.shape.gate_dim > 0)
-            want[n++] = "gate";
-    }
-    for (int i = 0; i < n; i++)
-        if (hook_set_add(hooks, want[i], on_event, p, err) != SS_OK)
+    uint32_t points = p->o.stats ? probes_stat_points(&p->o.shape) : 0;
+    points |= 1u << HOOK_RESID_POST; /* the stop flag is checked there */
+    points |= 1u << HOOK_LOGITS;     /* the forward skips the LM head when nobody wants logits */
+    if (p->o.dump & PROBES_DUMP_ATTENTION)
+        points |= 1u << HOOK_ATTN_PROBS;
+    if ((p->o.dump & PROBES_DUMP_GATES) && p->o.shape.gate_dim > 0)
+        points |= 1u << HOOK_GATE;
+    for (int pt = 0; pt < HOOK_COUNT; pt++)
+        if ((points & (1u << pt)) && hook_set_add(hooks, hook_point_name(pt), on_event, p, err) != SS_OK)
             return err ? err->status : SS_ERR_INTERNAL;
     return SS_OK;
 }
@@ -459,7 +451,7 @@ enum ss_status probes_seq_end(struct probes *p, int seq, char *const *pieces, st
     }
     if (p->o.stats) {
         for (int t = 0; t < p->o.shape.T; t++)
-            p->nll_row[t] = (float)p->seq.nll[t];
+            p->nll_row[t] = (float)seq_stats_nll(&p->seq)[t];
         if (write_row(p, p->d_nll, NULL, NULL, p->nll_row, err))
             return err ? err->status : SS_ERR_IO;
         run_stats_fold(&p->run, &p->seq, seq);

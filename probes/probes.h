@@ -2,12 +2,15 @@
  * forward pass into the statistics and dumps of docs/SCHEMA.md, and the HDF5
  * writer of the run file. The read side is runfile/runfile.h.
  *
- * Flow of one run (cli/cmd_run.c):
+ * Flow of one run (pipeline/pipeline.c):
  *   probes_new(opts) ; probes_subscribe(hooks)
  *   for each sequence s:  probes_seq_begin(target, s, tokens) ; model_forward(hooks) ;
  *                         probes_seq_end()   (folds the sequence into the run totals)
  *   probes_write_results(file)                 (/stats, /summary)
  *
+ * The statistics are modules (probes/stat.h; one probes/stat_<name>.c each, listed in
+ * probes/stats.c): the hook points subscribed, the accumulators, the folds and the
+ * /stats and /summary datasets all come from that list.
  * Statistics never need a T x T array: attention arrives as [nq, nk] tiles and
  * is reduced row by row. Per-sequence accumulators (struct seq_stats) live in one
  * flat double buffer, so a finished sequence can be saved and restored bit for
@@ -45,53 +48,26 @@ struct probes_shape {
     int window;                /* sliding window (keys a query sees); 0 = full causal */
 };
 
-/* ---- per-sequence accumulators (probes/stats.c) ---------------------------- */
+/* ---- per-sequence accumulators (probes/stats.c) ----------------------------
+ * The statistics are modules (probes/stat.h, one probes/stat_<name>.c each); a sequence's
+ * accumulators are theirs, concatenated in one flat double buffer (a record for --resume),
+ * and so are the run totals. */
 
-/* Every array is a view into buf (n doubles). Sums are over the one sequence;
- * L layers, H heads, T positions, B gate bins, K sink keys. */
+#define PROBES_MAX_MODULES 16
+
 struct seq_stats {
     struct probes_shape shape;
     const int32_t *tokens;     /* [T] of the current sequence (NLL targets); not owned */
     size_t n;
-    double *buf;
-    /* attention, from attn_probs tiles */
-    double *fts_sum;           /* [L,H] sum over q >= 1 of A[q,0] */
-    double *a00;               /* [L,H] A[0,0] */
-    double *profile;           /* [L,T] sum over heads of A[q,0] */
-    double *colsum;            /* [L,H,T] sum over q of A[q,k] */
-    double *entropy_sum;       /* [L,H] sum over q >= 1 of -sum_k A ln A */
-    double *rows_seen;         /* [L,H] attention rows received */
-    /* gates, from gate events */
-    double *gate_sum, *gate_sumsq, *gate_min, *gate_max; /* [L,H] */
-    double *gate_hist;         /* [L,B] counts */
-    double *gate_below;        /* [L,3] counts below probes_gate_thresholds */
-    double *gate_pos0;         /* [L] sum at position 0 */
-    double *gate_rest;         /* [L] sum at positions >= 1 */
-    double *gate_by_pos;       /* [L,T] sum over heads and gate dims */
-    double *gate_seen;         /* [L] */
-    /* attention output before/after the gate */
-    double *out_abssum;        /* [L] sum |Y| */
-    double *out_below;         /* [L,2] counts |Y| < probes_out_thresholds */
-    double *gated_abssum;      /* [L] */
-    double *gated_below;       /* [L,2] */
-    double *meangate_below;    /* [L,2] counts |Y| * gbar < thresholds, gbar = the layer's mean
-                                  gate of the sequence (gated runs; Fig. 5 control) */
-    double *out_seen, *gated_seen; /* [L] */
-    /* massive activations, [L,4 streams] */
-    double *act_max, *act_median, *act_c100, *act_c1000, *act_massive;
-    double *act_top_val;       /* [L,4,10] descending */
-    double *act_top_idx;       /* [L,4,10,2] (pos, dim) */
-    double *stream_seen;       /* [L,4] */
-    double *resid_ratio;       /* [L] ||h_0|| / mean_{t>=1} ||h_t|| of resid_post */
-    double *value_norm;        /* [L,T] mean over KV heads of ||v_t|| */
-    double *value_seen;        /* [L] */
-    /* likelihood, from logits tiles */
-    double *nll;               /* [T] NaN at T-1 */
-    double *logit_rows;        /* [1] positions received */
-    /* scratch for medians (not part of the record) */
+    double *buf;               /* n doubles: every module's accumulator */
+    size_t off[PROBES_MAX_MODULES]; /* where module m's starts */
+    /* scratch for medians and rows (not part of the record) */
     float *scratch;            /* [max(T*hidden, vocab)] */
     uint32_t *radix;           /* [65536] histogram of the top 16 bits of |x| */
 };
+
+/* The hook points the statistics of a run of this shape reduce (bit p = enum hook_point p). */
+uint32_t probes_stat_points(const struct probes_shape *shape);
 
 enum ss_status seq_stats_init(struct seq_stats *s, const struct probes_shape *shape,
                               struct ss_error *err);
@@ -104,6 +80,8 @@ enum ss_status seq_stats_event(struct seq_stats *s, const struct hook_event *ev,
                                struct ss_error *err);
 /* SS_ERR_INTERNAL naming the first hook point that did not fire completely. */
 enum ss_status seq_stats_check(const struct seq_stats *s, struct ss_error *err);
+/* The sequence's NLL per position [T] (NaN at T-1): the /stats/nll row. */
+const double *seq_stats_nll(const struct seq_stats *s);
 
 /* Median of x[0..n) (mean of the two middle values when n is even); reorders x. */
 double probes_median(float *x, size_t n);
@@ -115,28 +93,18 @@ struct run_stats {
     double sink_epsilon;
     int n_seqs;                /* folded so far */
     size_t n;
-    double *buf;
-    double *fts, *fts0;        /* [L,H] sums of per-sequence shares */
-    double *profile;           /* [L,T] sum of per-sequence head means */
-    double *alpha;             /* [L,H,T] sum of per-sequence alpha_k */
-    double *sink_count;        /* [K] (seq, layer, head) with alpha_k > eps */
-    double *entropy;           /* [L,H] */
-    double *gate_sum, *gate_sumsq, *gate_min, *gate_max, *gate_hist, *gate_below;
-    double *gate_pos0, *gate_rest, *gate_by_pos;
-    double *out_abssum, *out_below, *gated_abssum, *gated_below, *meangate_below;
-    double *act_max, *act_median, *act_c100, *act_c1000, *act_massive;
-    double *act_top_val;       /* [L,4,10] */
-    double *act_top_idx;       /* [L,4,10,3] (seq, pos, dim) */
-    double *resid_ratio;       /* [L] */
-    double *value_norm;        /* [L,T] */
-    double *nll_sum, *nll_count; /* [1] */
+    double *buf;               /* n doubles: every module's totals */
+    size_t off[PROBES_MAX_MODULES];
 };
 
 enum ss_status run_stats_init(struct run_stats *r, const struct probes_shape *shape,
                               double sink_epsilon, struct ss_error *err);
 void run_stats_free(struct run_stats *r);
-/* Add one finished sequence (index seq) to the totals. */
+/* Add one finished sequence (index seq) to the totals: every module's fold. */
 void run_stats_fold(struct run_stats *r, const struct seq_stats *s, int seq);
+struct stat_results;
+/* Every module's datasets from the totals into b (probes/results.c drives it). */
+void run_stats_results(const struct run_stats *r, struct stat_results *b);
 
 /* ---- results: the /stats and /summary datasets (probes/results.c) ---------- */
 

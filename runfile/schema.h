@@ -3,62 +3,119 @@
  * dimension scale. The writer (probes/) takes names, dimensions and attributes from here and
  * every reader (analyze/, plots/) names datasets through rf_path(); tests/test_schema.c checks
  * that docs/SCHEMA.md documents exactly these datasets and that a written file matches them.
- * A new dataset is one entry here (and its row in docs/SCHEMA.md). */
+ * A new dataset is one line of RF_DATASETS below (and its row in docs/SCHEMA.md). */
 #ifndef SS_RUNFILE_SCHEMA_H
 #define SS_RUNFILE_SCHEMA_H
 
 #include <stddef.h>
 
+/* Every dataset: X(ID, path, type, when, D(dims...), long_name, units); rf_id RF_<ID>. */
+#define RF_DATASETS(X, D) \
+    X(TOKENS, "/tokens", RF_I32, RF_ALWAYS, D("seq", "pos"), \
+      "token ids fed to the model", "1") \
+    X(TOKEN_TEXT, "/token_text", RF_TEXT, RF_WITH_TOKENIZER, D("seq", "pos"), \
+      "decoded piece of each token", "1") \
+    X(SUMMARY_FIRST_TOKEN_SHARE, "/summary/first_token_share", RF_F64, RF_ALWAYS, D(), \
+      "F-Attn: mean over layers of first_token_share_layer", "probability") \
+    X(SUMMARY_FIRST_TOKEN_SHARE_INCL0, "/summary/first_token_share_incl0", RF_F64, RF_ALWAYS, D(), \
+      "F-Attn including query 0", "probability") \
+    X(SUMMARY_MAX_ACTIVATION_MEAN, "/summary/max_activation_mean", RF_F64, RF_ALWAYS, D(), \
+      "M-Act: mean over layers of max |x| of the layer output", "1") \
+    X(SUMMARY_MAX_ACTIVATION, "/summary/max_activation", RF_F64, RF_ALWAYS, D(), \
+      "max over layers of max |x| of the layer output", "1") \
+    X(SUMMARY_GATE_MEAN, "/summary/gate_mean", RF_F64, RF_GATED, D(), \
+      "mean gate value over all layers", "1") \
+    X(SUMMARY_PERPLEXITY, "/summary/perplexity", RF_F64, RF_ALWAYS, D(), \
+      "exp(mean NLL of the predicted positions)", "1") \
+    X(SUMMARY_SINK_RATE, "/summary/sink_rate", RF_F64, RF_ALWAYS, D(), \
+      "sink rate of key 0 at sink_epsilon", "1") \
+    X(SUMMARY_N_TOKENS, "/summary/n_tokens", RF_F64, RF_ALWAYS, D(), \
+      "tokens evaluated (seq x pos)", "1") \
+    X(FIRST_TOKEN_SHARE, "/stats/first_token_share", RF_F64, RF_ALWAYS, D("layer", "head"), \
+      "mean attention on key 0 over queries q >= 1", "probability") \
+    X(FIRST_TOKEN_SHARE_INCL0, "/stats/first_token_share_incl0", RF_F64, RF_ALWAYS, D("layer", "head"), \
+      "mean attention on key 0 over all queries", "probability") \
+    X(FIRST_TOKEN_SHARE_LAYER, "/stats/first_token_share_layer", RF_F64, RF_ALWAYS, D("layer"), \
+      "first_token_share averaged over heads", "probability") \
+    X(FIRST_TOKEN_PROFILE, "/stats/first_token_profile", RF_F64, RF_ALWAYS, D("layer", "pos"), \
+      "attention on key 0 by query position, mean over heads", "probability") \
+    X(SINK_ALPHA, "/stats/sink_alpha", RF_F64, RF_ALWAYS, D("layer", "head", "sink_key"), \
+      "alpha_k: mean attention key k receives from queries q >= k", "probability") \
+    X(SINK_RATE, "/stats/sink_rate", RF_F64, RF_ALWAYS, D("sink_key"), \
+      "fraction of (sequence, layer, head) with alpha_k > sink_epsilon", "1") \
+    X(ATTN_ENTROPY, "/stats/attn_entropy", RF_F64, RF_ALWAYS, D("layer", "head"), \
+      "attention entropy over queries q >= 1", "nats") \
+    X(TOP_KEY_POS, "/stats/top_key_pos", RF_I32, RF_ALWAYS, D("layer", "head", "rank"), \
+      "key positions with the largest alpha_k, descending", "1") \
+    X(TOP_KEY_ALPHA, "/stats/top_key_alpha", RF_F64, RF_ALWAYS, D("layer", "head", "rank"), \
+      "alpha_k of top_key_pos", "probability") \
+    X(ATTN_OUT_ABSMEAN, "/stats/attn_out_absmean", RF_F64, RF_ALWAYS, D("layer"), \
+      "mean |Y| of the attention output before the gate", "1") \
+    X(ATTN_GATED_ABSMEAN, "/stats/attn_gated_absmean", RF_F64, RF_ALWAYS, D("layer"), \
+      "mean |Y| of the attention output after the gate", "1") \
+    X(ATTN_OUT_FRAC_BELOW, "/stats/attn_out_frac_below", RF_F64, RF_ALWAYS, D("layer", "out_threshold"), \
+      "fraction of |Y| before the gate below each threshold", "1") \
+    X(ATTN_GATED_FRAC_BELOW, "/stats/attn_gated_frac_below", RF_F64, RF_ALWAYS, D("layer", "out_threshold"), \
+      "fraction of |Y| after the gate below each threshold", "1") \
+    X(ATTN_MEANGATE_FRAC_BELOW, "/stats/attn_meangate_frac_below", RF_F64, RF_GATED, D("layer", "out_threshold"), \
+      "fraction of |Y| before the gate times the layer's mean gate of the sequence below each threshold", "1") \
+    X(GATE_MEAN, "/stats/gate_mean", RF_F64, RF_GATED, D("layer", "head"), \
+      "mean gate value", "1") \
+    X(GATE_STD, "/stats/gate_std", RF_F64, RF_GATED, D("layer", "head"), \
+      "standard deviation of gate values", "1") \
+    X(GATE_MIN, "/stats/gate_min", RF_F64, RF_GATED, D("layer", "head"), \
+      "minimum gate value", "1") \
+    X(GATE_MAX, "/stats/gate_max", RF_F64, RF_GATED, D("layer", "head"), \
+      "maximum gate value", "1") \
+    X(GATE_HIST, "/stats/gate_hist", RF_F64, RF_GATED, D("layer", "gate_bin"), \
+      "density of gate values on [0,1]", "1") \
+    X(GATE_HIST_POOLED, "/stats/gate_hist_pooled", RF_F64, RF_GATED, D("gate_bin"), \
+      "density of gate values on [0,1], all layers", "1") \
+    X(GATE_FRAC_BELOW, "/stats/gate_frac_below", RF_F64, RF_GATED, D("layer", "gate_threshold"), \
+      "fraction of gate values below each threshold", "1") \
+    X(GATE_MEAN_POS0, "/stats/gate_mean_pos0", RF_F64, RF_GATED, D("layer"), \
+      "mean gate value at position 0", "1") \
+    X(GATE_MEAN_REST, "/stats/gate_mean_rest", RF_F64, RF_GATED, D("layer"), \
+      "mean gate value at positions >= 1", "1") \
+    X(GATE_MEAN_BY_POS, "/stats/gate_mean_by_pos", RF_F64, RF_GATED, D("layer", "pos"), \
+      "mean gate value by position", "1") \
+    X(ACT_MAX, "/stats/act_max", RF_F64, RF_ALWAYS, D("layer", "stream"), \
+      "max |x| over the run", "1") \
+    X(ACT_TOP_VALUE, "/stats/act_top_value", RF_F64, RF_ALWAYS, D("layer", "stream", "act_rank"), \
+      "largest |x| over the run, descending", "1") \
+    X(ACT_TOP_INDEX, "/stats/act_top_index", RF_I32, RF_ALWAYS, D("layer", "stream", "act_rank", "coord"), \
+      "(seq, pos, dim) of act_top_value", "1") \
+    X(ACT_MEDIAN, "/stats/act_median", RF_F64, RF_ALWAYS, D("layer", "stream"), \
+      "median |x| of a sequence, mean over sequences", "1") \
+    X(ACT_MAX_OVER_MEDIAN, "/stats/act_max_over_median", RF_F64, RF_ALWAYS, D("layer", "stream"), \
+      "act_max / act_median", "1") \
+    X(ACT_COUNT_100X, "/stats/act_count_100x", RF_F64, RF_ALWAYS, D("layer", "stream"), \
+      "entries with |x| > 100 x the sequence median", "1") \
+    X(ACT_COUNT_1000X, "/stats/act_count_1000x", RF_F64, RF_ALWAYS, D("layer", "stream"), \
+      "entries with |x| > 1000 x the sequence median", "1") \
+    X(ACT_COUNT_MASSIVE, "/stats/act_count_massive", RF_F64, RF_ALWAYS, D("layer", "stream"), \
+      "entries with |x| > 100 and > 1000 x the sequence median", "1") \
+    X(RESID_POS0_NORM_RATIO, "/stats/resid_pos0_norm_ratio", RF_F64, RF_ALWAYS, D("layer"), \
+      "||h_0|| / mean_{t>=1} ||h_t|| of the layer output", "1") \
+    X(VALUE_NORM, "/stats/value_norm", RF_F64, RF_ALWAYS, D("layer", "pos"), \
+      "||v|| by position, mean over KV heads", "1") \
+    X(NLL, "/stats/nll", RF_F32, RF_ALWAYS, D("seq", "pos"), \
+      "negative log-likelihood of the next token (NaN at the last position)", "nats") \
+    X(ATTENTION, "/attention/layer_LL", RF_DUMP_T, RF_DUMP, D("seq", "head", "query", "key"), \
+      "attention probabilities (post-softmax)", "probability") \
+    X(GATES, "/gates/layer_LL", RF_DUMP_T, RF_DUMP, D("seq", "pos", "head", "gate_dim"), \
+      "sigmoid gate values applied", "1") \
+    X(HIDDEN, "/hidden/layer_LL", RF_DUMP_T, RF_DUMP, D("seq", "pos", "hidden_dim"), \
+      "residual stream leaving the decoder layer", "1") \
+    X(LOGITS, "/logits", RF_DUMP_T, RF_DUMP, D("seq", "pos", "vocab"), \
+      "logits", "1") \
+
 enum rf_id {
-    RF_TOKENS,
-    RF_TOKEN_TEXT,
-    RF_SUMMARY_FIRST_TOKEN_SHARE,
-    RF_SUMMARY_FIRST_TOKEN_SHARE_INCL0,
-    RF_SUMMARY_MAX_ACTIVATION_MEAN,
-    RF_SUMMARY_MAX_ACTIVATION,
-    RF_SUMMARY_GATE_MEAN,
-    RF_SUMMARY_PERPLEXITY,
-    RF_SUMMARY_SINK_RATE,
-    RF_SUMMARY_N_TOKENS,
-    RF_FIRST_TOKEN_SHARE,
-    RF_FIRST_TOKEN_SHARE_INCL0,
-    RF_FIRST_TOKEN_SHARE_LAYER,
-    RF_FIRST_TOKEN_PROFILE,
-    RF_SINK_ALPHA,
-    RF_SINK_RATE,
-    RF_ATTN_ENTROPY,
-    RF_TOP_KEY_POS,
-    RF_TOP_KEY_ALPHA,
-    RF_ATTN_OUT_ABSMEAN,
-    RF_ATTN_GATED_ABSMEAN,
-    RF_ATTN_OUT_FRAC_BELOW,
-    RF_ATTN_GATED_FRAC_BELOW,
-    RF_ATTN_MEANGATE_FRAC_BELOW,
-    RF_GATE_MEAN,
-    RF_GATE_STD,
-    RF_GATE_MIN,
-    RF_GATE_MAX,
-    RF_GATE_HIST,
-    RF_GATE_HIST_POOLED,
-    RF_GATE_FRAC_BELOW,
-    RF_GATE_MEAN_POS0,
-    RF_GATE_MEAN_REST,
-    RF_GATE_MEAN_BY_POS,
-    RF_ACT_MAX,
-    RF_ACT_TOP_VALUE,
-    RF_ACT_TOP_INDEX,
-    RF_ACT_MEDIAN,
-    RF_ACT_MAX_OVER_MEDIAN,
-    RF_ACT_COUNT_100X,
-    RF_ACT_COUNT_1000X,
-    RF_ACT_COUNT_MASSIVE,
-    RF_RESID_POS0_NORM_RATIO,
-    RF_VALUE_NORM,
-    RF_NLL,
-    RF_ATTENTION,
-    RF_GATES,
-    RF_HIDDEN,
-    RF_LOGITS,
+#define RF_ENUM(id, path, type, when, dims, long_name, units) RF_##id,
+#define RF_NODIMS(...)
+    RF_DATASETS(RF_ENUM, RF_NODIMS)
+#undef RF_ENUM
+#undef RF_NODIMS
     RF_N_DATASETS,
 };
 

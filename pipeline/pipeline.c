@@ -1,7 +1,7 @@
-/* cli/run_exec.c — `sinkscope run` after parsing: output safety (write
- * OUT.tmp-PID, rename when complete, never leave a file at OUT on failure or
- * signal), the sequence loop with the probes subscribed, --resume records. */
-#include "run.h"
+/* pipeline/pipeline.c — pipeline_run: output safety (write OUT.tmp-PID, rename when
+ * complete, never leave a file at OUT on failure or signal), the sequence loop with the
+ * probes subscribed, --resume records. */
+#include "pipeline.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,14 +14,14 @@
 
 #include "../common/clock.h"
 #include "../common/index_list.h"
+#include "../common/version.h"
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
 #include "../runfile/h5write.h"
 #include "../probes/probes.h"
-#include "cli.h"
 
 /* Refuse an existing OUT without --force and an unwritable directory. */
-static enum ss_status check_output(const struct run_args *a, struct ss_error *err)
+static enum ss_status check_output(const struct pipeline_opts *a, struct ss_error *err)
 {
     struct stat st;
     if (stat(a->out, &st) == 0) {
@@ -62,7 +62,7 @@ static void pieces_free(char **p, int T)
 }
 
 struct run_ctx {
-    const struct run_args *a;
+    const struct pipeline_opts *a;
     volatile sig_atomic_t *stop;
     struct model *m;
     struct run_state *rs;
@@ -79,17 +79,18 @@ struct run_ctx {
 
 static void progress(struct run_ctx *c, int seq)
 {
-    if (c->a->quiet || !isatty(2))
+    FILE *log = c->a->log;
+    if (c->a->quiet || !log || !isatty(fileno(log)))
         return;
     double el = clock_now_s() - c->t_start, rate = c->done ? c->done * (double)c->seqs.T / el : 0;
     double left = rate > 0 ? (c->seqs.n - seq - 1) * (double)c->seqs.T / rate : 0;
-    fprintf(stderr, "\rsinkscope run: %d/%d sequences, %.0f tokens/s, ETA %d:%02d:%02d ", seq + 1, c->seqs.n,
+    fprintf(log, "\rsinkscope run: %d/%d sequences, %.0f tokens/s, ETA %d:%02d:%02d ", seq + 1, c->seqs.n,
             rate, (int)left / 3600, (int)left / 60 % 60, (int)left % 60);
     if (seq + 1 == c->seqs.n)
-        fputc('\n', stderr);
+        fputc('\n', log);
 }
 
-/* Fault injection for tests (tests/test_run.c): SINKSCOPE_TEST_FAIL_AFTER=k fails
+/* Fault injection for tests (tests/test_run.c, tests/test_faults.c): SINKSCOPE_TEST_FAIL_AFTER=k fails
  * the sequence after k finished ones as a disk error would; SINKSCOPE_TEST_RAISE_AFTER=k
  * raises a real SIGINT once k sequences are finished. Unset in normal use. */
 static int env_int(const char *name)
@@ -242,7 +243,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
 
 static void fingerprint(struct run_ctx *c)
 {
-    const struct run_args *a = c->a;
+    const struct pipeline_opts *a = c->a;
     /* the version too: a record's accumulator layout may change between versions */
     snprintf(c->command, sizeof c->command,
              "sinkscope=%s model=%s gate=%s T=%d bos=%d dump=%s layers=%s heads=%s f16=%d eps=%.17g stats=%d text=%d",
@@ -250,119 +251,172 @@ static void fingerprint(struct run_ctx *c)
              a->heads ? a->heads : "all", a->dump_f16, a->sink_epsilon, !a->no_stats, c->tk != NULL);
 }
 
-int run_execute(const struct run_args *a, volatile sig_atomic_t *stop)
+void pipeline_opts_init(struct pipeline_opts *o)
 {
-    struct ss_error err = {0};
-    struct run_ctx c = {0};
-    struct model_config cfg;
+    memset(o, 0, sizeof *o);
+    o->bos = "auto";
+    o->gate = "native";
+    o->sink_epsilon = 0.3;
+    o->log = stderr;
+}
+
+enum ss_status pipeline_opts_check(const struct pipeline_opts *a, struct ss_error *err)
+{
     struct gate_mode gm;
-    unsigned char *layer_sel = NULL, *head_mask = NULL;
-    int *head_sel = NULL, n_head_sel = 0, dump = 0;
-    char tmp[4200] = "";
-    enum ss_status s;
-    c.a = a;
-    c.stop = stop;
     if (gate_mode_parse(&gm, a->gate) != 0)
-        return cli_usage_error("run", "--gate: '%s' is not native, off or constant=X", a->gate);
-    if (a->dump && (dump = probes_dump_parse(a->dump)) < 0)
-        return cli_usage_error("run", "--dump: '%s' is not a list of attention, gates, hidden, logits", a->dump);
-    if ((s = check_output(a, &err)) || (s = model_config_load(&cfg, a->model_dir, &err)))
-        return cli_report(&err);
-    if ((dump & PROBES_DUMP_GATES) && cfg.gate == GATE_KIND_NONE) /* a baseline in a batch with gated runs */
-        fprintf(stderr, "sinkscope run: warning: %s has no attention-output gate; --dump gates writes no /gates\n",
-                a->model_dir);
-    layer_sel = malloc(cfg.n_layers);
-    head_mask = malloc(cfg.n_heads);
-    head_sel = malloc(cfg.n_heads * sizeof *head_sel);
-    if (!layer_sel || !head_mask || !head_sel) {
-        s = ss_fail(&err, SS_ERR_NOMEM, "out of memory");
-        goto done;
-    }
+        return ss_fail(err, SS_ERR_INPUT, "--gate: '%s' is not native, off or constant=X", a->gate);
+    if (a->dump && probes_dump_parse(a->dump) < 0)
+        return ss_fail(err, SS_ERR_INPUT, "--dump: '%s' is not a list of attention, gates, hidden, logits", a->dump);
+    return SS_OK;
+}
+
+/* What the probes dump: the layer and head selections of --layers and --heads. */
+struct selection {
+    unsigned char *layer_sel, *head_mask;
+    int *head_sel, n_head_sel;
+};
+
+static void selection_free(struct selection *sel)
+{
+    free(sel->layer_sel);
+    free(sel->head_mask);
+    free(sel->head_sel);
+}
+
+static enum ss_status selection_make(struct selection *sel, const struct pipeline_opts *a,
+                                     const struct model_config *cfg, struct ss_error *err)
+{
     int n_picked;
-    if ((s = index_list_mask(a->layers ? a->layers : "all", cfg.n_layers, "--layers", "layer", layer_sel, &n_picked,
-                             &err)) ||
-        (s = index_list_mask(a->heads ? a->heads : "all", cfg.n_heads, "--heads", "head", head_mask, &n_picked, &err)))
-        goto done;
-    for (int h = 0; h < cfg.n_heads; h++)
-        if (head_mask[h])
-            head_sel[n_head_sel++] = h;
-    if (tokenizer_load(&c.tk, a->model_dir, &err) != SS_OK) {
-        if (!a->token_ids) {
-            s = err.status;
-            goto done;
-        }
-        c.tk = NULL; /* --token-ids runs without a tokenizer: no /token_text */
-        ss_error_clear(&err);
+    memset(sel, 0, sizeof *sel);
+    sel->layer_sel = malloc(cfg->n_layers);
+    sel->head_mask = malloc(cfg->n_heads);
+    sel->head_sel = malloc(cfg->n_heads * sizeof *sel->head_sel);
+    if (!sel->layer_sel || !sel->head_mask || !sel->head_sel)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    enum ss_status s;
+    if ((s = index_list_mask(a->layers ? a->layers : "all", cfg->n_layers, "--layers", "layer", sel->layer_sel,
+                             &n_picked, err)) ||
+        (s = index_list_mask(a->heads ? a->heads : "all", cfg->n_heads, "--heads", "head", sel->head_mask,
+                             &n_picked, err)))
+        return s;
+    for (int h = 0; h < cfg->n_heads; h++)
+        if (sel->head_mask[h])
+            sel->head_sel[sel->n_head_sel++] = h;
+    return SS_OK;
+}
+
+/* The tokenizer (optional for token_ids), the sequences and the model; *t_load: seconds. */
+static enum ss_status load_inputs(struct run_ctx *c, const struct model_config *cfg, double *t_load,
+                                  struct ss_error *err)
+{
+    const struct pipeline_opts *a = c->a;
+    enum ss_status s = tokenizer_load(&c->tk, a->model_dir, err);
+    if (s) {
+        if (!a->token_ids)
+            return s;
+        c->tk = NULL; /* token_ids run without a tokenizer: no /token_text */
+        ss_error_clear(err);
     }
-    if ((s = run_input_build(a, c.tk, cfg.vocab, &c.seqs, &err)))
-        goto done;
+    if ((s = run_input_build(a, c->tk, cfg->vocab, &c->seqs, err)))
+        return s;
     double t0 = clock_now_s();
-    c.m = calloc(1, sizeof *c.m);
-    if (!c.m) {
-        s = ss_fail(&err, SS_ERR_NOMEM, "out of memory");
-        goto done;
+    c->m = calloc(1, sizeof *c->m);
+    if (!c->m)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    if ((s = model_load(c->m, a->model_dir, err))) {
+        free(c->m);
+        c->m = NULL;
+        return s;
     }
-    if ((s = model_load(c.m, a->model_dir, &err))) {
-        free(c.m);
-        c.m = NULL;
-        goto done;
-    }
-    double t_load = clock_now_s() - t0;
-    c.fo.gate = gm;
-    c.fo.threads = a->threads;
-    struct run_memory rm; /* refuse, before any forward work, a run this machine cannot hold */
-    run_memory_plan(&rm, &c.m->cfg, c.m->mapped_bytes, c.seqs.T, &c.fo);
-    if ((s = run_memory_check(&rm, a->model_dir, c.seqs.T, &err)))
-        goto done;
+    *t_load = clock_now_s() - t0;
+    return SS_OK;
+}
+
+/* The forward state, the probes and their subscriptions. */
+static enum ss_status make_probes(struct run_ctx *c, const struct selection *sel, int dump, struct ss_error *err)
+{
+    const struct pipeline_opts *a = c->a;
+    const struct model_config *cfg = &c->m->cfg;
     struct probes_opts po = {
-        .shape = {cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.hidden, cfg.vocab,
-                  model_config_gate_dim(&c.m->cfg), c.seqs.T, cfg.sliding_window},
-        .n_seqs = c.seqs.n,
+        .shape = {cfg->n_layers, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim, cfg->hidden, cfg->vocab,
+                  model_config_gate_dim(cfg), c->seqs.T, cfg->sliding_window},
+        .n_seqs = c->seqs.n,
         .sink_epsilon = a->sink_epsilon,
         .stats = !a->no_stats,
         .dump = (unsigned)dump,
-        .layer_sel = layer_sel,
-        .head_sel = head_sel,
-        .n_head_sel = n_head_sel,
+        .layer_sel = sel->layer_sel,
+        .head_sel = sel->head_sel,
+        .n_head_sel = sel->n_head_sel,
         .dump_f16 = a->dump_f16,
-        .stop = stop,
+        .stop = c->stop,
     };
-    hook_set_init(&c.hooks);
-    if ((s = run_state_new(&c.rs, &c.m->cfg, c.seqs.T, &c.fo, &err)) || (s = probes_new(&c.p, &po, &err)) ||
-        (s = probes_subscribe(c.p, &c.hooks, &err)))
+    gate_mode_parse(&c->fo.gate, a->gate);
+    c->fo.threads = a->threads;
+    hook_set_init(&c->hooks);
+    enum ss_status s;
+    struct run_memory rm; /* refuse, before any forward work, a run this machine cannot hold */
+    run_memory_plan(&rm, cfg, c->m->mapped_bytes, c->seqs.T, &c->fo);
+    if ((s = run_memory_check(&rm, a->model_dir, c->seqs.T, err)))
+        return s;
+    if ((s = run_state_new(&c->rs, cfg, c->seqs.T, &c->fo, err)) || (s = probes_new(&c->p, &po, err)))
+        return s;
+    return probes_subscribe(c->p, &c->hooks, err);
+}
+
+static void ctx_free(struct run_ctx *c)
+{
+    probes_free(c->p);
+    if (c->rs)
+        run_state_free(c->rs);
+    if (c->m) {
+        model_free(c->m);
+        free(c->m);
+    }
+    if (c->tk)
+        tokenizer_free(c->tk);
+    run_seqs_free(&c->seqs);
+}
+
+enum ss_status pipeline_run(const struct pipeline_opts *a, volatile sig_atomic_t *stop, struct ss_error *err)
+{
+    static volatile sig_atomic_t never;
+    struct run_ctx c = {0};
+    struct model_config cfg;
+    struct selection sel = {0};
+    char tmp[4200] = "";
+    double t_load = 0;
+    enum ss_status s;
+    c.a = a;
+    c.stop = stop ? stop : &never;
+    if ((s = pipeline_opts_check(a, err)) || (s = check_output(a, err)) ||
+        (s = model_config_load(&cfg, a->model_dir, err)))
+        return s;
+    int dump = a->dump ? probes_dump_parse(a->dump) : 0;
+    if ((dump & PROBES_DUMP_GATES) && cfg.gate == GATE_KIND_NONE && a->log) /* a baseline in a batch with gated runs */
+        fprintf(a->log, "sinkscope run: warning: %s has no attention-output gate; --dump gates writes no /gates\n",
+                a->model_dir);
+    if ((s = selection_make(&sel, a, &cfg, err)) || (s = load_inputs(&c, &cfg, &t_load, err)) ||
+        (s = make_probes(&c, &sel, dump, err)))
         goto done;
     fingerprint(&c);
     snprintf(tmp, sizeof tmp, "%s.tmp-%d", a->out, (int)getpid());
     c.t_start = clock_now_s();
-    s = run_into(&c, tmp, t_load, &err);
-    if (!s && *stop)
-        s = ss_fail(&err, SS_ERR_INTERRUPTED, "interrupted");
+    s = run_into(&c, tmp, t_load, err);
+    if (!s && *c.stop)
+        s = ss_fail(err, SS_ERR_INTERRUPTED, "interrupted");
     if (!s && rename(tmp, a->out) != 0)
-        s = ss_fail(&err, SS_ERR_IO, "%s: cannot rename %s into place: %s", a->out, tmp, strerror(errno));
+        s = ss_fail(err, SS_ERR_IO, "%s: cannot rename %s into place: %s", a->out, tmp, strerror(errno));
     if (!s && a->resume)
         remove_records(a->out);
 done:
     if (s && tmp[0])
         unlink(tmp);
     if (s == SS_ERR_INTERRUPTED)
-        snprintf(err.msg, sizeof err.msg, "%s: interrupted; nothing written%s", a->out,
-                 a->resume ? " (finished sequences kept for --resume)" : "");
-    probes_free(c.p);
-    if (c.rs)
-        run_state_free(c.rs);
-    if (c.m) {
-        model_free(c.m);
-        free(c.m);
-    }
-    if (c.tk)
-        tokenizer_free(c.tk);
-    run_seqs_free(&c.seqs);
-    free(layer_sel);
-    free(head_mask);
-    free(head_sel);
-    if (s) {
-        err.status = s;
-        return cli_report(&err);
-    }
-    return EXIT_CODE_OK;
+        ss_fail(err, SS_ERR_INTERRUPTED, "%s: interrupted; nothing written%s", a->out,
+                a->resume ? " (finished sequences kept for --resume)" : "");
+    ctx_free(&c);
+    selection_free(&sel);
+    if (s && err)
+        err->status = s;
+    return s;
 }

@@ -1,7 +1,7 @@
-/* cli/run_input.c — the token sequences of `sinkscope run`: --token-ids, a
+/* pipeline/inputs.c — the token sequences of `sinkscope run`: --token-ids, a
  * prompt (-p), a file (-f) or a corpus (--corpus, plain text or JSONL with a
  * "text" field) cut into windows of -c tokens, each with the BOS when on. */
-#include "run.h"
+#include "pipeline.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -173,7 +173,7 @@ static enum ss_status corpus_tokens(const char *path, const char *text, size_t l
     return SS_OK;
 }
 
-static enum ss_status resolve_bos(const struct run_args *a, const struct tokenizer *tk, int vocab, int *bos,
+static enum ss_status resolve_bos(const struct pipeline_opts *a, const struct tokenizer *tk, int vocab, int *bos,
                                   struct ss_error *err)
 {
     if (!strcmp(a->bos, "none")) {
@@ -193,7 +193,7 @@ static enum ss_status resolve_bos(const struct run_args *a, const struct tokeniz
     return SS_OK;
 }
 
-enum ss_status run_input_build(const struct run_args *a, const struct tokenizer *tk, int vocab,
+enum ss_status run_input_build(const struct pipeline_opts *a, const struct tokenizer *tk, int vocab,
                                struct run_seqs *out, struct ss_error *err)
 {
     memset(out, 0, sizeof *out);

@@ -1,0 +1,69 @@
+/* pipeline/pipeline.h — the library's "run this": a checkpoint over inputs, with the chosen
+ * probes, into one run file (docs/SCHEMA.md). The one call behind `sinkscope run`, for tests,
+ * benchmarks and future drivers (MPI) alike:
+ *
+ *     struct pipeline_opts o;  pipeline_opts_init(&o);
+ *     o.model_dir = "ckpt"; o.out = "run.h5"; o.prompt = "...";
+ *     enum ss_status s = pipeline_run(&o, NULL, &err);
+ *
+ * Data flows one way: tokenizer/ (inputs.c: token sequences) -> model/ (forward pass with
+ * hook points) -> probes/ (statistics and dumps as hook subscribers) -> runfile/ (the file).
+ * Output safety: OUT.h5.tmp-PID is renamed to OUT only when complete; on failure or stop
+ * nothing is left at OUT; with resume every finished sequence is kept in OUT.partial/. */
+#ifndef SS_PIPELINE_PIPELINE_H
+#define SS_PIPELINE_PIPELINE_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/error.h"
+
+struct tokenizer;
+
+struct pipeline_opts {
+    const char *model_dir, *out;
+    const char *token_ids, *prompt, *file, *corpus; /* exactly one */
+    int ctx;                   /* -c; 0 = not given */
+    int stride;                /* 0 = ctx */
+    int max_seqs;              /* 0 = all */
+    const char *bos;           /* "auto" | "none" | id */
+    const char *dump;          /* NULL or a list of attention, gates, hidden, logits */
+    const char *layers, *heads;/* index lists (common/index_list.h); NULL = all */
+    int dump_f16;
+    int threads;               /* 0 = all cores */
+    const char *gate;          /* "native" | "off" | "constant=X" */
+    double sink_epsilon;
+    int force, resume, lossy, no_stats;
+    FILE *log;                 /* warnings, and progress when it is a terminal; NULL = silent */
+    int quiet;                 /* no progress line */
+};
+
+/* Defaults: bos auto, gate native, sink_epsilon 0.3, log stderr. */
+void pipeline_opts_init(struct pipeline_opts *o);
+/* The option strings that need no file (gate mode, dump list): SS_ERR_INPUT naming the
+ * option, so a command line can report it as a usage error before anything is read. */
+enum ss_status pipeline_opts_check(const struct pipeline_opts *o, struct ss_error *err);
+
+/* Run it. stop (may be NULL) is a signal flag: non-zero stops at the next layer with
+ * SS_ERR_INTERRUPTED. Bad input: SS_ERR_INPUT / SS_ERR_IO with one line naming the file
+ * or option; nothing left at o->out unless SS_OK. */
+enum ss_status pipeline_run(const struct pipeline_opts *o, volatile sig_atomic_t *stop, struct ss_error *err);
+
+/* ---- the token sequences (pipeline/inputs.c) ------------------------------------ */
+
+/* Token sequences of one run: n sequences of T tokens each. */
+struct run_seqs {
+    int n, T;
+    int32_t *tok;              /* [n, T] */
+    int bos;                   /* id put at position 0, or -1 */
+    char source[4200];         /* input_source attribute */
+};
+
+/* Build the sequences from token_ids / prompt / file / corpus. tk may be NULL
+ * (only for token_ids); vocab bounds the ids. Bad input: SS_ERR_INPUT, one line. */
+enum ss_status run_input_build(const struct pipeline_opts *a, const struct tokenizer *tk, int vocab,
+                               struct run_seqs *out, struct ss_error *err);
+void run_seqs_free(struct run_seqs *s);
+
+#endif
