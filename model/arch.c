@@ -1,5 +1,6 @@
 /* model/arch.c — the list of families and what every reader of the table needs:
  * dimension values, presence conditions, the supported names, a description. */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,14 @@ const char *arch_supported(void)
                               arch_list[i]->model_types[j]);
     }
     return buf;
+}
+
+const struct tensor_desc *arch_tensor(const struct arch *a, enum tensor_role r)
+{
+    for (int i = 0; a && i < a->n_tensors; i++)
+        if (a->tensors[i].role == r)
+            return &a->tensors[i];
+    return NULL;
 }
 
 int64_t arch_dim(const struct model_config *c, enum tensor_dim d)
@@ -98,4 +107,23 @@ void arch_describe(const struct model_config *c, char *buf, size_t n)
         k += snprintf(buf + k, n - k, ", QK-norm over the whole projection");
     if (c->v.embed_dim && c->v.embed_dim != c->hidden && k < (int)n)
         snprintf(buf + k, n - k, ", project_in/out %d <-> %d", c->v.embed_dim, c->hidden);
+}
+
+void arch_write_rope(json_t *j, const struct rope_config *r, double partial)
+{
+    static const char *const types[] = {"default", "linear", "llama3", "yarn", "longrope"};
+    json_t *rp = json_object();
+    json_object_set_new(rp, "rope_type", json_string(types[r->type]));
+    json_object_set_new(rp, "rope_theta", json_real(r->theta));
+    if (r->type != ROPE_TYPE_DEFAULT)
+        json_object_set_new(rp, "factor", json_real(r->factor));
+    if (r->type == ROPE_TYPE_LLAMA3) {
+        json_object_set_new(rp, "low_freq_factor", json_real(r->low_freq_factor));
+        json_object_set_new(rp, "high_freq_factor", json_real(r->high_freq_factor));
+    }
+    if (r->type == ROPE_TYPE_LLAMA3 || r->type == ROPE_TYPE_YARN)
+        json_object_set_new(rp, "original_max_position_embeddings", json_integer(r->original_max_pos));
+    if (partial < 1)
+        json_object_set_new(rp, "partial_rotary_factor", json_real(partial));
+    json_object_set_new(j, "rope_parameters", rp);
 }

@@ -53,6 +53,7 @@ struct tensor_desc {
 };
 
 struct cfg_reader;             /* model/config_read.h */
+struct json_t;                 /* jansson */
 
 struct arch {
     const char *const *model_types; /* NULL-terminated: the config.json model_type values */
@@ -64,7 +65,13 @@ struct arch {
     int n_tensors;
     const char *optional_prefix; /* names may lack this prefix (the Hub's GPT-2: "transformer.") */
     const char *const *ignored; /* name suffixes stored beside weights and ignored (NULL-terminated) */
+    /* The inverse of parse: c's keys into the config.json object j (synth); NULL when
+     * the family has no synth preset. */
+    void (*write_config)(struct json_t *j, const struct model_config *c);
 };
+
+/* Shared by the writers: "rope_parameters" of r (with partial_rotary_factor when < 1). */
+void arch_write_rope(struct json_t *j, const struct rope_config *r, double partial);
 
 /* The family answering to model_type, or NULL. */
 const struct arch *arch_find(const char *model_type);
@@ -72,6 +79,9 @@ const struct arch *arch_find(const char *model_type);
 const char *arch_supported(void);
 /* All families, NULL-terminated. */
 extern const struct arch *const arch_list[];
+
+/* The first table entry of role r, or NULL. */
+const struct tensor_desc *arch_tensor(const struct arch *a, enum tensor_role r);
 
 /* The value of dimension d for config c; whether a tensor is present for c. */
 int64_t arch_dim(const struct model_config *c, enum tensor_dim d);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <jansson.h>
 #include "arch.h"
 #include "config_read.h"
 
@@ -103,6 +104,33 @@ static int parse_gemma3(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
+static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
+static void write_config(json_t *j, const struct model_config *c)
+{
+    json_object_set_new(j, "architectures", json_pack("[s]", "Gemma2ForCausalLM"));
+    set_int(j, "num_hidden_layers", c->n_layers);
+    set_int(j, "hidden_size", c->hidden);
+    set_int(j, "num_attention_heads", c->n_heads);
+    set_int(j, "num_key_value_heads", c->n_kv_heads);
+    set_int(j, "head_dim", c->head_dim);
+    set_int(j, "intermediate_size", c->ffn);
+    set_int(j, "vocab_size", c->vocab);
+    set_int(j, "max_position_embeddings", c->max_pos);
+    set_int(j, "sliding_window", c->window);
+    json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
+    json_object_set_new(j, "hidden_activation", json_string("gelu_pytorch_tanh"));
+    double qpas = 1.0 / ((double)c->v.attn_scale * c->v.attn_scale); /* back from the float32 scale */
+    json_object_set_new(j, "query_pre_attn_scalar", json_real(fabs(qpas - round(qpas)) < 1e-3 ? round(qpas) : qpas));
+    json_object_set_new(j, "attn_logit_softcapping", json_real(c->v.attn_softcap));
+    json_object_set_new(j, "final_logit_softcapping", json_real(c->v.final_softcap));
+    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+    json_t *lt = json_array();
+    for (int l = 0; l < c->n_layers; l++)
+        json_array_append_new(lt, json_string(c->v.layer_sliding[l] ? "sliding_attention" : "full_attention"));
+    json_object_set_new(j, "layer_types", lt);
+    arch_write_rope(j, &c->rope, 1);
+}
+
 static const char *const types2[] = {"gemma2", NULL};
 static const char *const types3[] = {"gemma3_text", NULL};
 
@@ -116,6 +144,7 @@ const struct arch arch_gemma2 = {
     sizeof tensors / sizeof tensors[0],
     NULL,
     NULL,
+    write_config,
 };
 
 const struct arch arch_gemma3 = {

@@ -3,6 +3,8 @@
  * (transposed at load), GELU (gelu_new = tanh form), tied head. The Hub's original
  * checkpoints name tensors without `transformer.` and store the causal-mask buffers
  * h.N.attn.bias / h.N.attn.masked_bias beside the weights: both are accepted. */
+#include <jansson.h>
+
 #include "arch.h"
 #include "config_read.h"
 
@@ -61,6 +63,21 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
+static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
+static void write_config(json_t *j, const struct model_config *c)
+{
+    json_object_set_new(j, "architectures", json_pack("[s]", "GPT2LMHeadModel"));
+    set_int(j, "n_layer", c->n_layers);
+    set_int(j, "n_embd", c->hidden);
+    set_int(j, "n_head", c->n_heads);
+    set_int(j, "n_inner", c->ffn);
+    set_int(j, "n_positions", c->max_pos);
+    set_int(j, "n_ctx", c->max_pos);
+    set_int(j, "vocab_size", c->vocab);
+    json_object_set_new(j, "layer_norm_epsilon", json_real(c->rms_eps));
+    json_object_set_new(j, "activation_function", json_string("gelu_new"));
+}
+
 static const char *const types[] = {"gpt2", NULL};
 static const char *const ignored[] = {".attn.bias", ".attn.masked_bias", NULL};
 
@@ -73,4 +90,5 @@ const struct arch arch_gpt2 = {
     sizeof tensors / sizeof tensors[0],
     "transformer.",
     ignored,
+    write_config,
 };

@@ -2,6 +2,8 @@
  * (rotary_pct of each head), fused query_key_value laid out per head ([q k v] of
  * head_dim each, split at use), parallel residual (use_parallel_residual), exact
  * GELU MLP with biases, untied embed_out. */
+#include <jansson.h>
+
 #include "arch.h"
 #include "config_read.h"
 
@@ -64,6 +66,24 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
+static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
+static void write_config(json_t *j, const struct model_config *c)
+{
+    json_object_set_new(j, "architectures", json_pack("[s]", "GPTNeoXForCausalLM"));
+    set_int(j, "num_hidden_layers", c->n_layers);
+    set_int(j, "hidden_size", c->hidden);
+    set_int(j, "num_attention_heads", c->n_heads);
+    set_int(j, "intermediate_size", c->ffn);
+    set_int(j, "vocab_size", c->vocab);
+    set_int(j, "max_position_embeddings", c->max_pos);
+    json_object_set_new(j, "layer_norm_eps", json_real(c->rms_eps));
+    json_object_set_new(j, "hidden_act", json_string("gelu"));
+    json_object_set_new(j, "rotary_pct", json_real((double)c->v.rope_dim / c->head_dim));
+    json_object_set_new(j, "rotary_emb_base", json_real(c->rope.theta));
+    json_object_set_new(j, "use_parallel_residual", json_boolean(c->v.residual == RESID_PARALLEL));
+    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+}
+
 static const char *const types[] = {"gpt_neox", NULL};
 static const char *const ignored[] = {".attention.bias", ".attention.masked_bias", ".rotary_emb.inv_freq", NULL};
 
@@ -77,4 +97,5 @@ const struct arch arch_gpt_neox = {
     sizeof tensors / sizeof tensors[0],
     NULL,
     ignored,
+    write_config,
 };

@@ -3,6 +3,7 @@
  * logits fused per KV group when gated). */
 #include <string.h>
 
+#include <jansson.h>
 #include "arch.h"
 #include "config_read.h"
 
@@ -80,6 +81,35 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
+static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
+/* The keys parse reads, as transformers 5 writes them. */
+static void write_config(json_t *j, const struct model_config *c)
+{
+    const char *cls = !strcmp(c->model_type, "qwen3")     ? "Qwen3ForCausalLM"
+                      : !strcmp(c->model_type, "qwen2")   ? "Qwen2ForCausalLM"
+                      : !strcmp(c->model_type, "mistral") ? "MistralForCausalLM" : "LlamaForCausalLM";
+    json_object_set_new(j, "architectures", json_pack("[s]", cls));
+    set_int(j, "num_hidden_layers", c->n_layers);
+    set_int(j, "hidden_size", c->hidden);
+    set_int(j, "num_attention_heads", c->n_heads);
+    set_int(j, "num_key_value_heads", c->n_kv_heads);
+    set_int(j, "head_dim", c->head_dim);
+    set_int(j, "intermediate_size", c->ffn);
+    set_int(j, "vocab_size", c->vocab);
+    set_int(j, "max_position_embeddings", c->max_pos);
+    json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
+    json_object_set_new(j, "hidden_act", json_string("silu"));
+    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+    json_object_set_new(j, "attention_bias", json_boolean(0));
+    arch_write_rope(j, &c->rope, 1);
+    if (!strcmp(c->model_type, "qwen3")) { /* the paper's flags (configuration_qwen3.py) */
+        json_object_set_new(j, "use_qk_norm", json_boolean(c->qk_norm));
+        json_object_set_new(j, "qkv_bias", json_boolean(0));
+        json_object_set_new(j, "headwise_attn_output_gate", json_boolean(c->gate == GATE_KIND_HEADWISE));
+        json_object_set_new(j, "elementwise_attn_output_gate", json_boolean(c->gate == GATE_KIND_ELEMENTWISE));
+    }
+}
+
 static const char *const types[] = {"qwen3", "qwen2", "llama", "mistral", NULL};
 
 const struct arch arch_llama = {
@@ -91,4 +121,5 @@ const struct arch arch_llama = {
     sizeof tensors / sizeof tensors[0],
     NULL,
     NULL,
+    write_config,
 };

@@ -1,6 +1,8 @@
 /* model/arch_olmo2.c — OLMo 2: RMSNorm after attention and after the MLP (no norm
  * before them: h = x + norm(attn(x))), QK-norm over the whole q / k projection before
  * the split into heads, RoPE, SwiGLU, untied head. */
+#include <jansson.h>
+
 #include "arch.h"
 #include "config_read.h"
 
@@ -42,6 +44,23 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
+static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
+static void write_config(json_t *j, const struct model_config *c)
+{
+    json_object_set_new(j, "architectures", json_pack("[s]", "Olmo2ForCausalLM"));
+    set_int(j, "num_hidden_layers", c->n_layers);
+    set_int(j, "hidden_size", c->hidden);
+    set_int(j, "num_attention_heads", c->n_heads);
+    set_int(j, "num_key_value_heads", c->n_kv_heads);
+    set_int(j, "intermediate_size", c->ffn);
+    set_int(j, "vocab_size", c->vocab);
+    set_int(j, "max_position_embeddings", c->max_pos);
+    json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
+    json_object_set_new(j, "hidden_act", json_string("silu"));
+    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+    arch_write_rope(j, &c->rope, 1);
+}
+
 static const char *const types[] = {"olmo2", NULL};
 
 const struct arch arch_olmo2 = {
@@ -53,4 +72,5 @@ const struct arch arch_olmo2 = {
     sizeof tensors / sizeof tensors[0],
     NULL,
     NULL,
+    write_config,
 };
