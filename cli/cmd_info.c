@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../model/arch.h"
 #include "../model/model.h"
 #include "../model/safetensors.h"
 #include "cli.h"
@@ -18,7 +19,7 @@ static void usage(FILE *f)
 
 static void rope_line(const struct rope_config *r, int max_pos)
 {
-    static const char *const names[] = {"default", "linear", "llama3", "yarn"};
+    static const char *const names[] = {"default", "linear", "llama3", "yarn", "longrope"};
     printf("rope           %s, theta %g", names[r->type], r->theta);
     if (r->type == ROPE_TYPE_LINEAR)
         printf(", factor %g", r->factor);
@@ -28,6 +29,9 @@ static void rope_line(const struct rope_config *r, int max_pos)
     if (r->type == ROPE_TYPE_YARN)
         printf(", factor %g, original context %d, beta %g/%g, attention factor %.6g%s", r->factor, r->original_max_pos,
                r->beta_fast, r->beta_slow, rope_attention_factor(r, max_pos), r->truncate ? "" : ", no truncate");
+    if (r->type == ROPE_TYPE_LONGROPE)
+        printf(", %d short/long factors (long beyond %d positions), attention factor %.6g", r->n_factors,
+               r->original_max_pos, rope_attention_factor(r, max_pos));
     printf("\n");
 }
 
@@ -70,7 +74,8 @@ int cmd_info(int argc, char **argv)
     if (model_config_load(&cfg, dir, &err) || st_open_dir(&set, dir, &err))
         return cli_report(&err);
     /* what the weights say: tying, dtype, stored parameters (headers only; no data read) */
-    cfg.tied = st_find(&set, "lm_head.weight") == NULL;
+    const struct tensor_desc *lm = arch_tensor(cfg.arch, TR_LM_HEAD), *et = arch_tensor(cfg.arch, TR_EMBED);
+    cfg.tied = !lm || (!st_find(&set, lm->name) && !(lm->alt && st_find(&set, lm->alt)));
     size_t stored = 0, stored_bytes = 0;
     int dt_count[4] = {0};
     for (int i = 0; i < set.n_tensors; i++) {
@@ -79,7 +84,10 @@ int cmd_info(int argc, char **argv)
         if (set.tensors[i].dtype <= ST_DTYPE_I32)
             dt_count[set.tensors[i].dtype]++;
     }
-    const struct st_tensor *emb = st_find(&set, "model.embed_tokens.weight");
+    const struct st_tensor *emb = st_find(&set, et->name);
+    const char *pre = cfg.arch->optional_prefix; /* the Hub's GPT-2 leaves "transformer." out */
+    if (!emb && pre && !strncmp(et->name, pre, strlen(pre)))
+        emb = st_find(&set, et->name + strlen(pre));
     int n_files = set.n_files;
     char dtype[16];
     snprintf(dtype, sizeof dtype, "%s", emb ? emb->dtype_name : "?");
@@ -87,20 +95,34 @@ int cmd_info(int argc, char **argv)
 
     int G = cfg.n_heads / cfg.n_kv_heads, D = cfg.head_dim, P = model_config_q_group_rows(&cfg);
     printf("checkpoint     %s (%d safetensors file%s)\n", dir, n_files, n_files == 1 ? "" : "s");
+    char blocks[512];
+    arch_describe(&cfg, blocks, sizeof blocks);
     printf("model_type     %s\n", cfg.model_type);
+    printf("family         %s\n", cfg.arch->summary);
+    printf("blocks         %s\n", blocks);
+    printf("refused        %s\n", cfg.arch->refuses);
     printf("layers         %d\n", cfg.n_layers);
     printf("hidden         %d\n", cfg.hidden);
     printf("heads          %d query, %d key/value (GQA group G = %d), head_dim %d\n", cfg.n_heads, cfg.n_kv_heads, G, D);
-    printf("ffn            %d (SwiGLU)\n", cfg.ffn);
+    printf("ffn            %d (%s)\n", cfg.ffn, cfg.v.ffn_plain ? "plain MLP" : "gated MLP");
     printf("vocab          %d\n", cfg.vocab);
     printf("max_positions  %d\n", cfg.max_pos);
-    rope_line(&cfg.rope, cfg.max_pos);
-    printf("rms_norm_eps   %g\n", cfg.rms_eps);
+    if (cfg.v.pos == POS_ROPE)
+        rope_line(&cfg.rope, cfg.max_pos);
+    if (cfg.v.local_rope)
+        printf("rope (local)   theta %g on sliding layers\n", cfg.v.rope_local.theta);
+    if (cfg.window) {
+        int ns = 0;
+        for (int l = 0; l < cfg.n_layers; l++)
+            ns += cfg.v.layer_sliding[l];
+        printf("sliding layers %d of %d, window %d\n", ns, cfg.n_layers, cfg.window);
+    }
+    printf("norm_eps       %g\n", cfg.rms_eps);
     printf("qk_norm        %s\n", cfg.qk_norm ? "yes (q_norm/k_norm on head_dim, queries only)" : "no");
     printf("biases         q/k/v %s, o_proj %s\n", cfg.qkv_bias ? "yes" : "no", cfg.o_bias ? "yes" : "no");
     if (cfg.sliding_window)
         printf("sliding_window %d\n", cfg.sliding_window);
-    printf("embeddings     %s\n", cfg.tied ? "tied (no lm_head.weight)" : "untied (lm_head.weight)");
+    printf("embeddings     %s %s\n", cfg.tied ? "tied: no" : "untied:", lm ? lm->name : "output head");
     printf("gate           %s", gate_kind_name(cfg.gate));
     if (cfg.gate == GATE_KIND_NONE)
         printf(" (q_proj %d rows = %d heads x %d)\n", model_config_q_out(&cfg), cfg.n_heads, D);

@@ -1,12 +1,16 @@
-/* model/config.c — config.json (qwen3, qwen2, llama, mistral and the paper's gated
- * Qwen3) into struct model_config. Reads transformers v5 `rope_parameters` and the
- * older top-level `rope_theta` + `rope_scaling` (with "type" or "rope_type"). */
+/* model/config.c — config.json into struct model_config: finds the family by
+ * model_type (model/arch.h), lets its parser read the family's keys with the readers
+ * below, then checks what every family must satisfy. Reads transformers v5
+ * `rope_parameters` and the older top-level `rope_theta` + `rope_scaling` (with
+ * "type" or "rope_type"). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
+#include "config_read.h"
 #include "model.h"
 
 const char *gate_kind_name(enum gate_kind k)
@@ -36,26 +40,23 @@ int model_config_q_out(const struct model_config *c)
 
 size_t model_config_n_params(const struct model_config *c)
 {
-    size_t H = c->hidden, D = c->head_dim, kv = (size_t)c->n_kv_heads * D, qo = model_config_q_out(c);
-    size_t per = 2 * H + qo * H + 2 * kv * H + H * (size_t)c->n_heads * D + 3 * H * (size_t)c->ffn;
-    if (c->qkv_bias)
-        per += qo + 2 * kv;
-    if (c->o_bias)
-        per += H;
-    if (c->qk_norm)
-        per += 2 * D;
-    return (size_t)c->n_layers * per + (size_t)c->vocab * H * (c->tied ? 1 : 2) + H;
+    const struct arch *a = c->arch ? c->arch : arch_find(c->model_type);
+    if (!a)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < a->n_tensors; i++) {
+        const struct tensor_desc *t = &a->tensors[i];
+        if (!arch_present(c, t))
+            continue;
+        size_t e = (size_t)arch_dim(c, t->d0) * (t->d1 ? (size_t)arch_dim(c, t->d1) : 1);
+        n += t->role >= TR_LAYER_FIRST ? e * c->n_layers : e;
+    }
+    return n;
 }
 
 /* ---- field readers: each failure is one line naming the file and the field ---- */
 
-struct reader {
-    const char *path;
-    struct ss_error *err;
-    int failed;
-};
-
-static int fail_field(struct reader *r, const char *field, const char *what)
+int cfg_fail(struct cfg_reader *r, const char *field, const char *what)
 {
     if (!r->failed)
         ss_fail(r->err, SS_ERR_INPUT, "%s: field '%s' %s", r->path, field, what);
@@ -63,65 +64,107 @@ static int fail_field(struct reader *r, const char *field, const char *what)
     return -1;
 }
 
-/* Present and not null. */
-static json_t *field(json_t *o, const char *k)
+json_t *cfg_field(struct cfg_reader *r, json_t *o, const char *k)
 {
-    json_t *v = o ? json_object_get(o, k) : NULL;
+    if (!o)
+        o = r->root;
+    json_t *v = json_is_object(o) ? json_object_get(o, k) : NULL;
     return json_is_null(v) ? NULL : v;
 }
 
-static int get_int(struct reader *r, json_t *o, const char *k, int required, int def, int *out)
+int cfg_int(struct cfg_reader *r, json_t *o, const char *k, int required, int def, int *out)
 {
-    json_t *v = field(o, k);
+    json_t *v = cfg_field(r, o, k);
     *out = def;
+    if (r->failed)
+        return -1;
     if (!v)
-        return required ? fail_field(r, k, "is missing") : 0;
+        return required ? cfg_fail(r, k, "is missing") : 0;
     if (!json_is_integer(v))
-        return fail_field(r, k, "must be an integer");
+        return cfg_fail(r, k, "must be an integer");
     json_int_t x = json_integer_value(v);
     if (x < 0 || x > 1000000000)
-        return fail_field(r, k, "is out of range");
+        return cfg_fail(r, k, "is out of range");
     *out = (int)x;
     return 0;
 }
 
-static int get_num(struct reader *r, json_t *o, const char *k, int required, double def, double *out)
+int cfg_num(struct cfg_reader *r, json_t *o, const char *k, int required, double def, double *out)
 {
-    json_t *v = field(o, k);
+    json_t *v = cfg_field(r, o, k);
     *out = def;
+    if (r->failed)
+        return -1;
     if (!v)
-        return required ? fail_field(r, k, "is missing") : 0;
+        return required ? cfg_fail(r, k, "is missing") : 0;
     if (!json_is_number(v))
-        return fail_field(r, k, "must be a number");
+        return cfg_fail(r, k, "must be a number");
     *out = json_number_value(v);
     if (!isfinite(*out))
-        return fail_field(r, k, "is not finite");
+        return cfg_fail(r, k, "is not finite");
     return 0;
 }
 
-static int get_bool(struct reader *r, json_t *o, const char *k, int def, int *out)
+int cfg_bool(struct cfg_reader *r, json_t *o, const char *k, int def, int *out)
 {
-    json_t *v = field(o, k);
+    json_t *v = cfg_field(r, o, k);
     *out = def;
+    if (r->failed)
+        return -1;
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return fail_field(r, k, "must be true or false");
+        return cfg_fail(r, k, "must be true or false");
     *out = json_is_true(v);
     return 0;
 }
 
-/* bos/eos: an integer, a list (first entry) or absent (-1). */
-static int get_token_id(struct reader *r, json_t *o, const char *k, int *out)
+int cfg_enum(struct cfg_reader *r, json_t *o, const char *k, const char *const *names, int def, int *out)
 {
-    json_t *v = field(o, k);
+    json_t *v = cfg_field(r, o, k);
+    *out = def;
+    if (r->failed)
+        return -1;
+    if (!v)
+        return 0;
+    char what[200];
+    int n = snprintf(what, sizeof what, "must be one of");
+    for (int i = 0; names[i]; i++) {
+        if (json_is_string(v) && !strcmp(json_string_value(v), names[i])) {
+            *out = i;
+            return 0;
+        }
+        n += snprintf(what + n, n < (int)sizeof what ? sizeof what - n : 0, "%s \"%s\"", i ? "," : "", names[i]);
+    }
+    return cfg_fail(r, k, what);
+}
+
+int cfg_act(struct cfg_reader *r, const char *k, int required, enum act_kind def, enum act_kind *out)
+{
+    static const char *const names[] = {"silu", "gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "swish", NULL};
+    static const enum act_kind kinds[] = {ACT_SILU, ACT_GELU, ACT_GELU_TANH, ACT_GELU_TANH, ACT_RELU, ACT_SILU};
+    int i;
+    *out = def;
+    if (required && !cfg_field(r, NULL, k))
+        return cfg_fail(r, k, "is missing");
+    if (cfg_enum(r, NULL, k, names, -1, &i))
+        return -1;
+    if (i >= 0)
+        *out = kinds[i];
+    return 0;
+}
+
+/* bos/eos: an integer, a list (first entry) or absent (-1). */
+static int get_token_id(struct cfg_reader *r, const char *k, int *out)
+{
+    json_t *v = cfg_field(r, NULL, k);
     *out = -1;
     if (v && json_is_array(v))
         v = json_array_size(v) ? json_array_get(v, 0) : NULL;
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000000)
-        return fail_field(r, k, "must be a token id");
+        return cfg_fail(r, k, "must be a token id");
     *out = (int)json_integer_value(v);
     return 0;
 }
@@ -139,32 +182,48 @@ static void dtype_from_name(char *dst, const char *s)
         strcpy(dst, "f16");
 }
 
-/* RoPE: v5 `rope_parameters` or old `rope_theta` + `rope_scaling`. */
-static int parse_rope(struct reader *r, json_t *root, struct model_config *c)
+/* longrope: short_factor / long_factor lists of equal length. */
+static int read_factors(struct cfg_reader *r, json_t *src, const char *k, float *dst, int *n)
 {
-    struct rope_config *rp = &c->rope;
-    json_t *params = field(root, "rope_parameters"), *scaling = field(root, "rope_scaling");
-    const char *sname = params ? "rope_parameters" : "rope_scaling";
-    json_t *src = params ? params : scaling;
+    json_t *a = cfg_field(r, src, k);
+    if (!a)
+        return cfg_fail(r, k, "is missing (longrope needs it)");
+    if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > ROPE_MAX_FACTORS)
+        return cfg_fail(r, k, "must be a list of 1 to 256 numbers");
+    if (*n && (int)json_array_size(a) != *n)
+        return cfg_fail(r, k, "must have as many entries as short_factor");
+    *n = (int)json_array_size(a);
+    for (int i = 0; i < *n; i++) {
+        json_t *x = json_array_get(a, i);
+        if (!json_is_number(x) || !(json_number_value(x) > 0) || !isfinite(json_number_value(x)))
+            return cfg_fail(r, k, "must hold positive numbers");
+        dst[i] = (float)json_number_value(x);
+    }
+    return 0;
+}
+
+int cfg_rope(struct cfg_reader *r, json_t *src, const char *sname, const char *theta_key, double theta_def,
+             const struct model_config *c, struct rope_config *rp, double *partial)
+{
     if (src && !json_is_object(src))
-        return fail_field(r, sname, "must be an object");
+        return cfg_fail(r, sname, "must be an object");
     memset(rp, 0, sizeof *rp);
     double theta;
-    if (field(src, "rope_theta")) {
-        if (get_num(r, src, "rope_theta", 1, 0, &theta))
+    if (cfg_field(r, src, "rope_theta")) {
+        if (cfg_num(r, src, "rope_theta", 1, 0, &theta))
             return -1;
-    } else if (get_num(r, root, "rope_theta", 0, 10000.0, &theta))
+    } else if (cfg_num(r, NULL, theta_key, 0, theta_def, &theta))
         return -1;
     if (theta <= 1)
-        return fail_field(r, "rope_theta", "must be greater than 1");
+        return cfg_fail(r, theta_key, "must be greater than 1");
     rp->theta = theta;
-    json_t *jt = field(src, "rope_type");
+    json_t *jt = cfg_field(r, src, "rope_type");
     if (!jt)
-        jt = field(src, "type");
+        jt = cfg_field(r, src, "type");
     const char *type = "default";
     if (jt) {
         if (!json_is_string(jt))
-            return fail_field(r, sname, "has a rope type that is not a string");
+            return cfg_fail(r, sname, "has a rope type that is not a string");
         type = json_string_value(jt);
     }
     double f, of;
@@ -172,134 +231,151 @@ static int parse_rope(struct reader *r, json_t *root, struct model_config *c)
         rp->type = ROPE_TYPE_DEFAULT;
     } else if (!strcmp(type, "linear")) {
         rp->type = ROPE_TYPE_LINEAR;
-        if (get_num(r, src, "factor", 1, 1, &rp->factor))
+        if (cfg_num(r, src, "factor", 1, 1, &rp->factor))
             return -1;
     } else if (!strcmp(type, "llama3")) {
         rp->type = ROPE_TYPE_LLAMA3;
-        if (get_num(r, src, "factor", 1, 1, &rp->factor) || get_num(r, src, "low_freq_factor", 1, 1, &rp->low_freq_factor) ||
-            get_num(r, src, "high_freq_factor", 1, 4, &rp->high_freq_factor) ||
-            get_num(r, src, "original_max_position_embeddings", 1, 0, &of))
+        if (cfg_num(r, src, "factor", 1, 1, &rp->factor) || cfg_num(r, src, "low_freq_factor", 1, 1, &rp->low_freq_factor) ||
+            cfg_num(r, src, "high_freq_factor", 1, 4, &rp->high_freq_factor) ||
+            cfg_num(r, src, "original_max_position_embeddings", 1, 0, &of))
             return -1;
         rp->original_max_pos = (int)of;
         if (rp->high_freq_factor <= rp->low_freq_factor)
-            return fail_field(r, "high_freq_factor", "must exceed low_freq_factor");
+            return cfg_fail(r, "high_freq_factor", "must exceed low_freq_factor");
     } else if (!strcmp(type, "yarn")) {
         rp->type = ROPE_TYPE_YARN;
-        if (get_num(r, src, "original_max_position_embeddings", 0, c->max_pos, &of) ||
-            get_num(r, src, "factor", 0, 0, &f) || get_num(r, src, "attention_factor", 0, 0, &rp->attention_factor) ||
-            get_num(r, src, "mscale", 0, 0, &rp->mscale) || get_num(r, src, "mscale_all_dim", 0, 0, &rp->mscale_all_dim) ||
-            get_num(r, src, "beta_fast", 0, 0, &rp->beta_fast) || get_num(r, src, "beta_slow", 0, 0, &rp->beta_slow) ||
-            get_bool(r, src, "truncate", 1, &rp->truncate))
+        if (cfg_num(r, src, "original_max_position_embeddings", 0, c->max_pos, &of) ||
+            cfg_num(r, src, "factor", 0, 0, &f) || cfg_num(r, src, "attention_factor", 0, 0, &rp->attention_factor) ||
+            cfg_num(r, src, "mscale", 0, 0, &rp->mscale) || cfg_num(r, src, "mscale_all_dim", 0, 0, &rp->mscale_all_dim) ||
+            cfg_num(r, src, "beta_fast", 0, 0, &rp->beta_fast) || cfg_num(r, src, "beta_slow", 0, 0, &rp->beta_slow) ||
+            cfg_bool(r, src, "truncate", 1, &rp->truncate))
             return -1;
         rp->original_max_pos = (int)of;
         if (rp->original_max_pos <= 0)
-            return fail_field(r, "original_max_position_embeddings", "must be positive");
+            return cfg_fail(r, "original_max_position_embeddings", "must be positive");
         /* transformers: a missing factor is max_position_embeddings / original; a given one must be positive */
-        if (field(src, "factor") && f <= 0)
-            return fail_field(r, "factor", "must be positive");
-        rp->factor = field(src, "factor") ? f : (double)c->max_pos / rp->original_max_pos;
+        if (cfg_field(r, src, "factor") && f <= 0)
+            return cfg_fail(r, "factor", "must be positive");
+        rp->factor = cfg_field(r, src, "factor") ? f : (double)c->max_pos / rp->original_max_pos;
         if (!rp->beta_fast) /* `or` defaults: 0 counts as absent */
             rp->beta_fast = 32;
         if (!rp->beta_slow)
             rp->beta_slow = 1;
+    } else if (!strcmp(type, "longrope")) {
+        /* phi3: original_max_position_embeddings in the rope object (v5) or top level */
+        rp->type = ROPE_TYPE_LONGROPE;
+        if (cfg_num(r, NULL, "original_max_position_embeddings", 0, 0, &of) ||
+            cfg_num(r, src, "original_max_position_embeddings", 0, of, &of) || cfg_num(r, src, "factor", 0, 0, &f) ||
+            cfg_num(r, src, "attention_factor", 0, 0, &rp->attention_factor) ||
+            read_factors(r, src, "short_factor", rp->short_factor, &rp->n_factors) ||
+            read_factors(r, src, "long_factor", rp->long_factor, &rp->n_factors))
+            return -1;
+        rp->original_max_pos = (int)of;
+        if (rp->original_max_pos <= 1)
+            return cfg_fail(r, "original_max_position_embeddings", "is missing or not above 1 (longrope needs it)");
+        rp->factor = f > 0 ? f : (double)c->max_pos / rp->original_max_pos;
     } else {
         char what[160];
-        snprintf(what, sizeof what, "has rope type '%.40s' (supported: default, linear, llama3, yarn)", type);
-        return fail_field(r, sname, what);
+        snprintf(what, sizeof what, "has rope type '%.40s' (supported: default, linear, llama3, yarn, longrope)", type);
+        return cfg_fail(r, sname, what);
     }
     if (rp->type != ROPE_TYPE_DEFAULT && rp->factor <= 0)
-        return fail_field(r, "factor", "must be positive");
-    double prf;
-    if (get_num(r, src, "partial_rotary_factor", 0, 1, &prf) || get_num(r, root, "partial_rotary_factor", 0, prf, &prf))
+        return cfg_fail(r, "factor", "must be positive");
+    if (partial && (cfg_num(r, NULL, "partial_rotary_factor", 0, 1, partial) ||
+                    cfg_num(r, src, "partial_rotary_factor", 0, *partial, partial)))
         return -1;
-    if (prf != 1)
-        return fail_field(r, "partial_rotary_factor", "other than 1 is not supported");
+    if (partial && !(*partial > 0 && *partial <= 1))
+        return cfg_fail(r, "partial_rotary_factor", "must be in (0, 1]");
+    return 0;
+}
+
+int cfg_rope_standard(struct cfg_reader *r, struct model_config *c)
+{
+    json_t *params = cfg_field(r, NULL, "rope_parameters"), *scaling = cfg_field(r, NULL, "rope_scaling");
+    double partial = 1;
+    if (cfg_rope(r, params ? params : scaling, params ? "rope_parameters" : "rope_scaling", "rope_theta", 10000.0, c,
+                 &c->rope, &partial))
+        return -1;
+    c->v.rope_dim = (int)(c->head_dim * partial); /* transformers: int(head_dim * factor) */
+    if (c->v.rope_dim < 2 || c->v.rope_dim % 2)
+        return cfg_fail(r, "partial_rotary_factor", "must leave an even number of rotated dimensions");
+    if (c->rope.type == ROPE_TYPE_LONGROPE && c->rope.n_factors != c->v.rope_dim / 2)
+        return cfg_fail(r, "short_factor", "must have one entry per rotated frequency (rotary dims / 2)");
+    return 0;
+}
+
+int cfg_layer_types(struct cfg_reader *r, struct model_config *c, int pattern)
+{
+    json_t *lt = cfg_field(r, NULL, "layer_types");
+    if (c->n_layers > MODEL_MAX_LAYERS_TYPED)
+        return cfg_fail(r, "num_hidden_layers", "is too large for per-layer attention types");
+    if (!lt) {
+        for (int l = 0; l < c->n_layers; l++)
+            c->v.layer_sliding[l] = pattern > 0 && (l + 1) % pattern != 0;
+        return 0;
+    }
+    if (!json_is_array(lt) || (int)json_array_size(lt) != c->n_layers)
+        return cfg_fail(r, "layer_types", "must list one type per layer (num_hidden_layers)");
+    for (int l = 0; l < c->n_layers; l++) {
+        const char *t = json_string_value(json_array_get(lt, l));
+        if (!t || (strcmp(t, "sliding_attention") && strcmp(t, "full_attention")))
+            return cfg_fail(r, "layer_types", "must hold \"sliding_attention\" or \"full_attention\"");
+        c->v.layer_sliding[l] = !strcmp(t, "sliding_attention");
+    }
+    return 0;
+}
+
+/* What every family must satisfy once its parser has run. */
+static int config_check(struct cfg_reader *r, struct model_config *c)
+{
+    if (c->n_layers < 1)
+        return cfg_fail(r, "num_hidden_layers", "must be at least 1");
+    if (c->hidden < 1 || c->n_heads < 1 || c->n_kv_heads < 1 || c->ffn < 1 || c->vocab < 1)
+        return cfg_fail(r, c->hidden < 1 ? "hidden_size" : c->n_heads < 1 ? "num_attention_heads"
+                           : c->n_kv_heads < 1 ? "num_key_value_heads" : c->ffn < 1 ? "intermediate_size" : "vocab_size",
+                       "must be positive");
+    if (c->n_heads % c->n_kv_heads)
+        return cfg_fail(r, "num_key_value_heads", "must divide num_attention_heads");
+    if (c->head_dim < 2 || c->head_dim % 2)
+        return cfg_fail(r, "head_dim", "must be even and positive (or hidden_size / num_attention_heads)");
+    if (!(c->rms_eps > 0))
+        return cfg_fail(r, c->v.norm == NORM_LAYER ? "layer_norm_eps" : "rms_norm_eps", "must be positive");
+    if (c->v.pos == POS_LEARNED && c->max_pos < 1)
+        return cfg_fail(r, "max_position_embeddings", "must be positive (learned positions)");
     return 0;
 }
 
 enum ss_status model_config_parse(struct model_config *c, const char *text, const char *path, struct ss_error *err)
 {
     memset(c, 0, sizeof *c);
+    c->bos_token_id = c->eos_token_id = -1;
     json_error_t je;
     json_t *root = json_loads(text, 0, &je);
     if (!root)
         return ss_fail(err, SS_ERR_INPUT, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
-    struct reader r = {path, err, 0};
+    struct cfg_reader r = {path, err, 0, root};
     if (!json_is_object(root)) {
         ss_fail(err, SS_ERR_INPUT, "%s: not a JSON object", path);
         json_decref(root);
         return SS_ERR_INPUT;
     }
-    json_t *mt = field(root, "model_type");
+    json_t *mt = cfg_field(&r, NULL, "model_type");
     if (!mt)
-        fail_field(&r, "model_type", "is missing");
+        cfg_fail(&r, "model_type", "is missing");
     else if (!json_is_string(mt))
-        fail_field(&r, "model_type", "must be a string");
-    else {
-        const char *t = json_string_value(mt);
-        if (strcmp(t, "qwen3") && strcmp(t, "qwen2") && strcmp(t, "llama") && strcmp(t, "mistral")) {
-            ss_fail(err, SS_ERR_INPUT, "%s: unknown model type '%.40s' (supported: qwen3, qwen2, llama, mistral)", path, t);
-            r.failed = 1;
-        } else
-            snprintf(c->model_type, sizeof c->model_type, "%s", t);
-    }
-    int qwen3 = !strcmp(c->model_type, "qwen3"), qwen2 = !strcmp(c->model_type, "qwen2");
-    double eps;
-    int hw = 0, ew = 0, attn_bias = 0, qkv_bias = 0, mlp_bias = 0, sw = 0, tied = 0;
-    if (r.failed || get_int(&r, root, "num_hidden_layers", 1, 0, &c->n_layers) ||
-        get_int(&r, root, "hidden_size", 1, 0, &c->hidden) ||
-        get_int(&r, root, "num_attention_heads", 1, 0, &c->n_heads) ||
-        get_int(&r, root, "num_key_value_heads", 0, c->n_heads, &c->n_kv_heads) ||
-        get_int(&r, root, "intermediate_size", 1, 0, &c->ffn) || get_int(&r, root, "vocab_size", 1, 0, &c->vocab) ||
-        get_int(&r, root, "max_position_embeddings", 0, 2048, &c->max_pos) ||
-        get_num(&r, root, "rms_norm_eps", 0, 1e-6, &eps) ||
-        get_int(&r, root, "head_dim", 0, c->n_heads ? c->hidden / c->n_heads : 0, &c->head_dim) ||
-        get_bool(&r, root, "use_qk_norm", qwen3, &c->qk_norm) ||
-        get_bool(&r, root, "headwise_attn_output_gate", 0, &hw) ||
-        get_bool(&r, root, "elementwise_attn_output_gate", 0, &ew) ||
-        get_bool(&r, root, "attention_bias", 0, &attn_bias) || get_bool(&r, root, "qkv_bias", 0, &qkv_bias) ||
-        get_bool(&r, root, "mlp_bias", 0, &mlp_bias) || get_bool(&r, root, "use_sliding_window", 0, &sw) ||
-        get_bool(&r, root, "tie_word_embeddings", 0, &tied) || get_token_id(&r, root, "bos_token_id", &c->bos_token_id) ||
-        get_token_id(&r, root, "eos_token_id", &c->eos_token_id))
-        goto out;
-    if (c->n_layers < 1)
-        fail_field(&r, "num_hidden_layers", "must be at least 1");
-    else if (c->hidden < 1 || c->n_heads < 1 || c->n_kv_heads < 1 || c->ffn < 1 || c->vocab < 1)
-        fail_field(&r, c->hidden < 1 ? "hidden_size" : c->n_heads < 1 ? "num_attention_heads"
-                       : c->n_kv_heads < 1 ? "num_key_value_heads" : c->ffn < 1 ? "intermediate_size" : "vocab_size",
-                   "must be positive");
-    else if (c->n_heads % c->n_kv_heads)
-        fail_field(&r, "num_key_value_heads", "must divide num_attention_heads");
-    else if (c->head_dim < 2 || c->head_dim % 2)
-        fail_field(&r, "head_dim", "must be even and positive (or hidden_size / num_attention_heads)");
-    else if (hw && ew)
-        fail_field(&r, "elementwise_attn_output_gate", "and headwise_attn_output_gate cannot both be true");
-    else if (mlp_bias)
-        fail_field(&r, "mlp_bias", "true is not supported");
-    else if (sw && strcmp(c->model_type, "mistral"))
-        fail_field(&r, "use_sliding_window", "true is not supported");
-    else if (!(eps > 0))
-        fail_field(&r, "rms_norm_eps", "must be positive");
-    if (r.failed)
-        goto out;
-    json_t *act = field(root, "hidden_act");
-    if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu"))) {
-        fail_field(&r, "hidden_act", "must be \"silu\"");
-        goto out;
-    }
-    if (!strcmp(c->model_type, "mistral") && get_int(&r, root, "sliding_window", 0, 0, &c->sliding_window))
-        goto out;
-    c->rms_eps = (float)eps;
-    c->gate = hw ? GATE_KIND_HEADWISE : ew ? GATE_KIND_ELEMENTWISE : GATE_KIND_NONE;
-    c->qkv_bias = qwen2 || attn_bias || qkv_bias; /* Qwen2: q/k/v biases always */
-    c->o_bias = attn_bias || qkv_bias;            /* paper's qkv_bias, llama's attention_bias: o_proj too */
-    c->tied = tied;
-    json_t *dt = field(root, "dtype");
+        cfg_fail(&r, "model_type", "must be a string");
+    else if (!(c->arch = arch_find(json_string_value(mt)))) {
+        ss_fail(err, SS_ERR_INPUT, "%s: unknown model type '%.40s' (supported: %s)", path, json_string_value(mt),
+                arch_supported());
+        r.failed = 1;
+    } else
+        snprintf(c->model_type, sizeof c->model_type, "%s", json_string_value(mt));
+    if (!r.failed && !c->arch->parse(c, &r) && !config_check(&r, c) && !get_token_id(&r, "bos_token_id", &c->bos_token_id))
+        get_token_id(&r, "eos_token_id", &c->eos_token_id);
+    json_t *dt = cfg_field(&r, NULL, "dtype");
     if (!dt)
-        dt = field(root, "torch_dtype");
+        dt = cfg_field(&r, NULL, "torch_dtype");
     dtype_from_name(c->dtype, json_is_string(dt) ? json_string_value(dt) : NULL);
-    parse_rope(&r, root, c);
-out:
     json_decref(root);
     return r.failed ? SS_ERR_INPUT : SS_OK;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "blocks.h"
 #include "model.h"
 #include "ops.h"
 #include "parallel.h"
@@ -32,7 +33,10 @@ struct run_state {
     float *o;                  /* [T, hidden] o_proj output, then FFN output */
     float *hb, *hb2;           /* [T, ffn] SwiGLU gate / up */
     float *scores;             /* [n_scores, attn_tile, max_T] attention tiles */
-    float *cos_t, *sin_t;      /* [max_T, D/2] RoPE tables (yarn attention factor folded in) */
+    float *cos_t, *sin_t;      /* [max_T, R/2] RoPE tables (yarn/longrope attention factor folded in) */
+    float *cos2, *sin2;        /* [max_T, R/2] second table: gemma3's local base, longrope's long factors */
+    float *xe;                 /* [T, embed_dim] token embeddings before project_in / logits input after
+                                * project_out (only when embed_dim != hidden) */
     float *logits;             /* [logits_tile, vocab] */
     float *wscratch;           /* [n_scores, LINEAR_SLICE, widest weight row] float32 weight rows */
     void *arena;
@@ -41,19 +45,29 @@ struct run_state {
 /* Columns of the widest weight matrix (the n_in of a linear_forward). */
 static size_t widest_in(const struct model_config *c)
 {
-    size_t w = c->hidden, a = (size_t)c->n_heads * c->head_dim;
+    size_t w = c->hidden, a = (size_t)c->n_heads * c->head_dim, e = c->v.embed_dim;
     w = a > w ? a : w;
+    w = e > w ? e : w;
     return (size_t)c->ffn > w ? (size_t)c->ffn : w;
+}
+
+/* Rotated dims of each head. */
+static int rope_dims(const struct model_config *c)
+{
+    return c->v.rope_dim > 0 ? c->v.rope_dim : c->head_dim;
 }
 
 /* Floats of each buffer, in the order of struct run_state; sizes rounded to 64 bytes. */
 static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int ns, size_t *n)
 {
     size_t H = c->hidden, nh = c->n_heads, D = c->head_dim, kv = c->n_kv_heads, gd = model_config_gate_dim(c);
+    size_t R = rope_dims(c), two = c->v.local_rope || c->rope.type == ROPE_TYPE_LONGROPE;
+    size_t E = c->v.embed_dim && c->v.embed_dim != c->hidden ? c->v.embed_dim : 0;
     size_t sz[] = {
-        T * H, T * H, T * (size_t)model_config_q_out(c), T * nh * D, T * kv * D, T * kv * D, T * nh * gd,
-        T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn, (size_t)ns * at * T,
-        T * D / 2, T * D / 2, (size_t)lt * c->vocab, (size_t)ns * LINEAR_SLICE * widest_in(c),
+        T * H, T * H, T * ((size_t)model_config_q_out(c) + 2 * kv * D), T * nh * D, T * kv * D, T * kv * D,
+        T * nh * gd, T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn,
+        (size_t)ns * at * T, T * R / 2, T * R / 2, two * T * R / 2, two * T * R / 2, T * E, (size_t)lt * c->vocab,
+        (size_t)ns * LINEAR_SLICE * widest_in(c),
     };
     int k = (int)(sizeof sz / sizeof sz[0]);
     for (int i = 0; i < k; i++)
@@ -81,7 +95,7 @@ size_t run_state_bytes(const struct model_config *c, int max_T, const struct for
         at = max_T;
     if (lt > max_T)
         lt = max_T;
-    size_t n[20], tot = 0;
+    size_t n[24], tot = 0;
     int k = buffer_sizes(c, max_T, at, lt, threads_of(opts), n);
     for (int i = 0; i < k; i++)
         tot += n[i];
@@ -96,6 +110,28 @@ int forward_opts_threads(const struct forward_opts *opts)
 size_t run_state_scratch_bytes(const struct model_config *c, const struct forward_opts *opts)
 {
     return (size_t)threads_of(opts) * LINEAR_SLICE * widest_in(c) * sizeof(float);
+}
+
+/* cos/sin tables of the rotated dims: the config's RoPE, and a second one where a
+ * layer or a sequence length picks another (gemma3 local base, longrope long factors). */
+static int rope_tables_fill(struct run_state *rs, const struct model_config *c, int max_T)
+{
+    int R = rope_dims(c);
+    float *inv = malloc(R / 2 * sizeof *inv);
+    if (!inv)
+        return -1;
+    rope_inv_freq(&c->rope, R, c->max_pos, inv);
+    float af = rope_attention_factor(&c->rope, c->max_pos);
+    rope_table_fill(rs->cos_t, rs->sin_t, inv, af, max_T, R);
+    if (rs->cos2) {
+        struct rope_config second = c->v.local_rope ? c->v.rope_local : c->rope;
+        if (!c->v.local_rope) /* longrope: the long factors in place of the short ones */
+            memcpy(second.short_factor, second.long_factor, sizeof second.short_factor);
+        rope_inv_freq(&second, R, c->max_pos, inv);
+        rope_table_fill(rs->cos2, rs->sin2, inv, rope_attention_factor(&second, c->max_pos), max_T, R);
+    }
+    free(inv);
+    return 0;
 }
 
 enum ss_status run_state_new(struct run_state **out, const struct model_config *c, int max_T,
@@ -114,7 +150,7 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
         rs->attn_tile = max_T;
     if (rs->logits_tile > max_T)
         rs->logits_tile = max_T;
-    size_t n[20], tot = 0;
+    size_t n[24], tot = 0;
     rs->n_scores = threads_of(opts);
     int k = buffer_sizes(c, max_T, rs->attn_tile, rs->logits_tile, rs->n_scores, n);
     for (int i = 0; i < k; i++)
@@ -126,21 +162,17 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
     }
     madvise(rs->arena, tot * sizeof(float), MADV_HUGEPAGE);
     float **bufs[] = {&rs->x, &rs->xn, &rs->qg, &rs->q, &rs->k, &rs->v, &rs->gate, &rs->att, &rs->attg,
-                      &rs->o, &rs->hb, &rs->hb2, &rs->scores, &rs->cos_t, &rs->sin_t, &rs->logits,
-                      &rs->wscratch};
+                      &rs->o, &rs->hb, &rs->hb2, &rs->scores, &rs->cos_t, &rs->sin_t, &rs->cos2, &rs->sin2,
+                      &rs->xe, &rs->logits, &rs->wscratch};
     float *p = rs->arena;
     for (int i = 0; i < k; i++) {
         *bufs[i] = n[i] ? p : NULL;
         p += n[i];
     }
-    float *inv = malloc(c->head_dim / 2 * sizeof *inv);
-    if (!inv) {
+    if (rope_tables_fill(rs, c, max_T)) {
         run_state_free(rs);
         return ss_fail(err, SS_ERR_NOMEM, "run state: out of memory");
     }
-    rope_inv_freq(&c->rope, c->head_dim, c->max_pos, inv);
-    rope_table_fill(rs->cos_t, rs->sin_t, inv, rope_attention_factor(&c->rope, c->max_pos), max_T, c->head_dim);
-    free(inv);
     *out = rs;
     return SS_OK;
 }
@@ -223,6 +255,8 @@ enum { ATTN_SCORES = 1, ATTN_SOFTMAX = 2, ATTN_PV = 4 };
 struct attn_job {
     struct run_state *rs;
     int T, h, q0, stages;
+    int W;                     /* this layer's window (0: full causal) */
+    float scale, cap;          /* score scale; soft-cap (0: none) */
 };
 
 static void attn_tile_geometry(const struct attn_job *j, int b, int *qa, int *nq)
@@ -244,14 +278,15 @@ static void attn_tile_run(void *ctx, int b, int worker)
     const struct attn_job *j = ctx;
     struct run_state *rs = j->rs;
     const struct model_config *c = &rs->cfg;
-    int nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim, G = nh / nkv, W = c->sliding_window, qa, nq;
+    int nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim, G = nh / nkv, W = j->W, qa, nq;
     attn_tile_geometry(j, b, &qa, &nq);
     int nk = qa + nq;
     float *S = attn_tile_scores(j, b);
     if (j->stages & ATTN_SCORES) {
-        float alpha = (float)(1.0 / sqrt((double)D));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, alpha, rs->q + ((size_t)qa * nh + j->h) * D,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, D, j->scale, rs->q + ((size_t)qa * nh + j->h) * D,
                     nh * D, rs->k + (size_t)(j->h / G) * D, nkv * D, 0.0f, S, nk);
+        if (j->cap > 0) /* soft-capping (gemma2) acts on the scaled scores, before the mask */
+            softcap_forward(S, (size_t)nq * nk, j->cap);
         for (int i = 0; i < nq; i++) {
             float *r = S + (size_t)i * nk;
             for (int k = qa + i + 1; k < nk; k++)
@@ -284,6 +319,9 @@ static enum ss_status attn_fire(struct pass *ps, const struct attn_job *j, int n
  * batch at once; the hooks between stages fire on the calling thread. */
 static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, int layer)
 {
+    const struct model_config *c = &rs->cfg;
+    int W = c->sliding_window ? c->sliding_window : c->v.layer_sliding[layer] ? c->window : 0;
+    float scale = c->v.attn_scale > 0 ? c->v.attn_scale : (float)(1.0 / sqrt((double)c->head_dim));
     /* each stage and the hook that may follow it (HOOK_COUNT: none) */
     static const struct { int stage; enum hook_point after; } plan[] = {
         {ATTN_SCORES, HOOK_ATTN_SCORES}, {ATTN_SOFTMAX, HOOK_ATTN_PROBS}, {ATTN_PV, HOOK_COUNT}};
@@ -293,7 +331,7 @@ static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, i
         for (int q0 = 0; q0 < T; q0 += batch * at) {
             int n = (T - q0 + at - 1) / at;
             n = n < batch ? n : batch;
-            struct attn_job j = {rs, T, h, q0, 0};
+            struct attn_job j = {rs, T, h, q0, 0, W, scale, c->v.attn_softcap};
             for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
                 j.stages |= plan[i].stage; /* stages run together up to a hook somebody hears */
                 int hook = plan[i].after != HOOK_COUNT && hook_set_wants(ps->hooks, plan[i].after);
@@ -309,29 +347,95 @@ static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, i
     return SS_OK;
 }
 
-/* ---- one decoder layer -------------------------------------------------------- */
+/* ---- one decoder layer, composed from the family's variants (cfg->v) ---------- */
+
+/* The RoPE table of layer l for a sequence of T positions. */
+static void rope_table_of(const struct run_state *rs, int l, int T, const float **cs, const float **sn)
+{
+    const struct model_config *c = &rs->cfg;
+    int second = c->v.local_rope ? c->v.layer_sliding[l]
+                 : c->rope.type == ROPE_TYPE_LONGROPE && T > c->rope.original_max_pos;
+    *cs = second ? rs->cos2 : rs->cos_t;
+    *sn = second ? rs->sin2 : rs->sin_t;
+}
+
+/* in[T, hidden] -> q[T, nh, D], k/v[T, n_kv, D] (and the gate) after QK-norm and RoPE. */
+static void qkv_forward(struct pass *ps, const struct layer_weights *w, struct run_state *rs, const float *in, int l,
+                        const struct forward_opts *opts)
+{
+    const struct model_config *c = &rs->cfg;
+    const struct model_variant *v = &c->v;
+    int T = ps->T, nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim;
+    static const struct gate_mode native = {GATE_MODE_NATIVE, 0};
+    if (w->wqkv.data) { /* fused per head: row of head h = [q (D), k (D), v (D)] */
+        linear_forward(rs->qg, in, &w->wqkv, w->bqkv, T, &ps->lin);
+        for (size_t r = 0; r < (size_t)T * nh; r++) {
+            const float *src = rs->qg + r * 3 * D;
+            memcpy(rs->q + r * D, src, D * sizeof(float));
+            memcpy(rs->k + r * D, src + D, D * sizeof(float));
+            memcpy(rs->v + r * D, src + 2 * D, D * sizeof(float));
+        }
+    } else {
+        linear_forward(rs->qg, in, &w->wq, w->bq, T, &ps->lin);
+        linear_forward(rs->k, in, &w->wk, w->bk, T, &ps->lin);
+        linear_forward(rs->v, in, &w->wv, w->bv, T, &ps->lin);
+        split_q_gate(c, rs->qg, rs->q, rs->gate, T, opts ? &opts->gate : &native);
+    }
+    if (c->qk_norm) { /* queries (never the gate logits) and keys: per head, or over the whole width (olmo2) */
+        int wq = v->qk_norm_whole ? nh * D : D, wk = v->qk_norm_whole ? nkv * D : D;
+        norm_forward(v->norm, rs->q, rs->q, w->q_norm, NULL, T * nh * D / wq, wq, c->rms_eps);
+        norm_forward(v->norm, rs->k, rs->k, w->k_norm, NULL, T * nkv * D / wk, wk, c->rms_eps);
+    }
+    if (v->pos == POS_ROPE) {
+        const float *cs, *sn;
+        rope_table_of(rs, l, T, &cs, &sn);
+        rope_partial_forward(rs->q, cs, sn, T, nh, D, rope_dims(c), nh * D);
+        rope_partial_forward(rs->k, cs, sn, T, nkv, D, rope_dims(c), nkv * D);
+    }
+}
+
+/* in[T, hidden] -> o[T, hidden]: gated (down(act(gate) * up)) or plain (fc2(act(fc1))). */
+static void ffn_forward(struct pass *ps, const struct layer_weights *w, struct run_state *rs, const float *in)
+{
+    const struct model_config *c = &rs->cfg;
+    size_t n = (size_t)ps->T * c->ffn;
+    linear_forward(rs->hb2, in, &w->w_up, w->b_up, ps->T, &ps->lin);
+    if (c->v.ffn_plain) {
+        act_forward(c->v.act, rs->hb2, n);
+    } else {
+        linear_forward(rs->hb, in, &w->w_gate, NULL, ps->T, &ps->lin);
+        gated_act_forward(c->v.act, rs->hb2, rs->hb, n);
+    }
+    linear_forward(rs->o, rs->hb2, &w->w_down, w->b_down, ps->T, &ps->lin);
+}
+
+/* x += o, then (post-LN) x = norm(x). */
+static void residual_add(const struct model_config *c, float *x, const float *o, const float *nw, const float *nb,
+                         int T)
+{
+    for (size_t i = 0; i < (size_t)T * c->hidden; i++)
+        x[i] += o[i];
+    if (c->v.residual == RESID_POST_LN)
+        norm_forward(c->v.norm, x, x, nw, nb, T, c->hidden, c->rms_eps);
+}
 
 static enum ss_status layer_forward(struct pass *ps, const struct model *m, struct run_state *rs, int l,
                                     const struct forward_opts *opts)
 {
     const struct model_config *c = &m->cfg;
+    const struct model_variant *v = &c->v;
     const struct layer_weights *w = &m->w.layers[l];
     int T = ps->T, H = c->hidden, nh = c->n_heads, nkv = c->n_kv_heads, D = c->head_dim;
-    int gd = model_config_gate_dim(c);
-    static const struct gate_mode native = {GATE_MODE_NATIVE, 0};
+    int gd = model_config_gate_dim(c), post_ln = v->residual == RESID_POST_LN;
 
-    rmsnorm_forward(rs->xn, rs->x, w->attn_norm, T, H, c->rms_eps);
-    FIRE(ps, HOOK_ATTN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
-    linear_forward(rs->qg, rs->xn, &w->wq, w->bq, T, &ps->lin);
-    linear_forward(rs->k, rs->xn, &w->wk, w->bk, T, &ps->lin);
-    linear_forward(rs->v, rs->xn, &w->wv, w->bv, T, &ps->lin);
-    split_q_gate(c, rs->qg, rs->q, rs->gate, T, opts ? &opts->gate : &native);
-    if (c->qk_norm) { /* per-head RMSNorm on the queries (never the gate logits) and keys */
-        rmsnorm_forward(rs->q, rs->q, w->q_norm, T * nh, D, c->rms_eps);
-        rmsnorm_forward(rs->k, rs->k, w->k_norm, T * nkv, D, c->rms_eps);
+    /* attention reads the normed residual, or the residual itself (post-LN, output norms) */
+    const float *in = rs->x;
+    if (w->attn_norm && !post_ln) {
+        norm_forward(v->norm, rs->xn, rs->x, w->attn_norm, w->attn_norm_b, T, H, c->rms_eps);
+        in = rs->xn;
     }
-    rope_forward(rs->q, rs->cos_t, rs->sin_t, T, nh, D, nh * D);
-    rope_forward(rs->k, rs->cos_t, rs->sin_t, T, nkv, D, nkv * D);
+    FIRE(ps, HOOK_ATTN_NORM, l, in, 2, T, H, 0, -1, 0);
+    qkv_forward(ps, w, rs, in, l, opts);
     FIRE(ps, HOOK_Q, l, rs->q, 3, T, nh, D, -1, 0);
     FIRE(ps, HOOK_K, l, rs->k, 3, T, nkv, D, -1, 0);
     FIRE(ps, HOOK_V, l, rs->v, 3, T, nkv, D, -1, 0);
@@ -354,20 +458,27 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
     }
     FIRE(ps, HOOK_ATTN_GATED, l, a, 3, T, nh, D, -1, 0);
     linear_forward(rs->o, a, &w->wo, w->bo, T, &ps->lin);
+    if (w->attn_post_norm) /* sandwich / output norms: o_proj is the normed contribution */
+        norm_forward(v->norm, rs->o, rs->o, w->attn_post_norm, NULL, T, H, c->rms_eps);
     FIRE(ps, HOOK_O_PROJ, l, rs->o, 2, T, H, 0, -1, 0);
-    for (size_t i = 0; i < (size_t)T * H; i++)
-        rs->x[i] += rs->o[i];
+    if (v->residual == RESID_PARALLEL) /* the FFN reads the layer's input, not the residual after attention */
+        norm_forward(v->norm, rs->xn, rs->x, w->ffn_norm, w->ffn_norm_b, T, H, c->rms_eps);
+    residual_add(c, rs->x, rs->o, w->attn_norm, w->attn_norm_b, T);
     FIRE(ps, HOOK_RESID_MID, l, rs->x, 2, T, H, 0, -1, 0);
 
-    rmsnorm_forward(rs->xn, rs->x, w->ffn_norm, T, H, c->rms_eps);
-    FIRE(ps, HOOK_FFN_NORM, l, rs->xn, 2, T, H, 0, -1, 0);
-    linear_forward(rs->hb, rs->xn, &w->w_gate, NULL, T, &ps->lin);
-    linear_forward(rs->hb2, rs->xn, &w->w_up, NULL, T, &ps->lin);
-    swiglu_forward(rs->hb2, rs->hb, (size_t)T * c->ffn);
-    linear_forward(rs->o, rs->hb2, &w->w_down, NULL, T, &ps->lin);
+    in = rs->x;
+    if (v->residual == RESID_PARALLEL)
+        in = rs->xn;
+    else if (w->ffn_norm && !post_ln) {
+        norm_forward(v->norm, rs->xn, rs->x, w->ffn_norm, w->ffn_norm_b, T, H, c->rms_eps);
+        in = rs->xn;
+    }
+    FIRE(ps, HOOK_FFN_NORM, l, in, 2, T, H, 0, -1, 0);
+    ffn_forward(ps, w, rs, in);
+    if (w->ffn_post_norm)
+        norm_forward(v->norm, rs->o, rs->o, w->ffn_post_norm, NULL, T, H, c->rms_eps);
     FIRE(ps, HOOK_FFN_OUT, l, rs->o, 2, T, H, 0, -1, 0);
-    for (size_t i = 0; i < (size_t)T * H; i++)
-        rs->x[i] += rs->o[i];
+    residual_add(c, rs->x, rs->o, w->ffn_norm, w->ffn_norm_b, T);
     FIRE(ps, HOOK_RESID_POST, l, rs->x, 2, T, H, 0, -1, 0);
     return SS_OK;
 }
@@ -377,6 +488,28 @@ static int same_shapes(const struct model_config *a, const struct model_config *
     return a->hidden == b->hidden && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads &&
            a->head_dim == b->head_dim && a->ffn == b->ffn && a->vocab == b->vocab && a->gate == b->gate &&
            a->rope.type == b->rope.type && a->rope.theta == b->rope.theta;
+}
+
+/* x[T, hidden] = embed[tokens] (x embed_scale; through project_in when the embedding
+ * is narrower) + learned positions. */
+static void embed_forward(struct pass *ps, const struct model *m, struct run_state *rs, const int32_t *tokens)
+{
+    const struct model_config *c = &m->cfg;
+    int T = ps->T, H = c->hidden, E = m->w.proj_in.data ? c->v.embed_dim : H;
+    float *dst = m->w.proj_in.data ? rs->xe : rs->x;
+    for (int t = 0; t < T; t++)
+        weight_rows_f32(&m->w.embed, tokens[t], 1, dst + (size_t)t * E);
+    if (c->v.embed_scale > 0)
+        for (size_t i = 0; i < (size_t)T * E; i++)
+            dst[i] *= c->v.embed_scale;
+    if (m->w.proj_in.data)
+        linear_forward(rs->x, rs->xe, &m->w.proj_in, NULL, T, &ps->lin);
+    if (c->v.pos == POS_LEARNED) /* the row of position p is p + pos_offset; hb holds one row */
+        for (int t = 0; t < T; t++) {
+            weight_rows_f32(&m->w.pos_embed, t + c->v.pos_offset, 1, rs->o);
+            for (int i = 0; i < H; i++)
+                rs->x[(size_t)t * H + i] += rs->o[i];
+        }
 }
 
 enum ss_status model_forward(const struct model *m, struct run_state *rs, const int32_t *tokens, int T,
@@ -396,6 +529,9 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
         if (tokens[t] < 0 || tokens[t] >= c->vocab)
             return ss_fail(err, SS_ERR_INPUT, "%s: token id %d at position %d is outside the vocabulary [0, %d)",
                            m->dir, (int)tokens[t], t, c->vocab);
+    if (c->v.pos == POS_LEARNED && T > c->max_pos)
+        return ss_fail(err, SS_ERR_INPUT, "%s: sequence of %d tokens exceeds the %d learned positions", m->dir, T,
+                       c->max_pos);
     if (opts && opts->gate.kind == GATE_MODE_CONSTANT && c->gate == GATE_KIND_NONE)
         return ss_fail(err, SS_ERR_INPUT, "%s: --gate constant needs a gated checkpoint (this one has no gate)", m->dir);
     parallel_blas_init();
@@ -404,8 +540,7 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
     ps.lin = (struct linear_exec){ps.threads, rs->wscratch, LINEAR_SLICE * widest_in(c)};
 
     int H = c->hidden;
-    for (int t = 0; t < T; t++)
-        weight_rows_f32(&m->w.embed, tokens[t], 1, rs->x + (size_t)t * H);
+    embed_forward(&ps, m, rs, tokens);
     for (int l = 0; l < c->n_layers; l++) {
         enum ss_status st = layer_forward(&ps, m, rs, l, opts);
         if (st || (st = weight_log_error(m->wlog, ps.err)))
@@ -414,11 +549,22 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
     int want_logits = hook_set_wants(hooks, HOOK_LOGITS);
     if (!want_logits && !hook_set_wants(hooks, HOOK_FINAL_NORM))
         return SS_OK;
-    rmsnorm_forward(rs->xn, rs->x, m->w.final_norm, T, H, c->rms_eps);
-    FIRE(&ps, HOOK_FINAL_NORM, -1, rs->xn, 2, T, H, 0, -1, 0);
+    const float *fin = rs->x;
+    if (m->w.final_norm) {
+        norm_forward(c->v.norm, rs->xn, rs->x, m->w.final_norm, m->w.final_norm_b, T, H, c->rms_eps);
+        fin = rs->xn;
+    }
+    FIRE(&ps, HOOK_FINAL_NORM, -1, fin, 2, T, H, 0, -1, 0);
+    int E = H;
+    if (m->w.proj_out.data) { /* opt: back to the embedding width before the head */
+        linear_forward(rs->xe, fin, &m->w.proj_out, NULL, T, &ps.lin);
+        fin = rs->xe, E = c->v.embed_dim;
+    }
     for (int p0 = 0; want_logits && p0 < T; p0 += rs->logits_tile) {
         int n = T - p0 < rs->logits_tile ? T - p0 : rs->logits_tile;
-        linear_forward(rs->logits, rs->xn + (size_t)p0 * H, &m->w.lm_head, NULL, n, &ps.lin);
+        linear_forward(rs->logits, fin + (size_t)p0 * E, &m->w.lm_head, NULL, n, &ps.lin);
+        if (c->v.final_softcap > 0)
+            softcap_forward(rs->logits, (size_t)n * c->vocab, c->v.final_softcap);
         FIRE(&ps, HOOK_LOGITS, -1, rs->logits, 2, n, c->vocab, 0, -1, p0);
     }
     return weight_log_error(m->wlog, ps.err);

@@ -6,71 +6,134 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "arch.h"
 #include "model.h"
 #include "safetensors.h"
 
 /* A tensor the config implies: a small one (1-D) lands in *slot as float32, a
- * matrix in *wslot as a view of the checkpoint. */
+ * matrix in *wslot as a view of the checkpoint (a transposed one, stored [in, out],
+ * as a float32 copy turned to [out, in]). shape is as stored. */
 struct spec {
     char name[96];
+    const char *alt;           /* the tensor's other name (tensor_desc.alt), or NULL */
     float **slot;
     struct weight *wslot;
-    int ndim;
+    int ndim, transposed;
     int64_t shape[2];
 };
 
-static void spec_add(struct spec *s, int *n, const char *name, void *slot, int64_t d0, int64_t d1)
+/* The float32 / weight slot of a role (layer l for per-layer roles). */
+static void role_slot(struct model *m, int l, enum tensor_role r, float ***f, struct weight **w)
 {
-    struct spec *p = &s[(*n)++];
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->slot = d1 ? NULL : slot;
-    p->wslot = d1 ? slot : NULL;
-    p->ndim = d1 ? 2 : 1;
-    p->shape[0] = d0;
-    p->shape[1] = d1;
+    struct model_weights *mw = &m->w;
+    struct layer_weights *lw = l >= 0 ? &mw->layers[l] : NULL;
+    *f = NULL, *w = NULL;
+    switch (r) {
+    case TR_EMBED: *w = &mw->embed; break;
+    case TR_POS_EMBED: *w = &mw->pos_embed; break;
+    case TR_PROJ_IN: *w = &mw->proj_in; break;
+    case TR_PROJ_OUT: *w = &mw->proj_out; break;
+    case TR_FINAL_NORM: *f = &mw->final_norm; break;
+    case TR_FINAL_NORM_B: *f = &mw->final_norm_b; break;
+    case TR_LM_HEAD: *w = &mw->lm_head; break;
+    case TR_ATTN_NORM: *f = &lw->attn_norm; break;
+    case TR_ATTN_NORM_B: *f = &lw->attn_norm_b; break;
+    case TR_Q: *w = &lw->wq; break;
+    case TR_Q_B: *f = &lw->bq; break;
+    case TR_K: *w = &lw->wk; break;
+    case TR_K_B: *f = &lw->bk; break;
+    case TR_V: *w = &lw->wv; break;
+    case TR_V_B: *f = &lw->bv; break;
+    case TR_QKV: *w = &lw->wqkv; break;
+    case TR_QKV_B: *f = &lw->bqkv; break;
+    case TR_O: *w = &lw->wo; break;
+    case TR_O_B: *f = &lw->bo; break;
+    case TR_Q_NORM: *f = &lw->q_norm; break;
+    case TR_K_NORM: *f = &lw->k_norm; break;
+    case TR_ATTN_POST_NORM: *f = &lw->attn_post_norm; break;
+    case TR_FFN_NORM: *f = &lw->ffn_norm; break;
+    case TR_FFN_NORM_B: *f = &lw->ffn_norm_b; break;
+    case TR_GATE: *w = &lw->w_gate; break;
+    case TR_UP: *w = &lw->w_up; break;
+    case TR_UP_B: *f = &lw->b_up; break;
+    case TR_GATE_UP: *w = &lw->w_gate; break; /* split into w_gate and w_up after loading */
+    case TR_DOWN: *w = &lw->w_down; break;
+    case TR_DOWN_B: *f = &lw->b_down; break;
+    case TR_FFN_POST_NORM: *f = &lw->ffn_post_norm; break;
+    default: break;
+    }
 }
 
-/* The tensors a config implies, with their shapes and destinations. */
-static int specs_build(struct model *m, struct spec *s)
+/* The name a table entry has in this checkpoint (without the optional prefix when
+ * the checkpoint leaves it out). */
+static void spec_name(char *dst, size_t n, const char *fmt, int l, const char *strip)
+{
+    char full[128];
+    snprintf(full, sizeof full, fmt, l);
+    size_t k = strip ? strlen(strip) : 0;
+    snprintf(dst, n, "%s", k && !strncmp(full, strip, k) ? full + k : full);
+}
+
+/* The tensors the config implies (the family's table), with shapes and destinations. */
+static int specs_build(struct model *m, struct spec *s, const char *strip)
 {
     const struct model_config *c = &m->cfg;
+    const struct arch *a = c->arch;
     int n = 0;
-    int64_t H = c->hidden, D = c->head_dim, kv = (int64_t)c->n_kv_heads * D, qo = model_config_q_out(c);
-    spec_add(s, &n, "model.embed_tokens.weight", &m->w.embed, c->vocab, H);
-    spec_add(s, &n, "model.norm.weight", &m->w.final_norm, H, 0);
-    if (!c->tied)
-        spec_add(s, &n, "lm_head.weight", &m->w.lm_head, c->vocab, H);
-    for (int l = 0; l < c->n_layers; l++) {
-        struct layer_weights *w = &m->w.layers[l];
-        char b[96];
-#define ADD(suffix, slot, d0, d1)                                         \
-    do {                                                                  \
-        snprintf(b, sizeof b, "model.layers.%d.%s", l, suffix);           \
-        spec_add(s, &n, b, slot, d0, d1);                                 \
-    } while (0)
-        ADD("input_layernorm.weight", &w->attn_norm, H, 0);
-        ADD("self_attn.q_proj.weight", &w->wq, qo, H);
-        ADD("self_attn.k_proj.weight", &w->wk, kv, H);
-        ADD("self_attn.v_proj.weight", &w->wv, kv, H);
-        ADD("self_attn.o_proj.weight", &w->wo, H, (int64_t)c->n_heads * D);
-        if (c->qkv_bias) {
-            ADD("self_attn.q_proj.bias", &w->bq, qo, 0);
-            ADD("self_attn.k_proj.bias", &w->bk, kv, 0);
-            ADD("self_attn.v_proj.bias", &w->bv, kv, 0);
+    for (int i = 0; i < a->n_tensors; i++) {
+        const struct tensor_desc *t = &a->tensors[i];
+        if (!arch_present(c, t))
+            continue;
+        int per_layer = t->role >= TR_LAYER_FIRST;
+        for (int l = 0; l < (per_layer ? c->n_layers : 1); l++) {
+            struct spec *p = &s[n++];
+            spec_name(p->name, sizeof p->name, t->name, l, strip);
+            p->alt = t->alt;
+            float **f;
+            struct weight *w;
+            role_slot(m, per_layer ? l : -1, t->role, &f, &w);
+            p->slot = f, p->wslot = w;
+            p->ndim = t->d1 ? 2 : 1;
+            p->transposed = t->transposed;
+            p->shape[0] = arch_dim(c, t->transposed ? t->d1 : t->d0);
+            p->shape[1] = t->d1 ? arch_dim(c, t->transposed ? t->d0 : t->d1) : 0;
         }
-        if (c->o_bias)
-            ADD("self_attn.o_proj.bias", &w->bo, H, 0);
-        if (c->qk_norm) {
-            ADD("self_attn.q_norm.weight", &w->q_norm, D, 0);
-            ADD("self_attn.k_norm.weight", &w->k_norm, D, 0);
-        }
-        ADD("post_attention_layernorm.weight", &w->ffn_norm, H, 0);
-        ADD("mlp.gate_proj.weight", &w->w_gate, c->ffn, H);
-        ADD("mlp.up_proj.weight", &w->w_up, c->ffn, H);
-        ADD("mlp.down_proj.weight", &w->w_down, H, c->ffn);
-#undef ADD
     }
     return n;
+}
+
+/* Rows r0..r0+n of w as a weight of its own (same bytes, same check). */
+static struct weight weight_rows_view(const struct weight *w, int64_t r0, int64_t n)
+{
+    size_t es = w->dtype == WEIGHT_F32 ? 4 : 2;
+    struct weight v = *w;
+    v.data = (const char *)w->data + (size_t)r0 * w->cols * es;
+    v.rows = n;
+    return v;
+}
+
+/* Fused tensors stored as blocks become views: c_attn / qkv_proj = [q; k; v],
+ * gate_up_proj = [gate; up]. A per-head fused qkv (gpt_neox) stays fused. */
+static void fused_split(struct model *m)
+{
+    const struct model_config *c = &m->cfg;
+    int64_t q = model_config_q_out(c), kv = (int64_t)c->n_kv_heads * c->head_dim;
+    for (int l = 0; l < c->n_layers; l++) {
+        struct layer_weights *w = &m->w.layers[l];
+        if (w->wqkv.data && !c->v.qkv_per_head) {
+            w->wq = weight_rows_view(&w->wqkv, 0, q);
+            w->wk = weight_rows_view(&w->wqkv, q, kv);
+            w->wv = weight_rows_view(&w->wqkv, q + kv, kv);
+            w->wqkv = (struct weight){0};
+            if (w->bqkv)
+                w->bq = w->bqkv, w->bk = w->bqkv + q, w->bv = w->bqkv + q + kv, w->bqkv = NULL;
+        }
+        if (w->w_gate.data && w->w_gate.rows == 2 * (int64_t)c->ffn) {
+            struct weight gu = w->w_gate;
+            w->w_gate = weight_rows_view(&gu, 0, c->ffn);
+            w->w_up = weight_rows_view(&gu, c->ffn, c->ffn);
+        }
+    }
 }
 
 static void shape_str(char *b, size_t n, int ndim, const int64_t *sh)
@@ -112,7 +175,7 @@ static enum ss_status weights_place(struct model *m, const struct st_set *set, c
 {
     size_t small = 0;
     for (int i = 0; i < ns; i++)
-        small += specs[i].slot ? st_numel(ts[i]) : 0;
+        small += specs[i].slot || specs[i].transposed ? st_numel(ts[i]) : 0;
     m->wlog = calloc(1, sizeof *m->wlog);
     m->checks = calloc(ns, sizeof *m->checks);
     if (!m->wlog || !m->checks || posix_memalign(&m->arena, 64, small * sizeof(float) + 64)) {
@@ -125,7 +188,7 @@ static enum ss_status weights_place(struct model *m, const struct st_set *set, c
         const struct st_tensor *t = ts[i];
         const struct st_file *f = &set->files[t->file];
         m->checks[i] = (struct weight_check){f->path, t->name, 0, m->wlog};
-        if (specs[i].wslot) {
+        if (specs[i].wslot && !specs[i].transposed) {
             *specs[i].wslot = (struct weight){f->map + f->data_off + t->begin, (enum weight_dtype)t->dtype,
                                               specs[i].shape[0], specs[i].shape[1], &m->checks[i]};
             m->mapped_bytes += t->end - t->begin;
@@ -140,7 +203,19 @@ static enum ss_status weights_place(struct model *m, const struct st_set *set, c
             m->checks[i].warned = 1;
             m->wlog->n_nonfinite++;
         }
-        *specs[i].slot = p;
+        if (specs[i].transposed) { /* [in, out] -> [out, in], in place through a copy */
+            int64_t in = specs[i].shape[0], out = specs[i].shape[1];
+            float *tmp = malloc((size_t)in * out * sizeof *tmp);
+            if (!tmp)
+                return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", m->dir);
+            memcpy(tmp, p, (size_t)in * out * sizeof *tmp);
+            for (int64_t r = 0; r < in; r++)
+                for (int64_t o = 0; o < out; o++)
+                    p[(size_t)o * in + r] = tmp[(size_t)r * out + o];
+            free(tmp);
+            *specs[i].wslot = weight_f32(p, out, in);
+        } else
+            *specs[i].slot = p;
         p += st_numel(t);
     }
     return SS_OK;
@@ -158,24 +233,43 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     if ((st = st_open_dir(&set, dir, err)))
         return st;
     struct model_config *c = &m->cfg;
-    c->tied = st_find(&set, "lm_head.weight") == NULL;
+    const struct arch *a = c->arch;
+    /* the Hub's older layouts leave the family's prefix out (GPT-2: "transformer.") */
+    const char *strip = NULL;
+    char nm[128];
+    spec_name(nm, sizeof nm, a->tensors[0].name, 0, a->optional_prefix);
+    if (a->optional_prefix && !st_find(&set, a->tensors[0].name) && st_find(&set, nm))
+        strip = a->optional_prefix;
+    c->tied = 1;
+    int per_layer = 0;
+    for (int i = 0; i < a->n_tensors; i++) {
+        if (a->tensors[i].role == TR_LM_HEAD) {
+            spec_name(nm, sizeof nm, a->tensors[i].name, 0, strip);
+            c->tied = st_find(&set, nm) == NULL && !(a->tensors[i].alt && st_find(&set, a->tensors[i].alt));
+        }
+        per_layer += a->tensors[i].role >= TR_LAYER_FIRST;
+    }
     struct spec *specs = NULL;
-    /* Every layer has at least 9 tensors: a config promising more layers than the
-     * files can hold fails here, before tables sized by n_layers are allocated. */
-    char last[96];
-    snprintf(last, sizeof last, "model.layers.%d.input_layernorm.weight", c->n_layers - 1);
-    if ((int64_t)c->n_layers * 9 + 2 > set.n_tensors || !st_find(&set, last)) {
-        st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is missing (config.json says num_hidden_layers %d)", dir,
-                     last, c->n_layers);
+    /* A config promising more layers than the files can hold fails here, before
+     * tables sized by n_layers are allocated (every family has >= 4 tensors a layer). */
+    char last[128];
+    for (int i = 0; i < a->n_tensors; i++)
+        if (a->tensors[i].role >= TR_LAYER_FIRST) {
+            spec_name(last, sizeof last, a->tensors[i].name, c->n_layers - 1, strip);
+            break;
+        }
+    if ((int64_t)c->n_layers * 4 + 1 > set.n_tensors || !st_find(&set, last)) {
+        st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is missing (config.json says %d layers)", dir, last,
+                     c->n_layers);
         goto out;
     }
     m->w.layers = calloc(c->n_layers, sizeof *m->w.layers);
-    specs = malloc(((size_t)c->n_layers * 16 + 4) * sizeof *specs);
+    specs = malloc(((size_t)c->n_layers * per_layer + a->n_tensors) * sizeof *specs);
     if (!m->w.layers || !specs) {
         st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", dir);
         goto out;
     }
-    int ns = specs_build(m, specs);
+    int ns = specs_build(m, specs, strip);
     /* Check names, shapes and dtypes first: a bad checkpoint fails before any big allocation. */
     size_t total = 0;
     const struct st_tensor **ts = calloc(ns, sizeof *ts);
@@ -185,6 +279,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     }
     for (int i = 0; i < ns && !st; i++) {
         const struct st_tensor *t = st_find(&set, specs[i].name);
+        if (!t && specs[i].alt)
+            t = st_find(&set, specs[i].alt);
         char a[96], b[96];
         if (!t) {
             st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is missing (config.json implies it)", dir, specs[i].name);
@@ -211,6 +307,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     for (int i = 0; i < set.n_tensors && !st; i++) {
         const struct st_tensor *t = &set.tensors[i];
         int known = ends_with(t->name, ".rotary_emb.inv_freq");
+        for (int j = 0; a->ignored && a->ignored[j] && !known; j++)
+            known = ends_with(t->name, a->ignored[j]);
         for (int j = 0; j < ns && !known; j++)
             known = ts[j] == t;
         if (!known)
@@ -220,6 +318,7 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     if (!st)
         st = weights_place(m, &set, specs, ts, ns, err);
     if (!st) {
+        fused_split(m);
         if (c->tied)
             m->w.lm_head = m->w.embed;
         snprintf(c->dtype, sizeof c->dtype, "%s", dtype_short(ts[0]->dtype));

@@ -32,7 +32,10 @@ enum rope_type {
     ROPE_TYPE_LINEAR,
     ROPE_TYPE_LLAMA3,
     ROPE_TYPE_YARN,
+    ROPE_TYPE_LONGROPE,        /* phi3: short/long factor per frequency, chosen by sequence length */
 };
+
+#define ROPE_MAX_FACTORS 256
 
 struct rope_config {
     enum rope_type type;
@@ -45,10 +48,55 @@ struct rope_config {
     double attention_factor;   /* yarn: multiplies cos/sin (0 = derive default) */
     double mscale, mscale_all_dim; /* yarn, optional */
     int truncate;              /* yarn: transformers' `truncate` (default true) */
+    int n_factors;             /* longrope: entries of short_factor/long_factor (= rotary dims / 2) */
+    float short_factor[ROPE_MAX_FACTORS], long_factor[ROPE_MAX_FACTORS];
+};
+
+/* The variants a family is made of (model/arch.h describes each family once; its
+ * config parser fills these). The forward composes its blocks from them. */
+enum norm_kind {
+    NORM_RMS = 0,              /* x / rms(x) * w */
+    NORM_RMS_OFFSET,           /* x / rms(x) * (1 + w)   (gemma) */
+    NORM_LAYER,                /* (x - mean) / std * w + b  (LayerNorm with bias) */
+};
+enum pos_kind { POS_ROPE = 0, POS_LEARNED };
+enum residual_kind {
+    RESID_PRE_NORM = 0,        /* h = x + attn(n1(x)); out = h + ffn(n2(h)) */
+    RESID_PARALLEL,            /* out = x + attn(n1(x)) + ffn(n2(x))           (gpt_neox) */
+    RESID_POST_LN,             /* h = n1(x + attn(x)); out = n2(h + ffn(h))     (opt 350m) */
+    RESID_SANDWICH,            /* h = x + n1b(attn(n1(x))); out = h + n2b(ffn(n2(h)))  (gemma) */
+    RESID_OUTPUT_NORM,         /* h = x + n1b(attn(x)); out = h + n2b(ffn(h))   (olmo2) */
+};
+enum act_kind { ACT_SILU = 0, ACT_GELU, ACT_GELU_TANH, ACT_RELU };
+
+#define MODEL_MAX_LAYERS_TYPED 1024 /* layers whose sliding/full type a config may list */
+
+struct model_variant {
+    enum norm_kind norm;
+    enum pos_kind pos;
+    enum residual_kind residual;
+    enum act_kind act;
+    int ffn_plain;             /* 0: down(act(gate(x)) * up(x)); 1: fc2(act(fc1(x))) (up = fc1) */
+    int mlp_bias;              /* FFN matrices carry biases */
+    int norm_bias;             /* LayerNorm bias tensors stored */
+    int qkv_per_head;          /* fused q/k/v laid out per head [q k v] (gpt_neox), split at use */
+    int qk_norm_whole;         /* QK-norm (c->qk_norm) over the whole q/k projection, before the split (olmo2) */
+    int rope_dim;              /* rotated dims of each head (partial rotary); 0 = head_dim */
+    float attn_scale;          /* multiplies q.k: query_pre_attn_scalar^-1/2 (gemma); 0 = 1/sqrt(head_dim) */
+    float attn_softcap;        /* scores -> tanh(s / c) * c before the mask; 0 = none */
+    float final_softcap;       /* logits -> tanh(l / c) * c; 0 = none */
+    float embed_scale;         /* token embeddings multiplied by it (gemma: sqrt(hidden)); 0 = none */
+    int pos_offset;            /* learned positions: row of position p is p + offset (opt: 2) */
+    int embed_dim;             /* width of the token embeddings (opt word_embed_proj_dim); 0 = hidden */
+    int no_final_norm;         /* no norm before the head (opt 350m) */
+    int local_rope;            /* sliding layers use rope_local (gemma3) */
+    struct rope_config rope_local;
+    unsigned char layer_sliding[MODEL_MAX_LAYERS_TYPED]; /* 1: layer attends within sliding_window only */
 };
 
 struct model_config {
-    char model_type[32];       /* "qwen3" | "qwen2" | "llama" | "mistral" */
+    char model_type[32];       /* config.json model_type (model/arch.h lists the families) */
+    const struct arch *arch;   /* the family's description */
     int n_layers;              /* num_hidden_layers */
     int hidden;                /* hidden_size */
     int n_heads;               /* num_attention_heads */
@@ -57,7 +105,7 @@ struct model_config {
     int ffn;                   /* intermediate_size */
     int vocab;                 /* vocab_size */
     int max_pos;               /* max_position_embeddings */
-    float rms_eps;             /* rms_norm_eps */
+    float rms_eps;             /* rms_norm_eps (layer_norm_eps for LayerNorm families) */
     int qk_norm;               /* per-head RMSNorm on q and k before RoPE (qwen3, use_qk_norm) */
     int qkv_bias;              /* q/k/v projections carry a bias (qwen2; qkv_bias; attention_bias) */
     int o_bias;                /* o_proj carries a bias (paper's qkv_bias; llama attention_bias) */
@@ -66,8 +114,11 @@ struct model_config {
     struct rope_config rope;
     int bos_token_id, eos_token_id; /* -1 when absent */
     char dtype[8];             /* storage dtype of the weights: "f32" | "bf16" | "f16" */
-    int sliding_window;        /* mistral: attend to the last N keys only; 0 = full causal */
+    int sliding_window;        /* every layer attends to the last N keys only; 0 = full causal */
+    int window;                /* the window of the layers marked in v.layer_sliding (gemma) */
+    struct model_variant v;
 };
+
 
 /* Width of q_proj's output: n_heads*head_dim plus the fused gate logits. */
 int model_config_q_out(const struct model_config *c);
@@ -79,21 +130,28 @@ int model_config_q_group_rows(const struct model_config *c);
 size_t model_config_n_params(const struct model_config *c);
 
 struct layer_weights {
-    float *attn_norm;          /* [hidden]                       input_layernorm */
+    float *attn_norm, *attn_norm_b; /* [hidden]                  norm before attention (LayerNorm: + bias) */
     struct weight wq;          /* [q_out, hidden]                 q_proj (gate fused, per KV group) */
     struct weight wk, wv;      /* [n_kv*head_dim, hidden]         k_proj, v_proj */
     struct weight wo;          /* [hidden, n_heads*head_dim]      o_proj */
     float *bq, *bk, *bv, *bo;  /* [q_out], [n_kv*head_dim] x2, [hidden] biases (or NULL) */
-    float *q_norm, *k_norm;    /* [head_dim]                      QK-norm (or NULL) */
-    float *ffn_norm;           /* [hidden]                        post_attention_layernorm */
-    struct weight w_gate, w_up; /* [ffn, hidden]                  SwiGLU gate_proj / up_proj */
-    struct weight w_down;      /* [hidden, ffn]                   down_proj */
+    struct weight wqkv;        /* [3*n_heads*head_dim, hidden]    fused per head (gpt_neox), else unused */
+    float *bqkv;               /* [3*n_heads*head_dim]            its bias */
+    float *q_norm, *k_norm;    /* [head_dim] or whole width       QK-norm (or NULL) */
+    float *attn_post_norm;     /* [hidden]                        norm of the attention output (gemma, olmo2) */
+    float *ffn_norm, *ffn_norm_b; /* [hidden]                     norm before the FFN (post_attention_layernorm) */
+    struct weight w_gate, w_up; /* [ffn, hidden]                  gate_proj / up_proj (ungated: up = fc1) */
+    struct weight w_down;      /* [hidden, ffn]                   down_proj (fc2) */
+    float *b_up, *b_down;      /* [ffn], [hidden]                 FFN biases (or NULL) */
+    float *ffn_post_norm;      /* [hidden]                        norm of the FFN output (gemma, olmo2) */
 };
 
 struct model_weights {
-    struct weight embed;       /* [vocab, hidden] */
-    float *final_norm;         /* [hidden] */
-    struct weight lm_head;     /* [vocab, hidden] (== embed when tied) */
+    struct weight embed;       /* [vocab, embed_dim] */
+    struct weight pos_embed;   /* [max_pos + pos_offset, hidden] learned positions (or empty) */
+    struct weight proj_in, proj_out; /* [hidden, embed_dim], [embed_dim, hidden] (opt; or empty) */
+    float *final_norm, *final_norm_b; /* [hidden] */
+    struct weight lm_head;     /* [vocab, embed_dim] (== embed when tied) */
     struct layer_weights *layers; /* [n_layers] */
 };
 

@@ -1,4 +1,4 @@
-/* model/rope.c — RoPE inverse frequencies for default, linear, llama3 and yarn
+/* model/rope.c — RoPE inverse frequencies for default, linear, llama3, yarn and longrope
  * scaling, computed in float32 step by step as transformers does (its
  * ROPE_INIT_FUNCTIONS), so the tables agree to the last bit or two. */
 #include <math.h>
@@ -20,6 +20,11 @@ static double yarn_mscale(double scale, double m)
 float rope_attention_factor(const struct rope_config *r, int max_pos)
 {
     (void)max_pos;
+    if (r->type == ROPE_TYPE_LONGROPE) { /* transformers: sqrt(1 + ln(factor) / ln(original)) unless given */
+        if (r->attention_factor)
+            return (float)r->attention_factor;
+        return r->factor <= 1 ? 1.0f : (float)sqrt(1 + log(r->factor) / log((double)r->original_max_pos));
+    }
     if (r->type != ROPE_TYPE_YARN)
         return 1.0f;
     if (r->attention_factor)
@@ -40,7 +45,10 @@ void rope_inv_freq(const struct rope_config *r, int dim, int max_pos, float *inv
     int half = dim / 2;
     for (int i = 0; i < half; i++)
         inv[i] = 1.0f / pos_freq(r->theta, i, dim);
-    if (r->type == ROPE_TYPE_LINEAR) {
+    if (r->type == ROPE_TYPE_LONGROPE) { /* 1 / (ext_factor[i] * base^(2i/dim)), short factors */
+        for (int i = 0; i < half && i < r->n_factors; i++)
+            inv[i] = 1.0f / (r->short_factor[i] * pos_freq(r->theta, i, dim));
+    } else if (r->type == ROPE_TYPE_LINEAR) {
         for (int i = 0; i < half; i++)
             inv[i] = inv[i] / (float)r->factor;
     } else if (r->type == ROPE_TYPE_LLAMA3) {

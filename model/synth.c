@@ -17,7 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "safetensors.h"
+
+static char *synth_config_json(const struct model_config *c);
 
 enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, struct ss_error *err)
 {
@@ -58,9 +61,33 @@ enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, 
         c->n_layers = 28, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 8, c->head_dim = 128, c->ffn = 6144;
         c->vocab = 152064, c->max_pos = 32768, c->qk_norm = 1;
         gate = GATE_KIND_HEADWISE;
+    } else if (!strcmp(p, "gpt2")) { /* openai-community/gpt2 */
+        strcpy(c->model_type, "gpt2");
+        c->n_layers = 12, c->hidden = 768, c->n_heads = 12, c->ffn = 3072, c->vocab = 50257, c->max_pos = 1024;
+        c->rms_eps = 1e-5f, c->bos_token_id = c->eos_token_id = 50256;
+    } else if (!strcmp(p, "pythia-1b")) { /* EleutherAI/pythia-1b: head 256, rotary on 64 dims, parallel */
+        strcpy(c->model_type, "gpt_neox");
+        c->n_layers = 16, c->hidden = 2048, c->n_heads = 8, c->ffn = 8192, c->vocab = 50304, c->max_pos = 2048;
+        c->head_dim = 256, c->v.rope_dim = 64, c->rope.theta = 10000, c->rms_eps = 1e-5f, c->tied = 0;
+        c->v.residual = RESID_PARALLEL, c->bos_token_id = c->eos_token_id = 0;
+    } else if (!strcmp(p, "gemma-2-2b")) { /* google/gemma-2-2b */
+        strcpy(c->model_type, "gemma2");
+        c->n_layers = 26, c->hidden = 2304, c->n_heads = 8, c->n_kv_heads = 4, c->head_dim = 256, c->ffn = 9216;
+        c->vocab = 256000, c->max_pos = 8192, c->rope.theta = 10000, c->window = 4096;
+        c->v.attn_scale = 0.0625f, c->v.attn_softcap = 50, c->v.final_softcap = 30;
+        for (int l = 0; l < c->n_layers; l++)
+            c->v.layer_sliding[l] = l % 2 == 0;
+        c->bos_token_id = 2, c->eos_token_id = 1;
+    } else if (!strcmp(p, "olmo-2-1b")) { /* allenai/OLMo-2-0425-1B */
+        strcpy(c->model_type, "olmo2");
+        c->n_layers = 16, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 16, c->head_dim = 128, c->ffn = 8192;
+        c->vocab = 100352, c->max_pos = 4096, c->rope.theta = 500000, c->tied = 0, c->eos_token_id = 100257;
     } else {
-        return ss_fail(err, SS_ERR_INPUT, "unknown preset '%.40s' (tiny, qwen3-0.6b, llama-3.2-1b, llama-3.1-8b, gated-1b)", p);
+        return ss_fail(err, SS_ERR_INPUT, "unknown preset '%.40s' (%s)", p, SYNTH_PRESETS);
     }
+    if (o->gate > GATE_KIND_NONE && strcmp(c->model_type, "qwen3"))
+        return ss_fail(err, SS_ERR_INPUT, "preset '%s' is a %s model: the output gate exists only on qwen3 presets", p,
+                       c->model_type);
     if (o->gate >= 0)
         gate = o->gate;
     c->gate = gate;
@@ -69,55 +96,45 @@ enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, 
     if (o->layers > 0)
         c->n_layers = o->layers;
     strcpy(c->dtype, o->bf16 ? "bf16" : "f32");
-    return SS_OK;
+    /* the config as written and read back: the family's parser fills the rest */
+    char *text = synth_config_json(c);
+    if (!text)
+        return ss_fail(err, SS_ERR_NOMEM, "synth: out of memory");
+    enum ss_status st = model_config_parse(c, text, "synth config", err);
+    free(text);
+    return st;
 }
 
-enum ss_status synth_write_config(const char *path, const struct model_config *c, struct ss_error *err)
+/* c as a config.json text (malloc'd), written by the family's writer. */
+static char *synth_config_json(const struct model_config *c)
 {
-    const char *arch = !strcmp(c->model_type, "qwen3") ? "Qwen3ForCausalLM"
-                       : !strcmp(c->model_type, "qwen2") ? "Qwen2ForCausalLM"
-                       : !strcmp(c->model_type, "mistral") ? "MistralForCausalLM" : "LlamaForCausalLM";
-    json_t *j = json_object(), *rp = json_object();
-    json_object_set_new(j, "architectures", json_pack("[s]", arch));
+    const struct arch *a = c->arch ? c->arch : arch_find(c->model_type);
+    if (!a || !a->write_config)
+        return NULL;
+    json_t *j = json_object();
     json_object_set_new(j, "model_type", json_string(c->model_type));
-    json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
-    json_object_set_new(j, "hidden_size", json_integer(c->hidden));
-    json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
-    json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
-    json_object_set_new(j, "head_dim", json_integer(c->head_dim));
-    json_object_set_new(j, "intermediate_size", json_integer(c->ffn));
-    json_object_set_new(j, "vocab_size", json_integer(c->vocab));
-    json_object_set_new(j, "max_position_embeddings", json_integer(c->max_pos));
-    json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
-    json_object_set_new(j, "hidden_act", json_string("silu"));
-    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
-    json_object_set_new(j, "attention_bias", json_boolean(0));
+    a->write_config(j, c);
     if (c->bos_token_id >= 0)
         json_object_set_new(j, "bos_token_id", json_integer(c->bos_token_id));
     if (c->eos_token_id >= 0)
         json_object_set_new(j, "eos_token_id", json_integer(c->eos_token_id));
-    static const char *const types[] = {"default", "linear", "llama3", "yarn"};
-    json_object_set_new(rp, "rope_type", json_string(types[c->rope.type]));
-    json_object_set_new(rp, "rope_theta", json_real(c->rope.theta));
-    if (c->rope.type != ROPE_TYPE_DEFAULT)
-        json_object_set_new(rp, "factor", json_real(c->rope.factor));
-    if (c->rope.type == ROPE_TYPE_LLAMA3) {
-        json_object_set_new(rp, "low_freq_factor", json_real(c->rope.low_freq_factor));
-        json_object_set_new(rp, "high_freq_factor", json_real(c->rope.high_freq_factor));
-    }
-    if (c->rope.type == ROPE_TYPE_LLAMA3 || c->rope.type == ROPE_TYPE_YARN)
-        json_object_set_new(rp, "original_max_position_embeddings", json_integer(c->rope.original_max_pos));
-    json_object_set_new(j, "rope_parameters", rp);
-    if (!strcmp(c->model_type, "qwen3")) { /* the paper's flags (configuration_qwen3.py) */
-        json_object_set_new(j, "use_qk_norm", json_boolean(c->qk_norm));
-        json_object_set_new(j, "qkv_bias", json_boolean(0));
-        json_object_set_new(j, "headwise_attn_output_gate", json_boolean(c->gate == GATE_KIND_HEADWISE));
-        json_object_set_new(j, "elementwise_attn_output_gate", json_boolean(c->gate == GATE_KIND_ELEMENTWISE));
-    }
     json_object_set_new(j, "dtype", json_string(!strcmp(c->dtype, "bf16") ? "bfloat16" : "float32"));
-    int rc = json_dump_file(j, path, JSON_INDENT(2));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
     json_decref(j);
-    if (rc)
+    return text;
+}
+
+enum ss_status synth_write_config(const char *path, const struct model_config *c, struct ss_error *err)
+{
+    char *text = synth_config_json(c);
+    if (!text)
+        return ss_fail(err, SS_ERR_INPUT, "%s: no config writer for model type '%s'", path, c->model_type);
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f))
+        ok = 0;
+    free(text);
+    if (!ok)
         return ss_fail(err, SS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     return SS_OK;
 }
@@ -130,36 +147,47 @@ struct synth_tensor {
     float mean, std;
 };
 
+/* Mean and spread of a role's values (see the header comment). */
+static void role_init(const struct model_config *c, enum tensor_role r, int64_t in, float *mean, float *std)
+{
+    float s = 1 / sqrtf((float)in), one = c->v.norm == NORM_RMS_OFFSET ? 0 : 1; /* (1 + w) norms: w ~ 0 */
+    *mean = 0, *std = s;
+    switch (r) {
+    case TR_EMBED: case TR_POS_EMBED: *std = 0.5f; break;
+    case TR_ATTN_NORM: case TR_FFN_NORM: case TR_FINAL_NORM: case TR_ATTN_POST_NORM: case TR_FFN_POST_NORM:
+        *mean = one, *std = 0.1f; break;
+    case TR_Q_NORM: case TR_K_NORM: *mean = one + 1, *std = 0.3f; break;
+    case TR_ATTN_NORM_B: case TR_FFN_NORM_B: case TR_FINAL_NORM_B: case TR_Q_B: case TR_K_B: case TR_V_B:
+    case TR_QKV_B: case TR_O_B: case TR_UP_B: case TR_DOWN_B: *std = 0.1f; break;
+    case TR_Q: case TR_K: case TR_QKV: *std = 2 * s; break;
+    default: break;
+    }
+}
+
+static void tensor_add(const struct model_config *c, const struct tensor_desc *d, int l, struct synth_tensor *t)
+{
+    snprintf(t->name, sizeof t->name, d->name, l);
+    int64_t d0 = arch_dim(c, d->d0), d1 = d->d1 ? arch_dim(c, d->d1) : 0;
+    t->d0 = d->transposed ? d1 : d0; /* Conv1D: stored [in, out] */
+    t->d1 = d->transposed ? d0 : d1;
+    role_init(c, d->role, d1 ? d1 : d0, &t->mean, &t->std);
+}
+
+/* The family's tensors (model/arch.h): the embeddings, layer by layer, then the rest. */
 static int tensor_list(const struct model_config *c, struct synth_tensor *t)
 {
+    const struct arch *a = c->arch;
     int n = 0;
-    float H = (float)c->hidden, A = (float)(c->n_heads * c->head_dim), F = (float)c->ffn;
-    int64_t kv = (int64_t)c->n_kv_heads * c->head_dim;
-#define T(nm, a, b, m, s) (snprintf(t[n].name, sizeof t[n].name, "%s", nm), t[n].d0 = (a), t[n].d1 = (b), \
-                           t[n].mean = (m), t[n].std = (s), n++)
-    T("model.embed_tokens.weight", c->vocab, c->hidden, 0, 0.5f);
-    for (int l = 0; l < c->n_layers; l++) {
-        char b[96];
-#define L(sfx, a, bb, m, s) (snprintf(b, sizeof b, "model.layers.%d.%s", l, sfx), T(b, a, bb, m, s))
-        L("input_layernorm.weight", c->hidden, 0, 1, 0.1f);
-        L("self_attn.q_proj.weight", model_config_q_out(c), c->hidden, 0, 2 / sqrtf(H));
-        L("self_attn.k_proj.weight", kv, c->hidden, 0, 2 / sqrtf(H));
-        L("self_attn.v_proj.weight", kv, c->hidden, 0, 1 / sqrtf(H));
-        L("self_attn.o_proj.weight", c->hidden, c->n_heads * c->head_dim, 0, 1 / sqrtf(A));
-        if (c->qk_norm) {
-            L("self_attn.q_norm.weight", c->head_dim, 0, 2, 0.3f);
-            L("self_attn.k_norm.weight", c->head_dim, 0, 2, 0.3f);
-        }
-        L("post_attention_layernorm.weight", c->hidden, 0, 1, 0.1f);
-        L("mlp.gate_proj.weight", c->ffn, c->hidden, 0, 1 / sqrtf(H));
-        L("mlp.up_proj.weight", c->ffn, c->hidden, 0, 1 / sqrtf(H));
-        L("mlp.down_proj.weight", c->hidden, c->ffn, 0, 1 / sqrtf(F));
-#undef L
-    }
-    T("model.norm.weight", c->hidden, 0, 1, 0.1f);
-    if (!c->tied)
-        T("lm_head.weight", c->vocab, c->hidden, 0, 1 / sqrtf(H));
-#undef T
+    for (int i = 0; i < a->n_tensors; i++)
+        if (a->tensors[i].role <= TR_PROJ_IN && arch_present(c, &a->tensors[i]))
+            tensor_add(c, &a->tensors[i], 0, &t[n++]);
+    for (int l = 0; l < c->n_layers; l++)
+        for (int i = 0; i < a->n_tensors; i++)
+            if (a->tensors[i].role >= TR_LAYER_FIRST && arch_present(c, &a->tensors[i]))
+                tensor_add(c, &a->tensors[i], l, &t[n++]);
+    for (int i = 0; i < a->n_tensors; i++)
+        if (a->tensors[i].role > TR_PROJ_IN && a->tensors[i].role < TR_LAYER_FIRST && arch_present(c, &a->tensors[i]))
+            tensor_add(c, &a->tensors[i], 0, &t[n++]);
     return n;
 }
 
@@ -207,7 +235,7 @@ static int dir_is_empty(const char *dir)
 static enum ss_status write_tensors(const char *path, const struct model_config *c, const struct synth_opts *o,
                                     struct ss_error *err)
 {
-    struct synth_tensor *ts = malloc(((size_t)c->n_layers * 12 + 4) * sizeof *ts);
+    struct synth_tensor *ts = malloc(((size_t)c->n_layers + 1) * c->arch->n_tensors * sizeof *ts);
     if (!ts)
         return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
     int n = tensor_list(c, ts);

@@ -7,8 +7,11 @@
 
 #include "model.h"
 
+/* Real models' shapes (the paper's 1B release for gated-1b). */
+#define SYNTH_PRESETS "tiny, qwen3-0.6b, llama-3.2-1b, llama-3.1-8b, gated-1b, gpt2, pythia-1b, gemma-2-2b, olmo-2-1b"
+
 struct synth_opts {
-    const char *preset;        /* "tiny" | "qwen3-0.6b" | "llama-3.2-1b" | "llama-3.1-8b" | "gated-1b" */
+    const char *preset;        /* one of SYNTH_PRESETS */
     int gate;                  /* -1: the preset's (gated-1b: headwise, others none); else enum gate_kind */
     int layers;                /* 0: the preset's */
     int bf16;                  /* 1: BF16 tensors, 0: F32 */

@@ -215,7 +215,7 @@ static void st_shard_traversal(const char *d)
 
 static void c_no_layers(json_t *c) { json_object_del(c, "num_hidden_layers"); }
 static void c_heads_string(json_t *c) { json_object_set_new(c, "num_attention_heads", json_string("four")); }
-static void c_model_type(json_t *c) { json_object_set_new(c, "model_type", json_string("gpt_neox")); }
+static void c_model_type(json_t *c) { json_object_set_new(c, "model_type", json_string("mamba")); }
 static void c_zero_heads(json_t *c) { json_object_set_new(c, "num_attention_heads", json_integer(0)); }
 static void c_kv_3(json_t *c) { json_object_set_new(c, "num_key_value_heads", json_integer(3)); }
 static void c_layers_float(json_t *c) { json_object_set_new(c, "num_hidden_layers", json_real(2.5)); }
