@@ -112,6 +112,7 @@ static enum ss_status replace_all(const struct norm_step *st, const char *s, siz
         p = q + st->pat_len;
     }
     memcpy(buf + o, p, len - (size_t)(p - s));
+    buf[n] = 0; /* PCRE2's JIT may read a little past the subject: no uninitialized bytes there */
     *out = buf;
     *out_len = n;
     return SS_OK;
@@ -205,6 +206,7 @@ enum ss_status normalizer_apply(const struct normalizer *nz, const char *s, size
             else {
                 memcpy(next, st->str, st->str_len);
                 memcpy(next + st->str_len, in, cur_len);
+                next[next_len] = 0;
             }
         }
         if (r) {

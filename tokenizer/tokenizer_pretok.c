@@ -25,7 +25,10 @@ static enum ss_status compile_re(pcre2_code **re, const char *pat, size_t len, i
         return ss_fail(err, SS_ERR_INPUT, "%s: pre_tokenizer regex does not compile at offset %zu: %s", file,
                        (size_t)off, (const char *)msg);
     }
-    pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE); /* without JIT the interpreter still works */
+    /* Without JIT the interpreter still works. A literal is left to the interpreter, which finds it with
+     * memchr; JIT's vector search for one reads bytes past the subject (uninitialized to valgrind). */
+    if (!literal)
+        pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE);
     return SS_OK;
 }
 
@@ -317,7 +320,7 @@ static enum ss_status metaspace_run(const struct pretok *pt, int from, struct pr
         spaces += s[i] == ' ';
     int starts = (s[0] == ' ' || (len >= rl && !memcmp(s, st->replacement, rl)));
     int prepend = !starts && (st->prepend == PREPEND_ALWAYS || (st->prepend == PREPEND_FIRST && at_start));
-    char *buf = malloc(len + spaces * (rl - 1) + rl + 1);
+    char *buf = calloc(1, len + spaces * (rl - 1) + rl + 1); /* zeroed: PCRE2's JIT may read past the subject */
     if (!buf)
         return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
     size_t n = 0;
