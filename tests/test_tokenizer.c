@@ -51,73 +51,16 @@ static int qwen3_teardown(void)
     return 0;
 }
 
-static void print_list(const char *label, const int32_t *v, int n, const json_t *ja)
-{
-    printf("      %s:", label);
-    for (int i = 0; i < n; i++)
-        printf(" %d", v ? (int)v[i] : (int)json_integer_value(json_array_get(ja, (size_t)i)));
-    printf("\n");
-}
-
-/* Every line {"text": ..., "ids": [...]} must encode to exactly ids. Returns the case count. */
-static int check_cases(const struct tokenizer *tk, const char *path, int min_cases)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        test_skip("%s not found (written by the fixtures' gen_fixtures.py)", path);
-        return 0;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    int total = 0, matched = 0, shown = 0;
-    while (getline(&line, &cap, f) > 0) {
-        if (line[0] == '\n')
-            continue;
-        json_error_t je;
-        json_t *o = json_loads(line, JSON_ALLOW_NUL, &je);
-        json_t *text = json_object_get(o, "text"), *ids = json_object_get(o, "ids");
-        total++;
-        if (!json_is_string(text) || !json_is_array(ids)) {
-            printf("\n    %s:%d: not a {\"text\", \"ids\"} line\n", path, total);
-            json_decref(o);
-            continue;
-        }
-        struct ss_error err = {0};
-        int32_t *got = NULL;
-        int n = 0;
-        int ok = !tokenizer_encode(tk, json_string_value(text), json_string_length(text), 0, &got, &n, &err);
-        int same = ok && n == (int)json_array_size(ids);
-        for (int i = 0; same && i < n; i++)
-            same = got[i] == json_integer_value(json_array_get(ids, (size_t)i));
-        matched += same;
-        if (!same && shown++ < 5) {
-            char *d = json_dumps(text, JSON_ENCODE_ANY);
-            printf("\n    mismatch %s:%d %s%s\n", path, total, d ? d : "", ok ? "" : err.msg);
-            free(d);
-            print_list("got ", got, n, NULL);
-            print_list("want", NULL, (int)json_array_size(ids), ids);
-        }
-        free(got);
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
-    printf("\n    %s: %d of %d cases matched\n", path, matched, total);
-    CU_ASSERT_EQUAL(matched, total);
-    CU_ASSERT(total >= min_cases);
-    return total;
-}
-
 static void test_hf_cases(void)
 {
     NEED_QWEN3();
-    check_cases(qwen3, HF_CASES, 200);
+    tok_check_cases(qwen3, HF_CASES, 200, 0);
 }
 
 static void test_js_cases(void)
 {
     NEED_QWEN3();
-    check_cases(qwen3, JS_CASES, 300);
+    tok_check_cases(qwen3, JS_CASES, 300, 0);
 }
 
 /* The demo models share one tokenizer; the first demo/models/NAME/tokenizer.json stands for it. */
@@ -134,7 +77,7 @@ static void test_demo_cases(void)
         printf("\n    %s\n", err.msg);
         CU_FAIL("demo tokenizer does not load");
     } else {
-        check_cases(tk, DEMO_CASES, 200);
+        tok_check_cases(tk, DEMO_CASES, 200, 0);
         /* train.py's tokenizer_config.json: add_bos_token with <|bos|> = id 0 */
         CU_ASSERT_EQUAL(tokenizer_default_bos(tk), tokenizer_token_id(tk, "<|bos|>"));
     }

@@ -42,7 +42,15 @@ static const char *bad_docs[] = {
     "{" MODEL(V, "[]") ",\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":5}}",
     "{" MODEL(V, "[]") ",\"pre_tokenizer\":{\"type\":5}}",
     "{" MODEL(V, "[]") ",\"pre_tokenizer\":[]}",
-    "{" MODEL(V, "[]") ",\"pre_tokenizer\":null}",
+    "{" MODEL(V, "[]") ",\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"ab\"}}",
+    "{" MODEL(V, "[]") ",\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"_\",\"prepend_scheme\":\"x\"}}",
+    "{" MODEL(V, "[]") ",\"normalizer\":{\"type\":\"Prepend\",\"prepend\":5}}",
+    "{" MODEL(V, "[]") ",\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" \"},\"content\":\"_\"}}",
+    "{" MODEL(V, "[]") ",\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"\"},\"content\":\"_\"}}",
+    "{" MODEL(V, "[]") ",\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"}}}",
+    "{" MODEL(V, "[]") ",\"decoder\":{\"type\":\"Strip\",\"content\":\" \",\"start\":-1,\"stop\":0}}",
+    "{" MODEL(V, "[]") ",\"decoder\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"_\"}}}",
+    "{" MODEL(V, "[]") ",\"decoder\":{\"type\":\"Sequence\",\"decoders\":{}}}",
     "{" MODEL(V, "[]") "," BL ",\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":\"x\"}}",
     "{" MODEL(V, "[]") "," BL ",\"normalizer\":5}",
     "{" MODEL(V, "[]") "," BL ",\"decoder\":{\"type\":\"WordPiece\"}}",
@@ -151,7 +159,7 @@ static void test_segmented_normalization(void)
     char buf[512];
     int differ = 0, total = 0;
     for (int f = 0; f < 4; f++) {
-        struct normalizer nz = {1, {forms[f]}};
+        struct normalizer nz = {.n = 1, .step = {{.kind = NORM_KIND_UNICODE, .options = forms[f]}}};
         for (int i = 0; i < 500; i++, total++) {
             size_t n = 0;
             int k = 1 + (int)(next_rand() % 24);

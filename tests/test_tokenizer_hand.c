@@ -268,8 +268,8 @@ static void test_load_errors(void)
                       "merge 0 names unknown token \"zz\"");
     expect_load_error(tok_hand("tokemade", NULL, "[\"a b\"]", NULL, NULL, NULL, NULL, NULL), "not in the vocab");
     expect_load_error(tok_hand("tokemsp", NULL, "[\"ab\"]", NULL, NULL, NULL, NULL, NULL), "merge 0 is neither");
-    expect_load_error(tok_hand("tokepre", NULL, NULL, NULL, NULL, "{\"type\":\"Metaspace\"}", NULL, NULL),
-                      "unsupported pre_tokenizer type \"Metaspace\"");
+    expect_load_error(tok_hand("tokepre", NULL, NULL, NULL, NULL, "{\"type\":\"Whitespace\"}", NULL, NULL),
+                      "unsupported pre_tokenizer type \"Whitespace\"");
     expect_load_error(tok_hand("tokere", NULL, NULL, NULL, NULL,
                                "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(a\"},"
                                "\"behavior\":\"Isolated\"}," BYTELEVEL_NOREGEX "]}", NULL, NULL),

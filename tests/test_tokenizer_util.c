@@ -135,3 +135,102 @@ int tok_load_status(const char *path, char *msg, size_t nmsg)
     snprintf(msg, nmsg, "%s", st ? err.msg : "");
     return (int)st;
 }
+
+static void print_list(const char *label, const int32_t *v, int n, const json_t *ja)
+{
+    printf("      %s:", label);
+    for (int i = 0; i < n; i++)
+        printf(" %d", v ? (int)v[i] : (int)json_integer_value(json_array_get(ja, (size_t)i)));
+    printf("\n");
+}
+
+/* 1 when ids decode to want (printing both texts otherwise, when where is given). */
+static int decode_matches(const struct tokenizer *tk, const json_t *ids, const json_t *want, const char *where)
+{
+    int n = (int)json_array_size(ids);
+    int32_t *v = malloc(((size_t)n + 1) * sizeof *v);
+    char *text = NULL;
+    struct ss_error err = {0};
+    for (int i = 0; v && i < n; i++)
+        v[i] = (int32_t)json_integer_value(json_array_get(ids, (size_t)i));
+    /* the decoded text is NUL-terminated: a text with U+0000 is compared up to it */
+    size_t want_len = strnlen(json_string_value(want), json_string_length(want));
+    int same = v && !tokenizer_decode(tk, v, n, &text, &err) && strlen(text) == want_len &&
+               !memcmp(text, json_string_value(want), want_len);
+    if (!same && where) {
+        json_t *got = text ? json_string(text) : NULL;
+        char *g = got ? json_dumps(got, JSON_ENCODE_ANY) : NULL, *w = json_dumps(want, JSON_ENCODE_ANY);
+        printf("\n    decode differs %s\n      got  %s%s\n      want %s\n", where, g ? g : "(none) ", err.msg, w ? w : "");
+        free(g);
+        free(w);
+        json_decref(got);
+    }
+    free(text);
+    free(v);
+    return same;
+}
+
+int tok_check_cases(const struct tokenizer *tk, const char *path, int min_cases, int check_decode)
+{
+    if (!tk) {
+        test_skip("no tokenizer for %s", path);
+        return 0;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        test_skip("%s not found", path);
+        return 0;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int total = 0, matched = 0, shown = 0, decoded = 0, dshown = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (line[0] == '\n')
+            continue;
+        json_error_t je;
+        json_t *o = json_loads(line, JSON_ALLOW_NUL, &je);
+        json_t *text = json_object_get(o, "text"), *ids = json_object_get(o, "ids");
+        json_t *dec = json_object_get(o, "decoded");
+        total++;
+        if (!json_is_string(text) || !json_is_array(ids)) {
+            printf("\n    %s:%d: not a {\"text\", \"ids\"} line\n", path, total);
+            json_decref(o);
+            continue;
+        }
+        struct ss_error err = {0};
+        int32_t *got = NULL;
+        int n = 0;
+        int ok = !tokenizer_encode(tk, json_string_value(text), json_string_length(text), 0, &got, &n, &err);
+        int same = ok && n == (int)json_array_size(ids);
+        for (int i = 0; same && i < n; i++)
+            same = got[i] == json_integer_value(json_array_get(ids, (size_t)i));
+        matched += same;
+        if (!same && shown++ < 5) {
+            char *d = json_dumps(text, JSON_ENCODE_ANY);
+            printf("\n    mismatch %s:%d %s%s\n", path, total, d ? d : "", ok ? "" : err.msg);
+            free(d);
+            print_list("got ", got, n, NULL);
+            print_list("want", NULL, (int)json_array_size(ids), ids);
+        }
+        if (check_decode) {
+            char where[600];
+            snprintf(where, sizeof where, "%s:%d", path, total);
+            int d = decode_matches(tk, ids, json_is_string(dec) ? dec : text, dshown < 5 ? where : NULL);
+            decoded += d;
+            dshown += !d;
+        }
+        free(got);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    printf("\n    %s: %d of %d cases matched", path, matched, total);
+    if (check_decode)
+        printf(", %d of %d decode as tokenizers does", decoded, total);
+    printf("\n");
+    CU_ASSERT_EQUAL(matched, total);
+    CU_ASSERT(total >= min_cases);
+    if (check_decode)
+        CU_ASSERT_EQUAL(decoded, total);
+    return total;
+}

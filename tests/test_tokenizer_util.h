@@ -36,6 +36,12 @@ int tok_expect_ids(const struct tokenizer *tk, const char *text, size_t len, con
     } while (0)
 #define TOK_EXPECT_EMPTY(tk, text) CU_ASSERT(tok_expect_ids(tk, text, strlen(text), NULL, 0))
 
+/* Every line {"text": ..., "ids": [...]} of the cases file path must encode to exactly ids (printing
+ * the first mismatches); with check_decode, decoding ids must also give the line's "decoded" (when
+ * present) or else its text. At least min_cases lines. A missing tokenizer or file is a listed skip.
+ * Returns the number of cases. */
+int tok_check_cases(const struct tokenizer *tk, const char *path, int min_cases, int check_decode);
+
 /* Prints the message of a load failure for path and returns its status (SS_OK when it loads). */
 int tok_load_status(const char *path, char *msg, size_t nmsg);
 

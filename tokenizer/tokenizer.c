@@ -1,4 +1,4 @@
-/* tokenizer/tokenizer.c — encode (the pipeline of tokenizer_impl.h), decode, pieces, lookups. */
+/* tokenizer/tokenizer.c — encode (the pipeline of tokenizer_impl.h), pieces, lookups. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +7,8 @@
 
 struct encode_ctx {
     const struct tokenizer *tk;
+    const char *text, *norm; /* the text, and the normalized piece being split (for at_start) */
+    int raw_at_start;        /* the raw piece being normalized starts the text */
     struct bpe_cache *cache;
     struct pretok_scratch sc;
     struct id_buf out;
@@ -29,7 +31,7 @@ static enum ss_status on_token(void *p, int32_t id)
 static enum ss_status on_normalized_piece(void *p, const char *s, size_t len)
 {
     struct encode_ctx *c = p;
-    return pretok_run(&c->tk->pretok, 0, &c->sc, s, len, on_word, c, c->err);
+    return pretok_run(&c->tk->pretok, 0, &c->sc, s, len, c->raw_at_start && s == c->norm, on_word, c, c->err);
 }
 
 /* A raw piece between non-normalized added tokens: normalize, then look for normalized ones. */
@@ -43,6 +45,8 @@ static enum ss_status on_raw_piece(void *p, const char *s, size_t len)
         return st;
     const char *t = norm ? norm : s;
     size_t tl = norm ? nl : len;
+    c->raw_at_start = s == c->text;
+    c->norm = t;
     if (c->tk->has_normalized_added)
         st = added_split(c->tk, 1, t, tl, on_normalized_piece, on_token, c);
     else
@@ -66,7 +70,7 @@ enum ss_status tokenizer_encode(const struct tokenizer *tk, const char *text, si
             return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
         text = fixed;
     }
-    struct encode_ctx c = {.tk = tk, .err = err};
+    struct encode_ctx c = {.tk = tk, .text = text, .err = err};
     enum ss_status st = pretok_scratch_init(&c.sc, err);
     if (!st) {
         /* short texts repeat few words; without a cache (or memory for one) BPE still works */
@@ -99,30 +103,6 @@ char *tokenizer_piece(const struct tokenizer *tk, int32_t id)
 {
     size_t len;
     return tokenizer_piece_len(tk, id, &len);
-}
-
-enum ss_status tokenizer_decode(const struct tokenizer *tk, const int32_t *ids, int n, char **text,
-                                struct ss_error *err)
-{
-    *text = NULL;
-    size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        if (ids[i] < 0 || ids[i] >= tk->n_ids || !tk->tok_bytes[ids[i]])
-            return ss_fail(err, SS_ERR_INPUT, "decode: token %d has unknown id %d", i, (int)ids[i]);
-        total += tk->tok_bytes_len[ids[i]];
-    }
-    char *buf = malloc(total + 1);
-    if (!buf)
-        return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
-    size_t o = 0;
-    for (int i = 0; i < n; i++) {
-        memcpy(buf + o, tk->tok_bytes[ids[i]], tk->tok_bytes_len[ids[i]]);
-        o += tk->tok_bytes_len[ids[i]];
-    }
-    size_t len;
-    *text = utf8_lossy(buf, o, &len); /* tokenizers decodes with from_utf8_lossy */
-    free(buf);
-    return *text ? SS_OK : ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
 }
 
 int tokenizer_vocab_size(const struct tokenizer *tk)

@@ -1,9 +1,11 @@
-/* tokenizer/tokenizer.h — Hugging Face tokenizer.json (byte-level BPE: Qwen2/Qwen3,
- * Llama 3, GPT-2 style), identical to the `tokenizers` library id for id.
+/* tokenizer/tokenizer.h — Hugging Face tokenizer.json with a BPE model, identical to the `tokenizers`
+ * library id for id: byte-level (Qwen2/Qwen3, Llama 3, gpt-oss, DeepSeek V3, GPT-2 style) and
+ * SentencePiece-style (Llama 2, Mistral, Gemma, Phi-3: characters, <0xNN> byte fallback, unk).
  * Reads tokenizer.json and, beside it, tokenizer_config.json (bos/eos, add_bos_token).
- * Supported: model BPE (merges in both spellings, ignore_merges), added_tokens, normalizer
- * NFC/NFD/NFKC/NFKD/Sequence/null, pre_tokenizer Split/ByteLevel/Digits/Sequence (a ByteLevel
- * step is required), decoder ByteLevel/null. Anything else is refused at load (SS_ERR_INPUT).
+ * Supported: model BPE (merges in both spellings, ignore_merges, byte_fallback, unk_token, fuse_unk),
+ * added_tokens, normalizer NFC/NFD/NFKC/NFKD/Prepend/Replace (String pattern)/Sequence/null,
+ * pre_tokenizer Split/ByteLevel/Metaspace/Digits/Sequence/null, decoder ByteLevel/ByteFallback/Fuse/
+ * Strip/Replace (String pattern)/Metaspace/Sequence/null. Anything else is refused at load (SS_ERR_INPUT).
  * A loaded tokenizer is never modified: encode, decode and piece may run concurrently on it. */
 #ifndef SS_MODEL_TOKENIZER_H
 #define SS_MODEL_TOKENIZER_H
@@ -32,7 +34,9 @@ enum ss_status tokenizer_encode(const struct tokenizer *tk, const char *text, si
 char *tokenizer_piece(const struct tokenizer *tk, int32_t id);
 /* tokenizer_piece that also gives the length (a piece may contain U+0000). */
 char *tokenizer_piece_len(const struct tokenizer *tk, int32_t id, size_t *len);
-/* Decode ids to text (malloc'd); the exact inverse of encode for byte-level BPE. */
+/* Decode ids to text (malloc'd) as tokenizers' decode(ids, skip_special_tokens=False) does: the
+ * token strings through the decoder chain. The inverse of encode up to normalization (and, for
+ * Llama 2's Strip, the one leading space encode added). */
 enum ss_status tokenizer_decode(const struct tokenizer *tk, const int32_t *ids, int n, char **text,
                                 struct ss_error *err);
 

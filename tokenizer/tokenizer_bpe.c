@@ -1,5 +1,5 @@
-/* tokenizer/tokenizer_bpe.c — byte-level BPE of one pre-token word, exactly as tokenizers'
- * Word::merge_all: a min-heap of (rank, position) over adjacent pairs, lowest rank first,
+/* tokenizer/tokenizer_bpe.c — BPE of one pre-token word (its bytes, or its characters with byte
+ * fallback and unk), exactly as tokenizers' Word::merge_all: a min-heap of (rank, position) over adjacent pairs, lowest rank first,
  * leftmost on ties; a popped entry is stale when the pair at its position has changed since it
  * was pushed. tokenizers tests "the pair now there merges into the same id"; a changed pair always
  * spans more text, so it never makes the same token, and comparing where the pair ends is the
@@ -190,16 +190,70 @@ static int merge_word(const struct tokenizer *tk, struct symbol *sym, int n, str
     return 0;
 }
 
+static void sym_add(struct symbol *sym, int *n, int32_t id)
+{
+    sym[*n] = (struct symbol){id, *n - 1, *n + 1, *n + 1};
+    ++*n;
+}
+
+/* Byte-level words: one symbol per byte; a byte missing from the vocab is dropped, as tokenizers does
+ * without an unk token. */
+static int byte_symbols(const struct tokenizer *tk, const unsigned char *p, size_t len, struct symbol *sym)
+{
+    int n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (tk->byte_id[p[i]] >= 0)
+            sym_add(sym, &n, tk->byte_id[p[i]]);
+    return n;
+}
+
+/* SentencePiece-style words: one symbol per character (tokenizers' BPE::merge_word). A character
+ * missing from the vocab becomes the <0xNN> tokens of its bytes when byte_fallback has them all,
+ * else the unk token; consecutive unknowns share one unk with fuse_unk. As in tokenizers, a pending
+ * unk is written only when the next character found in the vocab (or the end) comes, so byte
+ * fallback tokens in between land before it. Without an unk token the character is dropped. */
+static int char_symbols(const struct tokenizer *tk, const char *w, size_t len, struct symbol *sym)
+{
+    int n = 0, pending = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char b = (unsigned char)w[i];
+        size_t cl = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; /* w is valid UTF-8 */
+        int32_t id = b < 0x80 ? tk->byte_id[b] : strmap_get(&tk->vocab, w + i, cl);
+        if (id >= 0) {
+            if (pending)
+                sym_add(sym, &n, tk->unk_id);
+            pending = 0;
+            sym_add(sym, &n, id);
+        } else {
+            size_t k = 0;
+            while (tk->byte_fallback && k < cl && tk->fallback_id[(unsigned char)w[i + k]] >= 0)
+                k++;
+            if (tk->byte_fallback && k == cl)
+                for (k = 0; k < cl; k++)
+                    sym_add(sym, &n, tk->fallback_id[(unsigned char)w[i + k]]);
+            else if (tk->unk_id >= 0) {
+                if (pending && !tk->fuse_unk)
+                    sym_add(sym, &n, tk->unk_id);
+                pending = 1;
+            }
+        }
+        i += cl;
+    }
+    if (pending)
+        sym_add(sym, &n, tk->unk_id);
+    return n;
+}
+
 enum ss_status bpe_word(const struct tokenizer *tk, struct bpe_cache *cache, const char *w, size_t len,
                         struct id_buf *out, struct ss_error *err)
 {
     const unsigned char *p = (const unsigned char *)w;
     if (tk->ignore_merges) {
-        int32_t id = strmap_get(&tk->byte_vocab, w, len);
+        int32_t id = strmap_get(tk->byte_level ? &tk->byte_vocab : &tk->vocab, w, len);
         if (id >= 0)
             return id_buf_push(out, id) ? ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory") : SS_OK;
     }
-    if (len == 1) {
+    if (len == 1 && tk->byte_level) {
         if (tk->byte_id[p[0]] >= 0 && id_buf_push(out, tk->byte_id[p[0]]))
             return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
         return SS_OK;
@@ -229,14 +283,8 @@ enum ss_status bpe_word(const struct tokenizer *tk, struct bpe_cache *cache, con
             return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
         }
     }
-    int n = 0;
-    for (size_t i = 0; i < len; i++) {
-        int32_t id = tk->byte_id[p[i]];
-        if (id < 0)
-            continue; /* a byte missing from the vocab is dropped, as tokenizers does without unk */
-        sym[n] = (struct symbol){id, n - 1, n + 1, n + 1};
-        n++;
-    }
+    /* a word has at most len symbols: one per byte, character or fallback byte */
+    int n = tk->byte_level ? byte_symbols(tk, p, len, sym) : char_symbols(tk, w, len, sym);
     if (n)
         sym[n - 1].next = -1;
     int start = out->n;

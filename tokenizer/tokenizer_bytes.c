@@ -38,6 +38,22 @@ int byte_level_byte(uint32_t c)
     return extra[c - 256];
 }
 
+size_t byte_level_unmap(const char *s, size_t len, char *out)
+{
+    size_t i = 0, n = 0;
+    while (i < len) {
+        uint32_t c;
+        i += (size_t)utf8_decode(s + i, &c);
+        int b = byte_level_byte(c);
+        if (b < 0) {
+            memcpy(out, s, len);
+            return len;
+        }
+        out[n++] = (char)b;
+    }
+    return n;
+}
+
 /* Length of the well-formed sequence at p (1..4), or minus the length of its maximal
  * ill-formed subpart (Unicode 3.9, Table 3-7 ranges). */
 static int utf8_seq(const uint8_t *p, size_t n)

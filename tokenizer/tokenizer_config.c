@@ -56,7 +56,9 @@ enum ss_status tokenizer_config_load(struct tokenizer *tk, const json_t *post, s
         return SS_OK;
     }
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    /* Llama 3 files say "model_max_length": 1000000000000000019884624838656, beyond 64 bits: read
+     * integers as doubles (no field read here is a number) instead of refusing the file */
+    json_t *root = json_load_file(path, JSON_DECODE_INT_AS_REAL, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return ss_fail(err, SS_ERR_INPUT, "%s: not a valid JSON object: %s (line %d)", path, root ? "" : je.text,

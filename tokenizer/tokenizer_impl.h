@@ -3,9 +3,14 @@
  * Pipeline of tokenizer_encode, as Hugging Face `tokenizers` runs it:
  *   UTF-8 check (or lossy repair) -> split on non-normalized added tokens -> normalize each
  *   remaining piece -> split on normalized added tokens -> pre-tokenizer steps (Split regex,
- *   ByteLevel) -> byte-level BPE per word.
- * Byte-level BPE is run directly on bytes: the ByteLevel alphabet maps each byte to one
- * character, so "characters of the mapped word" are exactly the word's bytes. */
+ *   ByteLevel, Metaspace) -> BPE per word.
+ * Two kinds of BPE vocabularies:
+ *   byte-level (a ByteLevel pre-tokenizer: GPT-2, Qwen, Llama 3): BPE runs directly on bytes; the
+ *   ByteLevel alphabet maps each byte to one character, so "characters of the mapped word" are
+ *   exactly the word's bytes.
+ *   SentencePiece-style (Llama 2, Mistral, Gemma, Phi-3): BPE runs on the word's characters; a
+ *   character missing from the vocab becomes its UTF-8 bytes as <0xNN> tokens (byte_fallback), or
+ *   the unk token. */
 #ifndef SS_MODEL_TOKENIZER_IMPL_H
 #define SS_MODEL_TOKENIZER_IMPL_H
 
@@ -28,6 +33,8 @@ struct tok_arena {
     size_t used, cap; /* in the last chunk */
 };
 void *tok_arena_alloc(struct tok_arena *a, size_t n); /* NULL when out of memory */
+/* A NUL-terminated copy of s[0..len) in the arena, or NULL when out of memory. */
+char *tok_arena_strdup(struct tok_arena *a, const char *s, size_t len);
 void tok_arena_free(struct tok_arena *a);
 
 /* string (bytes, length) -> id; keys are not copied (they must outlive the map). */
@@ -86,6 +93,9 @@ void pairmap_free(struct pairmap *m);
 uint32_t byte_level_char(uint8_t b);
 /* The inverse: the byte for code point c, or -1 when c is not in the alphabet. */
 int byte_level_byte(uint32_t c);
+/* The bytes a byte-level token string s (valid UTF-8) stands for, written to out (room for len
+ * bytes): the alphabet undone when every character is in it, else s itself. Returns the length. */
+size_t byte_level_unmap(const char *s, size_t len, char *out);
 /* Length of the valid UTF-8 prefix of s (== len when all valid). */
 size_t utf8_valid_prefix(const char *s, size_t len);
 /* s with each maximal ill-formed subsequence replaced by U+FFFD (as Python's
@@ -109,12 +119,26 @@ struct added_token {
 
 /* ---- normalizer (tokenizer_norm.c) ---- */
 #define TOK_MAX_NORM 8
+enum norm_kind {
+    NORM_KIND_UNICODE, /* NFC/NFD/NFKC/NFKD through utf8proc */
+    NORM_KIND_PREPEND, /* text = str + text, unless text is empty */
+    NORM_KIND_REPLACE, /* every occurrence of the literal pattern -> str */
+};
+struct norm_step {
+    enum norm_kind kind;
+    int options;        /* UNICODE: utf8proc_option_t set */
+    const char *pat;    /* REPLACE: the literal (in the arena) */
+    size_t pat_len;
+    const char *str;    /* PREPEND: prepended; REPLACE: replacement (in the arena) */
+    size_t str_len;
+};
 struct normalizer {
     int n;
-    int options[TOK_MAX_NORM]; /* utf8proc_option_t sets (NFC, NFD, NFKC, NFKD), applied in order */
+    struct norm_step step[TOK_MAX_NORM]; /* applied in order */
 };
-/* j: the "normalizer" value (may be NULL / JSON null). */
-enum ss_status normalizer_parse(struct normalizer *nz, const json_t *j, const char *file, struct ss_error *err);
+/* j: the "normalizer" value (may be NULL / JSON null); strings are copied into arena. */
+enum ss_status normalizer_parse(struct normalizer *nz, const json_t *j, struct tok_arena *arena, const char *file,
+                                struct ss_error *err);
 /* Normalize valid UTF-8 s; *out is malloc'd (NULL and 0 returned for pass-through when
  * nothing needs to change). Returns SS_OK or SS_ERR_NOMEM. */
 enum ss_status normalizer_apply(const struct normalizer *nz, const char *s, size_t len, char **out,
@@ -124,7 +148,9 @@ enum ss_status normalizer_apply(const struct normalizer *nz, const char *s, size
 enum pretok_kind {
     PRETOK_KIND_SPLIT,
     PRETOK_KIND_BYTE_LEVEL,
+    PRETOK_KIND_METASPACE,
 };
+enum prepend_scheme { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
 enum split_behavior {
     SPLIT_BEHAVIOR_REMOVED,
     SPLIT_BEHAVIOR_ISOLATED,
@@ -135,10 +161,14 @@ enum split_behavior {
 #define TOK_MAX_PRETOK 8
 struct pretok_step {
     enum pretok_kind kind;
-    pcre2_code *re;                 /* SPLIT, or BYTE_LEVEL with use_regex (GPT-2 regex) */
+    pcre2_code *re;                 /* SPLIT, BYTE_LEVEL with use_regex (GPT-2 regex), METASPACE with split
+                                       (the replacement as a literal) */
     enum split_behavior behavior;   /* SPLIT */
     int invert;                     /* SPLIT */
     int add_prefix_space;           /* BYTE_LEVEL */
+    char replacement[5];            /* METASPACE: one character, UTF-8, NUL-terminated */
+    int replacement_len;
+    enum prepend_scheme prepend;    /* METASPACE */
 };
 struct pretok {
     int n;
@@ -158,9 +188,37 @@ struct pretok_scratch {
 };
 enum ss_status pretok_scratch_init(struct pretok_scratch *sc, struct ss_error *err);
 void pretok_scratch_free(struct pretok_scratch *sc);
-/* Run steps [from, n) on the valid UTF-8 piece s, calling fn for every resulting word. */
+/* Run steps [from, n) on the valid UTF-8 piece s, calling fn for every resulting word. at_start: s begins
+ * at offset 0 of the original text (Metaspace prepend_scheme "first" prepends only there). */
 enum ss_status pretok_run(const struct pretok *pt, int from, struct pretok_scratch *sc, const char *s,
-                          size_t len, pretok_word_fn fn, void *ctx, struct ss_error *err);
+                          size_t len, int at_start, pretok_word_fn fn, void *ctx, struct ss_error *err);
+
+/* ---- decoder (tokenizer_decode.c) ---- */
+enum dec_kind {
+    DEC_KIND_BYTE_LEVEL,    /* the byte alphabet undone, all tokens fused, invalid UTF-8 -> U+FFFD */
+    DEC_KIND_REPLACE,       /* per token: literal pat -> str */
+    DEC_KIND_BYTE_FALLBACK, /* runs of <0xNN> tokens -> their bytes (U+FFFD per byte when invalid) */
+    DEC_KIND_FUSE,          /* all tokens -> one */
+    DEC_KIND_STRIP,         /* per token: up to start/stop copies of ch cut at each end */
+    DEC_KIND_METASPACE,     /* per token: replacement -> ' ', dropped in the first token unless never */
+};
+#define TOK_MAX_DEC 8
+struct dec_step {
+    enum dec_kind kind;
+    const char *pat, *str; /* REPLACE (arena); METASPACE: pat = the replacement; STRIP: pat = ch */
+    size_t pat_len, str_len;
+    int start, stop;       /* STRIP */
+    enum prepend_scheme prepend; /* METASPACE */
+};
+struct decoder {
+    int n;           /* 0: no decoder */
+    int byte_level;  /* the decoder is exactly ByteLevel: decoding is the bytes of the tokens joined */
+    struct dec_step step[TOK_MAX_DEC];
+};
+enum ss_status decoder_parse(struct decoder *d, const json_t *j, struct tok_arena *arena, const char *file,
+                             struct ss_error *err);
+/* What one token shows as on its own (per-token steps of the chain); *out malloc'd. 0, or -1 out of memory. */
+int decoder_piece(const struct decoder *d, const char *s, size_t len, char **out, size_t *out_len);
 
 /* ---- the tokenizer ---- */
 struct tokenizer {
@@ -174,7 +232,10 @@ struct tokenizer {
     struct strmap byte_vocab;    /* model vocab by decoded bytes -> id (ignore_merges on byte words) */
     struct strmap added_map;     /* added token content -> id */
     struct pairmap merges;       /* (left, right) -> (rank, merged) */
-    int32_t byte_id[256];        /* id of each single byte, -1 when missing from the vocab */
+    int32_t byte_id[256];        /* id of each single byte (characters: of each ASCII character), -1 if none */
+    int32_t fallback_id[256];    /* byte_fallback: id of "<0xNN>" for each byte, -1 when missing */
+    int byte_level;              /* words are bytes (ByteLevel pre_tokenizer); else characters */
+    int byte_fallback, fuse_unk;
     int ignore_merges;
     struct added_token *added;   /* sorted by content length, longest first */
     int n_added;
@@ -183,6 +244,7 @@ struct tokenizer {
     int32_t unk_id;              /* model.unk_token's id, or -1 */
     struct normalizer norm;
     struct pretok pretok;
+    struct decoder decoder;
     int32_t bos_id, eos_id, default_bos;
     struct tok_arena arena;
 };

@@ -1,6 +1,6 @@
-/* tokenizer/tokenizer_load.c — tokenizer.json (model BPE: vocab, merges in both spellings,
- * added_tokens, normalizer, pre_tokenizer, decoder) and tokenizer_config.json (bos/eos,
- * add_bos_token). Every problem is one line naming the file. */
+/* tokenizer/tokenizer_load.c — tokenizer.json (model BPE: vocab, merges in both spellings, byte_fallback,
+ * unk_token, fuse_unk, ignore_merges, added_tokens, normalizer, pre_tokenizer, decoder) and
+ * tokenizer_config.json (bos/eos, add_bos_token). Every problem is one line naming the file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,37 +12,23 @@
 
 #define TOK_MAX_ID (1 << 24)
 
-static char *arena_strdup(struct tok_arena *a, const char *s, size_t len)
-{
-    char *p = tok_arena_alloc(a, len + 1);
-    if (p) {
-        memcpy(p, s, len);
-        p[len] = 0;
-    }
-    return p;
-}
-
-/* Bytes a token string stands for: the byte-level alphabet undone when every character is
- * in it, else the string itself (tokenizers' ByteLevel decoder does the same). */
+/* Bytes a token string stands for: in a byte-level vocabulary the alphabet undone when every character
+ * is in it, else the string itself (tokenizers' ByteLevel decoder does the same); otherwise what the
+ * decoder makes of the token alone (decoder_piece: "▁the" -> " the", "<0x0A>" -> "\n"). */
 static enum ss_status set_token(struct tokenizer *tk, int32_t id, const char *s, size_t len)
 {
-    char *str = arena_strdup(&tk->arena, s, len);
-    char *bytes = tok_arena_alloc(&tk->arena, len + 1);
+    char *str = tok_arena_strdup(&tk->arena, s, len);
+    char *bytes = NULL, *piece = NULL;
+    size_t n = len;
+    if (tk->byte_level) {
+        if ((bytes = tok_arena_alloc(&tk->arena, len + 1)))
+            n = byte_level_unmap(s, len, bytes);
+    } else if (!decoder_piece(&tk->decoder, s, len, &piece, &n)) {
+        bytes = tok_arena_strdup(&tk->arena, piece, n);
+        free(piece);
+    }
     if (!str || !bytes)
         return SS_ERR_NOMEM;
-    size_t i = 0, n = 0;
-    while (i < len) {
-        uint32_t c;
-        i += (size_t)utf8_decode(s + i, &c);
-        int b = byte_level_byte(c);
-        if (b < 0)
-            break;
-        bytes[n++] = (char)b;
-    }
-    if (i < len || !tk->pretok.byte_level) {
-        memcpy(bytes, s, len);
-        n = len;
-    }
     bytes[n] = 0;
     tk->tok_str[id] = str;
     tk->tok_str_len[id] = (uint32_t)len;
@@ -152,7 +138,7 @@ static enum ss_status load_added(struct tokenizer *tk, const json_t *list, const
         struct added_token *t = &tk->added[tk->n_added++];
         t->id = (int32_t)json_integer_value(jid);
         t->len = (int)json_string_length(c);
-        if (!(t->content = arena_strdup(&tk->arena, json_string_value(c), (size_t)t->len)))
+        if (!(t->content = tok_arena_strdup(&tk->arena, json_string_value(c), (size_t)t->len)))
             return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", f);
 #define FLAG(name, dflt) (json_is_boolean(json_object_get(o, name)) ? json_is_true(json_object_get(o, name)) : (dflt))
         t->special = FLAG("special", 0);
@@ -184,7 +170,7 @@ static enum ss_status index_added(struct tokenizer *tk, const char *f, struct ss
             if (st)
                 return st;
             if (norm) {
-                t->match = arena_strdup(&tk->arena, norm, nl);
+                t->match = tok_arena_strdup(&tk->arena, norm, nl);
                 t->match_len = (int)nl;
                 free(norm);
                 if (!t->match)
@@ -221,17 +207,6 @@ static enum ss_status check_model(const json_t *model, const char *f, struct ss_
     return SS_OK;
 }
 
-static enum ss_status check_decoder(const json_t *dec, const char *f, struct ss_error *err)
-{
-    if (!dec || json_is_null(dec))
-        return SS_OK;
-    const char *type = json_string_value(json_object_get(dec, "type"));
-    if (!type || strcmp(type, "ByteLevel"))
-        return ss_fail(err, SS_ERR_INPUT, "%s: unsupported decoder type \"%s\" (only ByteLevel)", f,
-                       type ? type : "?");
-    return SS_OK;
-}
-
 /* Largest id + 1 over vocab and added tokens. */
 static int count_ids(const json_t *vocab, const json_t *added)
 {
@@ -261,12 +236,11 @@ static enum ss_status load_json(struct tokenizer *tk, json_t *root, struct ss_er
     const json_t *added = json_object_get(root, "added_tokens");
     if (added && !json_is_array(added) && !json_is_null(added))
         return ss_fail(err, SS_ERR_INPUT, "%s: \"added_tokens\" is not a list", f);
-    if ((st = normalizer_parse(&tk->norm, json_object_get(root, "normalizer"), f, err)) ||
+    if ((st = normalizer_parse(&tk->norm, json_object_get(root, "normalizer"), &tk->arena, f, err)) ||
         (st = pretok_parse(&tk->pretok, json_object_get(root, "pre_tokenizer"), f, err)) ||
-        (st = check_decoder(json_object_get(root, "decoder"), f, err)))
+        (st = decoder_parse(&tk->decoder, json_object_get(root, "decoder"), &tk->arena, f, err)))
         return st;
-    if (!tk->pretok.byte_level)
-        return ss_fail(err, SS_ERR_INPUT, "%s: no ByteLevel pre_tokenizer (only byte-level BPE is supported)", f);
+    tk->byte_level = tk->pretok.byte_level;
     tk->n_ids = count_ids(vocab, added);
     if (tk->n_ids <= 0)
         return ss_fail(err, SS_ERR_INPUT, "%s: the vocab is empty", f);
@@ -281,7 +255,9 @@ static enum ss_status load_json(struct tokenizer *tk, json_t *root, struct ss_er
     if ((st = load_vocab(tk, vocab, f, err)))
         return st;
     tk->ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
-    if (tk->ignore_merges) {
+    tk->byte_fallback = json_is_true(json_object_get(model, "byte_fallback"));
+    tk->fuse_unk = json_is_true(json_object_get(model, "fuse_unk"));
+    if (tk->ignore_merges && tk->byte_level) { /* words are bytes: look them up by the bytes tokens spell */
         if (strmap_init(&tk->byte_vocab, tk->vocab.n))
             return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", f);
         for (int i = 0; i < tk->vocab.n; i++) {
@@ -293,12 +269,16 @@ static enum ss_status load_json(struct tokenizer *tk, json_t *root, struct ss_er
         }
     }
     for (int b = 0; b < 256; b++) {
-        char u[4];
-        int k = utf8_encode(byte_level_char((uint8_t)b), u);
-        tk->byte_id[b] = strmap_get(&tk->vocab, u, (size_t)k);
+        char u[8] = {(char)b};
+        int k = tk->byte_level ? utf8_encode(byte_level_char((uint8_t)b), u) : 1;
+        /* characters: byte_id is the id of each ASCII character, a shortcut past the vocab map */
+        tk->byte_id[b] = tk->byte_level || b < 0x80 ? strmap_get(&tk->vocab, u, (size_t)k) : -1;
+        snprintf(u, sizeof u, "<0x%02X>", b);
+        tk->fallback_id[b] = tk->byte_fallback ? strmap_get(&tk->vocab, u, 6) : -1;
     }
-    const char *unk = json_string_value(json_object_get(model, "unk_token"));
-    tk->unk_id = unk ? strmap_get(&tk->vocab, unk, strlen(unk)) : -1;
+    const json_t *unk = json_object_get(model, "unk_token");
+    tk->unk_id = json_is_string(unk) ? strmap_get(&tk->vocab, json_string_value(unk), json_string_length(unk)) : -1;
+
     if ((st = load_merges(tk, json_object_get(model, "merges"), f, err)) ||
         (st = load_added(tk, added, f, err)) || (st = index_added(tk, f, err)))
         return st;

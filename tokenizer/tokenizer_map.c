@@ -27,6 +27,16 @@ void *tok_arena_alloc(struct tok_arena *a, size_t n)
     return p;
 }
 
+char *tok_arena_strdup(struct tok_arena *a, const char *s, size_t len)
+{
+    char *p = tok_arena_alloc(a, len + 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = 0;
+    }
+    return p;
+}
+
 void tok_arena_free(struct tok_arena *a)
 {
     for (int i = 0; i < a->n_chunks; i++)

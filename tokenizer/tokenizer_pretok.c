@@ -1,7 +1,8 @@
 /* tokenizer/tokenizer_pretok.c — the "pre_tokenizer" of tokenizer.json: Split (the file's own regex,
  * run as written by PCRE2 with JIT, UTF + UCP), ByteLevel (add_prefix_space, use_regex with the
- * GPT-2 regex), Digits and Sequence. Steps run depth-first on each piece: no intermediate lists of the
- * whole text beyond one step's split points. */
+ * GPT-2 regex), Metaspace (spaces -> the replacement, prepend_scheme, split), Digits and Sequence.
+ * Steps run depth-first on each piece: no intermediate lists of the whole text beyond one step's
+ * split points. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,10 @@ static enum ss_status compile_re(pcre2_code **re, const char *pat, size_t len, i
         return ss_fail(err, SS_ERR_INPUT, "%s: pre_tokenizer regex does not compile at offset %zu: %s", file,
                        (size_t)off, (const char *)msg);
     }
-    pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE); /* without JIT the interpreter still works */
+    /* Without JIT the interpreter still works. A literal is left to the interpreter, which finds it with
+     * memchr; JIT's vector search for one reads bytes past the subject (uninitialized to valgrind). */
+    if (!literal)
+        pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE);
     return SS_OK;
 }
 
@@ -57,6 +61,37 @@ static enum ss_status parse_split(struct pretok_step *st, const json_t *j, const
     st->invert = get_bool(j, "invert", 0);
     st->kind = PRETOK_KIND_SPLIT;
     return compile_re(&st->re, json_string_value(p), json_string_length(p), p == lit, file, err);
+}
+
+/* Metaspace: "replacement" (one character), "prepend_scheme" always/first/never (older files:
+ * "add_prefix_space" true = always, false = never), "split" (default true). */
+static enum ss_status parse_metaspace(struct pretok_step *st, const json_t *j, const char *file, struct ss_error *err)
+{
+    const json_t *r = json_object_get(j, "replacement");
+    const char *rs = json_string_value(r);
+    uint32_t c;
+    if (!rs || !json_string_length(r) || json_string_length(r) > 4 ||
+        utf8_valid_prefix(rs, json_string_length(r)) != json_string_length(r) ||
+        utf8_decode(rs, &c) != (int)json_string_length(r))
+        return ss_fail(err, SS_ERR_INPUT, "%s: Metaspace \"replacement\" is not one character", file);
+    st->kind = PRETOK_KIND_METASPACE;
+    memcpy(st->replacement, rs, json_string_length(r));
+    st->replacement_len = (int)json_string_length(r);
+    const char *scheme = json_string_value(json_object_get(j, "prepend_scheme"));
+    if (!scheme)
+        st->prepend = get_bool(j, "add_prefix_space", 1) ? PREPEND_ALWAYS : PREPEND_NEVER;
+    else if (!strcmp(scheme, "always"))
+        st->prepend = PREPEND_ALWAYS;
+    else if (!strcmp(scheme, "first"))
+        st->prepend = PREPEND_FIRST;
+    else if (!strcmp(scheme, "never"))
+        st->prepend = PREPEND_NEVER;
+    else
+        return ss_fail(err, SS_ERR_INPUT, "%s: unsupported Metaspace prepend_scheme \"%s\"", file, scheme);
+    st->behavior = SPLIT_BEHAVIOR_MERGED_WITH_NEXT;
+    if (get_bool(j, "split", 1))
+        return compile_re(&st->re, st->replacement, (size_t)st->replacement_len, 1, file, err);
+    return SS_OK;
 }
 
 static enum ss_status parse_one(struct pretok *pt, const json_t *j, const char *file, int depth, struct ss_error *err)
@@ -102,6 +137,10 @@ static enum ss_status parse_one(struct pretok *pt, const json_t *j, const char *
                 return s;
         }
         pt->byte_level = 1;
+    } else if (!strcmp(type, "Metaspace")) {
+        enum ss_status s = parse_metaspace(st, j, file, err);
+        if (s)
+            return s;
     } else
         return ss_fail(err, SS_ERR_INPUT, "%s: unsupported pre_tokenizer type \"%s\"", file, type);
     pt->n++;
@@ -254,7 +293,7 @@ static void apply_behavior(struct span_list *l, enum split_behavior b, int inver
 }
 
 static enum ss_status split_run(const struct pretok *pt, int from, const pcre2_code *re, enum split_behavior b,
-                                int invert, struct pretok_scratch *sc, const char *s, size_t len,
+                                int invert, struct pretok_scratch *sc, const char *s, size_t len, int at_start,
                                 pretok_word_fn fn, void *ctx, struct ss_error *err)
 {
     struct span_list l = {0};
@@ -263,14 +302,47 @@ static enum ss_status split_run(const struct pretok *pt, int from, const pcre2_c
         apply_behavior(&l, b, invert);
         for (size_t i = 0; i < l.n && !st; i++)
             if (l.v[i].end > l.v[i].start)
-                st = pretok_run(pt, from + 1, sc, s + l.v[i].start, l.v[i].end - l.v[i].start, fn, ctx, err);
+                st = pretok_run(pt, from + 1, sc, s + l.v[i].start, l.v[i].end - l.v[i].start,
+                                at_start && !l.v[i].start, fn, ctx, err);
     }
     free(l.v);
     return st;
 }
 
+/* Metaspace: spaces become the replacement, which is prepended as the scheme says unless the piece
+ * already starts with it; then the piece is split before each replacement (or kept whole). */
+static enum ss_status metaspace_run(const struct pretok *pt, int from, struct pretok_scratch *sc, const char *s,
+                                    size_t len, int at_start, pretok_word_fn fn, void *ctx, struct ss_error *err)
+{
+    const struct pretok_step *st = &pt->step[from];
+    size_t rl = (size_t)st->replacement_len, spaces = 0;
+    for (size_t i = 0; i < len; i++)
+        spaces += s[i] == ' ';
+    int starts = (s[0] == ' ' || (len >= rl && !memcmp(s, st->replacement, rl)));
+    int prepend = !starts && (st->prepend == PREPEND_ALWAYS || (st->prepend == PREPEND_FIRST && at_start));
+    char *buf = calloc(1, len + spaces * (rl - 1) + rl + 1); /* zeroed: PCRE2's JIT may read past the subject */
+    if (!buf)
+        return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
+    size_t n = 0;
+    if (prepend) {
+        memcpy(buf, st->replacement, rl);
+        n = rl;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == ' ') {
+            memcpy(buf + n, st->replacement, rl);
+            n += rl;
+        } else
+            buf[n++] = s[i];
+    }
+    enum ss_status r = st->re ? split_run(pt, from, st->re, st->behavior, 0, sc, buf, n, at_start, fn, ctx, err)
+                              : pretok_run(pt, from + 1, sc, buf, n, at_start, fn, ctx, err);
+    free(buf);
+    return r;
+}
+
 enum ss_status pretok_run(const struct pretok *pt, int from, struct pretok_scratch *sc, const char *s,
-                          size_t len, pretok_word_fn fn, void *ctx, struct ss_error *err)
+                          size_t len, int at_start, pretok_word_fn fn, void *ctx, struct ss_error *err)
 {
     if (!len)
         return SS_OK;
@@ -278,7 +350,9 @@ enum ss_status pretok_run(const struct pretok *pt, int from, struct pretok_scrat
         return fn(ctx, s, len);
     const struct pretok_step *st = &pt->step[from];
     if (st->kind == PRETOK_KIND_SPLIT)
-        return split_run(pt, from, st->re, st->behavior, st->invert, sc, s, len, fn, ctx, err);
+        return split_run(pt, from, st->re, st->behavior, st->invert, sc, s, len, at_start, fn, ctx, err);
+    if (st->kind == PRETOK_KIND_METASPACE)
+        return metaspace_run(pt, from, sc, s, len, at_start, fn, ctx, err);
     /* ByteLevel: optional leading space, optional GPT-2 split; the byte mapping itself is
      * implicit (BPE works on bytes). */
     char *buf = NULL;
@@ -290,8 +364,9 @@ enum ss_status pretok_run(const struct pretok *pt, int from, struct pretok_scrat
         s = buf;
         len++;
     }
-    enum ss_status r = st->re ? split_run(pt, from, st->re, SPLIT_BEHAVIOR_ISOLATED, 0, sc, s, len, fn, ctx, err)
-                              : pretok_run(pt, from + 1, sc, s, len, fn, ctx, err);
+    enum ss_status r = st->re ? split_run(pt, from, st->re, SPLIT_BEHAVIOR_ISOLATED, 0, sc, s, len, at_start, fn, ctx,
+                                          err)
+                              : pretok_run(pt, from + 1, sc, s, len, at_start, fn, ctx, err);
     free(buf);
     return r;
 }
