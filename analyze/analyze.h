@@ -17,6 +17,7 @@ enum analyze_format {
     ANALYZE_FORMAT_JSON,
     ANALYZE_FORMAT_MARKDOWN,
     ANALYZE_FORMAT_LATEX,
+    ANALYZE_FORMAT_HTML, /* <table> fragments for `sinkscope report` (not a --format name) */
 };
 
 /* "text", "csv", "json", "markdown" (or "md"), "latex"; 0 on success, -1 unknown. */
@@ -48,6 +49,9 @@ struct analyze_run {
     double *gate_mean_l, *gate_std_l, *gate_min_l, *gate_max_l; /* pooled over heads; NULL ungated */
     int gated;                 /* gate statistics present */
 };
+
+/* s with & < > " ' written as HTML character references. */
+void analyze_html_escape(FILE *out, const char *s);
 
 /* Load the statistics of path; label NULL = the file name without directory and ".h5". */
 enum ss_status analyze_run_load(struct analyze_run *r, const char *path, const char *label,

@@ -234,8 +234,15 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
             for (int l = 0; l < L; l++)
                 if (mask[l])
                     append_layer(layers_desc, sizeof layers_desc, l);
-        fprintf(out, "%s: %s: %d of %d limits exceeded (layers checked: %s)\n\n", r->path,
-                *exceeded ? "FAIL" : "PASS", *exceeded, nck, layers_desc);
+        if (f == ANALYZE_FORMAT_HTML) {
+            fprintf(out, "<p class=\"verdict %s\">", *exceeded ? "fail" : "pass");
+            analyze_html_escape(out, r->label);
+            fprintf(out, ": %s: %d of %d limits exceeded (layers checked: %s)</p>\n", *exceeded ? "FAIL" : "PASS",
+                    *exceeded, nck, layers_desc);
+        } else {
+            fprintf(out, "%s: %s: %d of %d limits exceeded (layers checked: %s)\n\n", r->path,
+                    *exceeded ? "FAIL" : "PASS", *exceeded, nck, layers_desc);
+        }
         struct table t, th, ta;
         table_init(&t, "limits");
         table_col(&t, "limit", "limit", CELL_KIND_TEXT);
@@ -281,7 +288,7 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
         }
         const struct table *ts[3] = {&t, &th, &ta};
         const char *sc[3] = {0};
-        analyze_print_tables(out, ts, sc, 3, ANALYZE_FORMAT_TEXT);
+        analyze_print_tables(out, ts, sc, 3, f == ANALYZE_FORMAT_HTML ? f : ANALYZE_FORMAT_TEXT);
         table_free(&t);
         table_free(&th);
         table_free(&ta);

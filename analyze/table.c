@@ -243,9 +243,55 @@ static void print_latex(FILE *out, const struct table *t)
     fputs("\\bottomrule\n\\end{tabular}\n", out);
 }
 
+void analyze_html_escape(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        default: fputc(*s, out);
+        }
+    }
+}
+
+/* Numbers right-aligned (class "n"); the key names each column for scripts and tests. */
+static void print_html(FILE *out, const struct table *t)
+{
+    char buf[64];
+    fputs("<table>", out);
+    if (t->title[0]) {
+        fputs("<caption>", out);
+        analyze_html_escape(out, t->title);
+        fputs("</caption>", out);
+    }
+    fputs("\n<thead><tr>", out);
+    for (int c = 0; c < t->ncols; c++) {
+        fprintf(out, "<th%s data-key=\"", right_aligned(t, c) ? " class=\"n\"" : "");
+        analyze_html_escape(out, t->cols[c].key);
+        fputs("\">", out);
+        analyze_html_escape(out, t->cols[c].head);
+        fputs("</th>", out);
+    }
+    fputs("</tr></thead>\n<tbody>\n", out);
+    for (int r = 0; r < t->nrows; r++) {
+        fputs("<tr>", out);
+        for (int c = 0; c < t->ncols; c++) {
+            fputs(right_aligned(t, c) ? "<td class=\"n\">" : "<td>", out);
+            analyze_html_escape(out, cell_str(t, r, c, buf));
+            fputs("</td>", out);
+        }
+        fputs("</tr>\n", out);
+    }
+    fputs("</tbody></table>\n", out);
+}
+
 void table_print(FILE *out, const struct table *t, enum analyze_format f)
 {
     switch (f) {
+    case ANALYZE_FORMAT_HTML: print_html(out, t); break;
     case ANALYZE_FORMAT_MARKDOWN: print_markdown(out, t); break;
     case ANALYZE_FORMAT_LATEX: print_latex(out, t); break;
     case ANALYZE_FORMAT_CSV: {

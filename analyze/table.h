@@ -1,5 +1,5 @@
 /* analyze/table.h — internal: a table of text and number cells rendered as
- * aligned text, csv, markdown or latex (booktabs). JSON is built per command. */
+ * aligned text, csv, markdown, latex (booktabs) or html. JSON is built per command. */
 #ifndef SS_ANALYZE_TABLE_H
 #define SS_ANALYZE_TABLE_H
 

@@ -508,6 +508,39 @@ enum ss_status runfile_attr_double(struct runfile *rf, const char *obj, const ch
     return s;
 }
 
+enum ss_status runfile_attr_names(struct runfile *rf, char ***out, int *n, struct ss_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    H5O_info_t info;
+    if (H5Oget_info_by_name(rf->file, "/", &info, H5P_DEFAULT) < 0)
+        return RF_FAIL(rf, err, "cannot read the root group's attributes (corrupt file?)");
+    if (info.num_attrs > RUNFILE_MAX_ATTRS)
+        return RF_FAIL(rf, err, "the root group has %llu attributes (at most %d expected)",
+                       (unsigned long long)info.num_attrs, RUNFILE_MAX_ATTRS);
+    int m = (int)info.num_attrs;
+    char **names = calloc(m ? (size_t)m : 1, sizeof *names);
+    if (!names)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < m; i++) {
+        char buf[256];
+        ssize_t len = H5Aget_name_by_idx(rf->file, "/", H5_INDEX_CRT_ORDER, H5_ITER_INC, (hsize_t)i, buf,
+                                         sizeof buf, H5P_DEFAULT);
+        if (len < 0) /* no creation-order index: name order */
+            len = H5Aget_name_by_idx(rf->file, "/", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, buf, sizeof buf,
+                                     H5P_DEFAULT);
+        if (len < 0 || (size_t)len >= sizeof buf || !(names[i] = strdup(buf))) {
+            runfile_strings_free(names, m);
+            if (len >= 0 && (size_t)len < sizeof buf)
+                return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+            return RF_FAIL(rf, err, "cannot read the name of root attribute %d (corrupt file?)", i);
+        }
+    }
+    *out = names;
+    *n = m;
+    return SS_OK;
+}
+
 enum ss_status runfile_token_text(struct runfile *rf, int seq, char ***out, int *n,
                                   struct ss_error *err)
 {

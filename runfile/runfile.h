@@ -73,6 +73,12 @@ enum ss_status runfile_attr_string(struct runfile *rf, const char *obj, const ch
 enum ss_status runfile_attr_double(struct runfile *rf, const char *obj, const char *name,
                                    double *v, struct ss_error *err);
 
+/* Names of the root attributes in creation order (at most RUNFILE_MAX_ATTRS, names of at
+ * most 255 bytes; caller frees with runfile_strings_free). For provenance listings that
+ * show attributes this reader does not know (interventions of newer runs). */
+#define RUNFILE_MAX_ATTRS 256
+enum ss_status runfile_attr_names(struct runfile *rf, char ***out, int *n, struct ss_error *err);
+
 /* Row `seq` of /token_text as n strings (caller frees each and the array with
  * runfile_strings_free). Absent dataset: SS_ERR_INPUT. */
 enum ss_status runfile_token_text(struct runfile *rf, int seq, char ***out, int *n,
