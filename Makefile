@@ -21,7 +21,7 @@ endif
 BIN     ?= sinkscope
 TESTBIN ?= tests/run_tests
 
-LIB_DIRS := common tokenizer model runfile probes pipeline analyze plots
+LIB_DIRS := common tokenizer model runfile probes pipeline analyze plots report
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c) tests/main.c
@@ -47,6 +47,13 @@ $(BUILD)/%.o: %.c
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
+# report/page.js and page.css become C string literals that report/assets.c includes
+# (backslash, quote and '?' escaped: no trigraphs), for every build (rel, san, valgrind, fuzz).
+REPORT_INC := report/page.js.inc report/page.css.inc
+report/%.inc: report/%
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/report/assets.o build/fuzz/report/assets.o: $(REPORT_INC)
+
 # Every test file declares its suites with SS_SUITE(name); the list is generated.
 $(BUILD)/tests/suites.gen.h: $(wildcard tests/test_*.c)
 	@mkdir -p $(dir $@)
@@ -63,7 +70,7 @@ $(TESTBIN): $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a
 # Debian packages; idempotent, installs only what is missing.
 DEB_PKGS := build-essential pkg-config libhdf5-dev hdf5-tools libopenblas-dev libcunit1-dev \
             gnuplot-nox libjansson-dev libpcre2-dev libutf8proc-dev python3-h5py python3-numpy python3-xarray python3-h5netcdf \
-            zstd clang-14 libclang-rt-14-dev valgrind
+            zstd clang-14 libclang-rt-14-dev valgrind chromium
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -78,9 +85,13 @@ deps:
 fetch-data:
 	@sh tests/fixtures/fetch.sh
 
+# After the CUnit suite, `sinkscope report` in headless Chromium (an exec'd child, driven
+# over the DevTools pipe); screenshots in $(BUILD)/test-artifacts/. Without chromium it
+# prints a SKIP in capitals, and fails under CI=true.
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	./$(TESTBIN)
+	/usr/bin/python3 tests/browser/report_check.py --sinkscope ./$(BIN) --outdir $(BUILD)/test-artifacts
 
 # Benchmark programs: each bench/NAME.c becomes $(BUILD)/bench/NAME, linked with the library.
 BENCH_SRC := $(wildcard bench/*.c)
@@ -106,7 +117,7 @@ corpus:
 	sh train/make_corpus.sh
 
 clean:
-	rm -rf build sinkscope tests/run_tests
+	rm -rf build sinkscope tests/run_tests report/*.inc
 
 # libFuzzer harnesses fuzz/fuzz_NAME.c, each over the library built with the same
 # sanitizers into build/fuzz/, run FUZZ_SECONDS each on a scratch copy of its seed

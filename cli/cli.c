@@ -48,6 +48,7 @@ static const struct command commands[] = {
     {"compare", cmd_compare, "runs side by side with ratios and differences"},
     {"audit", cmd_audit, "check a run against limits; exit 1 when one is exceeded"},
     {"plot", cmd_plot, "gnuplot figures of the paper's sink and gate findings"},
+    {"report", cmd_report, "one self-contained HTML page: tables, figures, attention explorer"},
 };
 
 static void usage(FILE *f)

@@ -30,6 +30,7 @@ int cmd_summary(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Dispatch argv[1] to its command (argv[0] is the program). Used by main and by tests. */
 int cli_main(int argc, char **argv);

@@ -1,0 +1,176 @@
+/* cli/cmd_report.c — `sinkscope report RUN.h5 [RUN2.h5 ...] -o report.html`: one
+ * self-contained HTML page (report/report.h). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../report/report.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sinkscope report RUN.h5 [RUN2.h5 ...] -o REPORT.html [options]\n"
+            "One HTML file that opens anywhere, offline: summary and compare tables, every figure\n"
+            "the runs support, an attention explorer for runs with --dump attention, provenance.\n"
+            "  -o, --output FILE          the page (never overwritten without --force)\n"
+            "      --force                overwrite FILE\n"
+            "  -l, --labels A,B,...       run names (default: file names without .h5)\n"
+            "      --max-first-token-share X, --max-sink-rate Y, --max-activation Z, --layers SPEC\n"
+            "                             audit every run against these limits (as `sinkscope audit`);\n"
+            "                             the verdicts are in the page, the exit status stays 0\n"
+            "      --seq S                sequence shown by the explorer (default 0)\n"
+            "      --map-tokens N         explorer: first N positions of that sequence (default %d, at most 1024)\n"
+            "      --no-figures           leave the figures out (no gnuplot needed)\n"
+            "Exit status: 0 written, 2 bad input (nothing written), 3 internal error.\n",
+            REPORT_MAP_TOKENS);
+}
+
+static int parse_limit(const char *opt, const char *s, double *v)
+{
+    char *end;
+    *v = strtod(s, &end);
+    if (end == s || *end || !isfinite(*v) || *v < 0)
+        return cli_usage_error("report", "%s must be a non-negative number (got '%s')", opt, s);
+    return 0;
+}
+
+static int parse_count(const char *opt, const char *s, int lo, int *v)
+{
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || x < lo || x > 1000000)
+        return cli_usage_error("report", "%s must be an integer >= %d (got '%s')", opt, lo, s);
+    *v = (int)x;
+    return 0;
+}
+
+/* argv joined with spaces, arguments with unusual characters single-quoted (malloc'd). */
+static char *command_line(int argc, char **argv)
+{
+    size_t n = 16;
+    for (int i = 0; i < argc; i++)
+        n += 4 * strlen(argv[i]) + 3;
+    char *s = malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    p += sprintf(p, "sinkscope");
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./,=:+@%") == strlen(a);
+        *p++ = ' ';
+        if (plain) {
+            p += sprintf(p, "%s", a);
+            continue;
+        }
+        *p++ = '\'';
+        for (; *a; a++)
+            p += *a == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *a);
+        *p++ = '\'';
+    }
+    *p = 0;
+    return s;
+}
+
+enum { OPT_FORCE = 256, OPT_FTS, OPT_SINK, OPT_ACT, OPT_LAYERS, OPT_SEQ, OPT_TOKENS, OPT_NOFIG };
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},   {"labels", required_argument, NULL, 'l'},
+        {"force", no_argument, NULL, OPT_FORCE},    {"max-first-token-share", required_argument, NULL, OPT_FTS},
+        {"max-sink-rate", required_argument, NULL, OPT_SINK},
+        {"max-activation", required_argument, NULL, OPT_ACT},
+        {"layers", required_argument, NULL, OPT_LAYERS}, {"seq", required_argument, NULL, OPT_SEQ},
+        {"map-tokens", required_argument, NULL, OPT_TOKENS}, {"no-figures", no_argument, NULL, OPT_NOFIG},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    struct report_options o;
+    report_options_init(&o);
+    o.limits = (struct analyze_limits){NAN, NAN, NAN, NULL, 0};
+    char labels[4096] = "";
+    int have_labels = 0, c, rc;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:l:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'l':
+            snprintf(labels, sizeof labels, "%s", optarg);
+            have_labels = 1;
+            break;
+        case OPT_FORCE: o.force = 1; break;
+        case OPT_FTS:
+            if ((rc = parse_limit("--max-first-token-share", optarg, &o.limits.max_first_token_share)))
+                return rc;
+            o.audit = 1;
+            break;
+        case OPT_SINK:
+            if ((rc = parse_limit("--max-sink-rate", optarg, &o.limits.max_sink_rate)))
+                return rc;
+            o.audit = 1;
+            break;
+        case OPT_ACT:
+            if ((rc = parse_limit("--max-activation", optarg, &o.limits.max_activation)))
+                return rc;
+            o.audit = 1;
+            break;
+        case OPT_LAYERS: o.audit_layers = optarg; break;
+        case OPT_SEQ:
+            if ((rc = parse_count("--seq", optarg, 0, &o.seq)))
+                return rc;
+            break;
+        case OPT_TOKENS:
+            if ((rc = parse_count("--map-tokens", optarg, 1, &o.map_tokens)))
+                return rc;
+            break;
+        case OPT_NOFIG: o.figures = 0; break;
+        case 'h': usage(stdout); return EXIT_CODE_OK;
+        default: return cli_usage_error("report", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("report", "missing run file");
+    if (argc - optind > REPORT_MAX_RUNS)
+        return cli_usage_error("report", "at most %d run files", REPORT_MAX_RUNS);
+    if (!o.output)
+        return cli_usage_error("report", "missing -o FILE.html");
+    if (o.audit_layers && !o.audit)
+        return cli_usage_error("report", "--layers selects the audited layers: give a limit too");
+    for (; optind < argc; optind++)
+        o.runs[o.n_runs++] = argv[optind];
+    if (have_labels) {
+        int n = 0;
+        for (char *p = labels;; n++) {
+            char *comma = strchr(p, ',');
+            if (comma)
+                *comma = 0;
+            if (!*p)
+                return cli_usage_error("report", "--labels: empty name %d", n + 1);
+            if (n < REPORT_MAX_RUNS)
+                o.labels[n] = p;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        if (n + 1 != o.n_runs)
+            return cli_usage_error("report", "--labels gives %d names for %d run files", n + 1, o.n_runs);
+    }
+    char *cmd = command_line(argc, argv);
+    o.command_line = cmd;
+    o.tool_version = SINKSCOPE_VERSION;
+    struct ss_error err = {0};
+    struct report_result res;
+    enum ss_status s = report_write(&o, &res, &err);
+    free(cmd);
+    if (s)
+        return cli_report(&err);
+    printf("wrote %s (%.1f KiB: %d figure%s, %d left out; explorer: %d run%s with maps", o.output, res.bytes / 1024.0,
+           res.figures, res.figures == 1 ? "" : "s", res.figures_left_out, res.explorer_runs,
+           res.explorer_runs == 1 ? "" : "s");
+    if (o.audit)
+        printf("; audit: %d of %d run%s exceed a limit", res.audit_exceeded, o.n_runs, o.n_runs == 1 ? "" : "s");
+    printf(")\n");
+    return EXIT_CODE_OK;
+}
