@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runfile/schema.h"
 #include "report_int.h"
 
 #define CODE_DECADES 9.0 /* codes span 1e-9 .. 1 */
@@ -83,11 +84,6 @@ static char *utf8_clean(const char *s)
     return o;
 }
 
-static void map_name(const struct analyze_run *r, int l, char *buf, size_t n)
-{
-    snprintf(buf, n, r->n_layers >= 100 ? "/attention/layer_%03d" : "/attention/layer_%02d", l);
-}
-
 /* The tokens of the sequence as text ("#id" when the run has no /token_text). */
 static enum ss_status tokens_json(struct runfile *rf, int seq, int N, json_t *arr, struct ss_error *err)
 {
@@ -109,7 +105,7 @@ static enum ss_status tokens_json(struct runfile *rf, int seq, int N, json_t *ar
     }
     runfile_strings_free(pieces, n);
     struct rf_array ids;
-    enum ss_status s = runfile_read_slab(rf, "/tokens", (int64_t[]){seq, 0}, (int64_t[]){1, N}, &ids, err);
+    enum ss_status s = runfile_read_slab(rf, rf_path(RF_TOKENS), (int64_t[]){seq, 0}, (int64_t[]){1, N}, &ids, err);
     if (s)
         return s;
     for (int i = 0; i < N; i++) {
@@ -221,7 +217,7 @@ static enum ss_status run_json(struct report_ctx *c, int i, json_t *runs, size_t
     enum ss_status s = SS_OK;
     char dset[64];
     for (int l = 0; l < r->n_layers && !s; l++) {
-        map_name(r, l, dset, sizeof dset);
+        rf_layer_path(RF_ATTENTION, l, r->n_layers, dset, sizeof dset);
         if (runfile_has(c->rf[i], dset))
             s = layer_json(c, i, l, dset, N, layers, total, err);
     }
