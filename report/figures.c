@@ -118,7 +118,15 @@ static enum ss_status one_kind(struct report_ctx *c, enum plot_kind k, const int
     unlink(path);
     if (!svg)
         return err->status;
-    fprintf(o, "<figure class=\"fig\" id=\"fig-%s\">\n", name);
+    /* shown at 3/4 of gnuplot's pixels (PLOT_DPI per inch): a paper column is 510 px wide,
+     * the wide multi-panel kinds fill the page */
+    const char *w = strstr(svg, "<svg");
+    w = w ? strstr(w, " width=\"") : NULL;
+    long px = w ? strtol(w + 8, NULL, 10) : 0;
+    if (px > 0 && px < 100000)
+        fprintf(o, "<figure class=\"fig\" id=\"fig-%s\" style=\"max-width: %ldpx\">\n", name, px * 3 / 4);
+    else
+        fprintf(o, "<figure class=\"fig\" id=\"fig-%s\">\n", name);
     svg_write_scoped(o, svg, prefix);
     fprintf(o, "\n<figcaption><b>%s</b>: ", name);
     page_text(o, caption(k));

@@ -204,8 +204,9 @@ static void test_full_page(void)
                            "sdpa-sparsity", "activations", "gate-layers", "massive"};
     for (int k = 0; k < 9; k++) {
         char id[64];
-        snprintf(id, sizeof id, "<figure class=\"fig\" id=\"fig-%s\">\n<svg", kinds[k]);
-        CU_ASSERT_PTR_NOT_NULL(strstr(html, id));
+        snprintf(id, sizeof id, "<figure class=\"fig\" id=\"fig-%s\" style=\"max-width: ", kinds[k]);
+        const char *fig = strstr(html, id);
+        CU_ASSERT(fig && strstr(fig, "px\">\n<svg") == strchr(fig + strlen(id), 'p'));
     }
     CU_ASSERT_EQUAL(count(html, "id='gpPt0'"), 0);
     CU_ASSERT_EQUAL(count(html, "id='f0-gpPt0'"), 1);
