@@ -76,7 +76,9 @@ static char *command_line(int argc, char **argv)
 
 enum { OPT_FORCE = 256, OPT_FTS, OPT_SINK, OPT_ACT, OPT_LAYERS, OPT_SEQ, OPT_TOKENS, OPT_NOFIG };
 
-int cmd_report(int argc, char **argv)
+/* Options into o (labels into the caller's buffer). -1: go on; else the exit status
+ * (0 after --help). */
+static int parse_options(int argc, char **argv, struct report_options *o, char *labels, size_t cap)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},   {"labels", required_argument, NULL, 'l'},
@@ -87,85 +89,86 @@ int cmd_report(int argc, char **argv)
         {"map-tokens", required_argument, NULL, OPT_TOKENS}, {"no-figures", no_argument, NULL, OPT_NOFIG},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
-    struct report_options o;
-    report_options_init(&o);
-    o.limits = (struct analyze_limits){NAN, NAN, NAN, NULL, 0};
-    char labels[4096] = "";
-    int have_labels = 0, c, rc;
+    int c, rc = -1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:l:h", opts, NULL)) != -1) {
+    while (rc < 0 && (c = getopt_long(argc, argv, "o:l:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': o.output = optarg; break;
-        case 'l':
-            snprintf(labels, sizeof labels, "%s", optarg);
-            have_labels = 1;
-            break;
-        case OPT_FORCE: o.force = 1; break;
-        case OPT_FTS:
-            if ((rc = parse_limit("--max-first-token-share", optarg, &o.limits.max_first_token_share)))
-                return rc;
-            o.audit = 1;
-            break;
-        case OPT_SINK:
-            if ((rc = parse_limit("--max-sink-rate", optarg, &o.limits.max_sink_rate)))
-                return rc;
-            o.audit = 1;
-            break;
-        case OPT_ACT:
-            if ((rc = parse_limit("--max-activation", optarg, &o.limits.max_activation)))
-                return rc;
-            o.audit = 1;
-            break;
-        case OPT_LAYERS: o.audit_layers = optarg; break;
-        case OPT_SEQ:
-            if ((rc = parse_count("--seq", optarg, 0, &o.seq)))
-                return rc;
-            break;
-        case OPT_TOKENS:
-            if ((rc = parse_count("--map-tokens", optarg, 1, &o.map_tokens)))
-                return rc;
-            break;
-        case OPT_NOFIG: o.figures = 0; break;
+        case 'o': o->output = optarg; break;
+        case 'l': snprintf(labels, cap, ",%s", optarg); break; /* leading ',': given */
+        case OPT_FORCE: o->force = 1; break;
+        case OPT_FTS: rc = parse_limit("--max-first-token-share", optarg, &o->limits.max_first_token_share); break;
+        case OPT_SINK: rc = parse_limit("--max-sink-rate", optarg, &o->limits.max_sink_rate); break;
+        case OPT_ACT: rc = parse_limit("--max-activation", optarg, &o->limits.max_activation); break;
+        case OPT_LAYERS: o->audit_layers = optarg; break;
+        case OPT_SEQ: rc = parse_count("--seq", optarg, 0, &o->seq); break;
+        case OPT_TOKENS: rc = parse_count("--map-tokens", optarg, 1, &o->map_tokens); break;
+        case OPT_NOFIG: o->figures = 0; break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
         default: return cli_usage_error("report", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
+        if (rc == 0) /* a limit parsed */
+            rc = -1;
+        o->audit |= c == OPT_FTS || c == OPT_SINK || c == OPT_ACT;
     }
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return cli_usage_error("report", "missing run file");
     if (argc - optind > REPORT_MAX_RUNS)
         return cli_usage_error("report", "at most %d run files", REPORT_MAX_RUNS);
-    if (!o.output)
+    if (!o->output)
         return cli_usage_error("report", "missing -o FILE.html");
-    if (o.audit_layers && !o.audit)
+    if (o->audit_layers && !o->audit)
         return cli_usage_error("report", "--layers selects the audited layers: give a limit too");
     for (; optind < argc; optind++)
-        o.runs[o.n_runs++] = argv[optind];
-    if (have_labels) {
-        int n = 0;
-        for (char *p = labels;; n++) {
-            char *comma = strchr(p, ',');
-            if (comma)
-                *comma = 0;
-            if (!*p)
-                return cli_usage_error("report", "--labels: empty name %d", n + 1);
-            if (n < REPORT_MAX_RUNS)
-                o.labels[n] = p;
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        if (n + 1 != o.n_runs)
-            return cli_usage_error("report", "--labels gives %d names for %d run files", n + 1, o.n_runs);
+        o->runs[o->n_runs++] = argv[optind];
+    return -1;
+}
+
+/* ",a,b,c" (--labels a,b,c; cut in place) into o->labels, one per run; -1 when they fit,
+ * else the exit status. */
+static int split_labels(char *labels, struct report_options *o)
+{
+    int n = 0;
+    for (char *p = labels + 1;; n++) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = 0;
+        if (!*p)
+            return cli_usage_error("report", "--labels: empty name %d", n + 1);
+        if (n < REPORT_MAX_RUNS)
+            o->labels[n] = p;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
-    char *cmd = command_line(argc, argv);
-    o.command_line = cmd;
+    if (n + 1 != o->n_runs)
+        return cli_usage_error("report", "--labels gives %d names for %d run files", n + 1, o->n_runs);
+    return -1;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    struct report_options o;
+    report_options_init(&o);
+    o.limits = (struct analyze_limits){NAN, NAN, NAN, NULL, 0};
     o.tool_version = SINKSCOPE_VERSION;
+    char *typed = command_line(argc, argv); /* as typed: getopt permutes argv */
+    if (!typed)
+        return cli_report(&(struct ss_error){SS_ERR_NOMEM, "out of memory"});
+    o.command_line = typed;
+    char labels[4096] = "";
+    int rc = parse_options(argc, argv, &o, labels, sizeof labels);
+    if (rc < 0 && labels[0])
+        rc = split_labels(labels, &o);
     struct ss_error err = {0};
     struct report_result res;
-    enum ss_status s = report_write(&o, &res, &err);
-    free(cmd);
-    if (s)
-        return cli_report(&err);
+    int written = rc < 0 && report_write(&o, &res, &err) == SS_OK;
+    if (rc < 0 && !written)
+        rc = cli_report(&err);
+    free(typed);
+    if (!written)
+        return rc;
     printf("wrote %s (%.1f KiB: %d figure%s, %d left out; explorer: %d run%s with maps", o.output, res.bytes / 1024.0,
            res.figures, res.figures == 1 ? "" : "s", res.figures_left_out, res.explorer_runs,
            res.explorer_runs == 1 ? "" : "s");
