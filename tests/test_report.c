@@ -215,6 +215,13 @@ static void test_full_page(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "<tr><th>model_path</th><td>models/gated</td></tr>"));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "<code>sinkscope report "));
     check_explorer_data(html);
+    /* the script and style are report/page.js and page.css byte for byte */
+    const char *assets[] = {"report/page.js", "report/page.css"};
+    for (int i = 0; i < 2; i++) {
+        char *a = test_read_file(assets[i], &n);
+        CU_ASSERT(a && n > 1000 && strstr(html, a));
+        free(a);
+    }
     free(html);
     CU_ASSERT_EQUAL(dir_entries(d), 1);
 }
