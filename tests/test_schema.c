@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../runfile/schema.h"
+#include "test_tokenizer_util.h"
 #include "test_util.h"
 
 #define DOC "docs/SCHEMA.md"
@@ -180,12 +181,19 @@ static void test_written_file_matches_schema(void)
 {
     const char *dir = test_tmpdir("schema");
     CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-    char out[600];
+    /* the smallest gated checkpoint (3 layers, vocab 320) with a byte-level tokenizer beside it */
+    const char *tok = tok_hand("schema-tok", "{\"ab\": 256, \"cd\": 257}", "[\"a b\", \"c d\"]", NULL, NULL, NULL,
+                               NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    char out[600], cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/m && cp tests/fixtures/gated_headwise/config.json "
+             "tests/fixtures/gated_headwise/model.safetensors %s/tokenizer.json %s/m/", dir, tok, dir);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/m", dir);
     snprintf(out, sizeof out, "%s/all.h5", dir);
     char err[2048];
-    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, err, sizeof err, "run", "-m", "demo/models/gated_elementwise", "-p",
-                                   "Sparse gating mitigates the sink.", "--dump", "attention,gates,hidden,logits",
-                                   "-o", out, "--quiet", NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, err, sizeof err, "run", "-m", cmd, "-p", "abcd sinks", "--dump",
+                                   "attention,gates,hidden,logits", "-o", out, "--quiet", NULL), 0);
     hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     CU_ASSERT_FATAL(f >= 0);
     struct visit v = {{0}, 0, 0};
