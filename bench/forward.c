@@ -5,7 +5,10 @@
  * the lm_head; where a layer's time goes, stage by stage; the projections' GFLOP/s
  * against sgemm alone on the same shapes and weights in the same run (the weights
  * stay in their stored dtype in the forward, so this ratio is what the per-slice
- * conversion costs); peak RSS against the checkpoint's bytes + 0.6 GB. */
+ * conversion costs); peak RSS against the checkpoint's bytes + 0.6 GB (taken before
+ * the sgemm reference); and, for checkpoints under 1 B parameters, forwards over
+ * float32 copies of the weights (the previous build's arithmetic) against forwards
+ * over the stored weights, alternating in this process. */
 #include <cblas.h>
 #include <dirent.h>
 #include <math.h>
@@ -107,6 +110,64 @@ static double median(const double *x, int n)
     double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
     free(c);
     return m;
+}
+
+/* w as an in-memory float32 view (freed by the caller) */
+static struct weight weight_copy(const struct weight *w)
+{
+    float *p = malloc((size_t)w->rows * w->cols * sizeof *p);
+    if (!p)
+        die("out of memory");
+    weight_rows_f32(w, 0, w->rows, p);
+    return weight_f32(p, w->rows, w->cols);
+}
+
+/* The previous build's arithmetic in this process: every matrix of m as float32
+ * arrays (as model_load made them before weights stayed mapped); the forward then
+ * runs sgemm on them directly, with no per-slice conversion. */
+static struct model model_f32_copy(const struct model *m)
+{
+    struct model c = *m;
+    c.w.layers = malloc(m->cfg.n_layers * sizeof *c.w.layers);
+    c.w.embed = weight_copy(&m->w.embed);
+    c.w.lm_head = m->cfg.tied ? c.w.embed : weight_copy(&m->w.lm_head);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        struct layer_weights *d = &c.w.layers[l];
+        *d = m->w.layers[l];
+        struct weight *ws[] = {&d->wq, &d->wk, &d->wv, &d->wo, &d->w_gate, &d->w_up, &d->w_down};
+        for (int i = 0; i < 7; i++)
+            *ws[i] = weight_copy(ws[i]);
+    }
+    return c;
+}
+
+/* Alternating forwards (body only) over the f32 copy and the stored weights: what
+ * the per-slice conversion costs, measured where both see the same machine. */
+static void ab_conversion(const struct model *m, struct run_state *rs, const int32_t *tok, int T,
+                          const struct forward_opts *fo)
+{
+    struct model c = model_f32_copy(m);
+    struct ss_error err = {0};
+    double best[2] = {1e30, 1e30};
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 2; k++) {
+            double t = now();
+            if (model_forward(k ? m : &c, rs, tok, T, NULL, fo, &err))
+                die(err.msg);
+            best[k] = fmin(best[k], now() - t);
+        }
+    printf("same process, alternating, best of 3: forward over float32 copies %.2f s, over stored %s weights %.2f s "
+           "-> stored/float32 time %.3f\n", best[0], m->cfg.dtype, best[1], best[1] / best[0]);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        struct layer_weights *d = &c.w.layers[l];
+        const struct weight *ws[] = {&d->wq, &d->wk, &d->wv, &d->wo, &d->w_gate, &d->w_up, &d->w_down};
+        for (int i = 0; i < 7; i++)
+            free((void *)ws[i]->data);
+    }
+    free((void *)c.w.embed.data);
+    if (!m->cfg.tied)
+        free((void *)c.w.lm_head.data);
+    free(c.w.layers);
 }
 
 /* sgemm alone: out[T, w.rows] = a[T, w.cols] w^T with w as float32, converted
@@ -238,7 +299,10 @@ int main(int argc, char **argv)
            "%.3f s\n", 100 * g_body / g_sgemm, fmin(median(layer1, L), median(sc.layer, L)), median(ts, L));
     printf("peak RSS %.0f MB vs checkpoint %.0f MB + 0.6 GB = %.0f MB: %s\n", rss, ckpt, limit,
            rss <= limit ? "ok" : "OVER");
-    free(ts), free(a), free(out), free(buf), free(tok), free(sc.layer), free(layer1);
+    free(ts), free(a), free(out), free(buf);
+    if (m.n_params * 4.0 < 4e9) /* the float32 copy must fit beside the map */
+        ab_conversion(&m, rs, tok, T, &fo);
+    free(tok), free(sc.layer), free(layer1);
     run_state_free(rs);
     model_free(&m);
     return 0;

@@ -183,6 +183,9 @@ static enum ss_status weights_place(struct model *m, const struct st_set *set, c
         return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", m->dir);
     }
     weight_guard_install();
+    for (int i = 0; i < ns; i++) /* the small tensors of a cold checkpoint: one burst of reads, not 2L+1 waits */
+        if (specs[i].slot)
+            st_prefetch(set, ts[i]);
     float *p = m->arena;
     for (int i = 0; i < ns; i++) {
         const struct st_tensor *t = ts[i];

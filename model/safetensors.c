@@ -489,6 +489,15 @@ size_t st_convert_f32(enum st_dtype dt, const void *src, size_t n, float *dst)
     return bad;
 }
 
+void st_prefetch(const struct st_set *s, const struct st_tensor *t)
+{
+    const struct st_file *f = &s->files[t->file];
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t a = f->data_off + t->begin, lo = a / pg * pg, hi = f->data_off + t->end;
+    if (hi > lo)
+        madvise(f->map + lo, hi - lo, MADV_WILLNEED);
+}
+
 void st_read_raw(const struct st_set *s, const struct st_tensor *t, void *dst)
 {
     const struct st_file *f = &s->files[t->file];

@@ -70,6 +70,9 @@ enum ss_status st_read_f32(const struct st_set *s, const struct st_tensor *t, fl
 /* dst[n] = src[n] (F32, BF16 or F16, little-endian, any alignment) as float32,
  * exactly; returns how many of the values are NaN/Inf. */
 size_t st_convert_f32(enum st_dtype dt, const void *src, size_t n, float *dst);
+/* Ask the kernel to read t's pages ahead (asynchronously): reads of many small
+ * tensors of a cold file then overlap instead of waiting one by one. */
+void st_prefetch(const struct st_set *s, const struct st_tensor *t);
 /* Copy the raw bytes of t (any dtype) into dst[t->end - t->begin]. */
 void st_read_raw(const struct st_set *s, const struct st_tensor *t, void *dst);
 
