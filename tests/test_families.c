@@ -149,6 +149,24 @@ static void test_presets(void)
     }
 }
 
+/* Learned positions bound the sequence: one line naming the limit, no read past the table. */
+static void test_learned_positions(void)
+{
+    struct model m;
+    struct ss_error e = {0};
+    CU_ASSERT_EQUAL_FATAL(model_load(&m, "tests/fixtures/gpt2_hub", &e), SS_OK);
+    int32_t tok[33] = {0};
+    struct run_state *rs;
+    struct forward_opts o = {.threads = 1};
+    CU_ASSERT_EQUAL_FATAL(run_state_new(&rs, &m.cfg, 33, &o, &e), SS_OK);
+    CU_ASSERT_EQUAL(model_forward(&m, rs, tok, 32, NULL, &o, &e), SS_OK);
+    CU_ASSERT_EQUAL(model_forward(&m, rs, tok, 33, NULL, &o, &e), SS_ERR_INPUT);
+    printf("  33 tokens on 32 learned positions: %s\n", e.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "32 learned positions"));
+    run_state_free(rs);
+    model_free(&m);
+}
+
 SS_SUITE(families)
 {
     CU_pSuite s = CU_add_suite("families", NULL, NULL);
@@ -156,4 +174,5 @@ SS_SUITE(families)
     CU_add_test(s, "the Hub's and transformers 5's config spellings agree", test_spellings);
     CU_add_test(s, "a missing or contradictory field names the file and the field", test_bad_configs);
     CU_add_test(s, "presets have the real models' parameter counts", test_presets);
+    CU_add_test(s, "learned positions bound the sequence length", test_learned_positions);
 }
