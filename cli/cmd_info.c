@@ -35,6 +35,32 @@ static void rope_line(const struct rope_config *r, int max_pos)
     printf("\n");
 }
 
+/* model_type, the family (model/arch.h), its blocks as this config sets them, what it refuses */
+static void family_lines(const struct model_config *c)
+{
+    char blocks[512];
+    arch_describe(c, blocks, sizeof blocks);
+    printf("model_type     %s\n", c->model_type);
+    printf("family         %s\n", c->arch->summary);
+    printf("blocks         %s\n", blocks);
+    printf("refused        %s\n", c->arch->refuses);
+}
+
+/* RoPE (global and local) and the layers with a sliding window */
+static void position_lines(const struct model_config *c)
+{
+    if (c->v.pos == POS_ROPE)
+        rope_line(&c->rope, c->max_pos);
+    if (c->v.local_rope)
+        printf("rope (local)   theta %g on sliding layers\n", c->v.rope_local.theta);
+    if (c->window) {
+        int ns = 0;
+        for (int l = 0; l < c->n_layers; l++)
+            ns += c->v.layer_sliding[l];
+        printf("sliding layers %d of %d, window %d\n", ns, c->n_layers, c->window);
+    }
+}
+
 /* "512.0 MB" below a gigabyte, "6.89 GB" above */
 static const char *bytes_str(char *b, size_t n, double x)
 {
@@ -95,28 +121,14 @@ int cmd_info(int argc, char **argv)
 
     int G = cfg.n_heads / cfg.n_kv_heads, D = cfg.head_dim, P = model_config_q_group_rows(&cfg);
     printf("checkpoint     %s (%d safetensors file%s)\n", dir, n_files, n_files == 1 ? "" : "s");
-    char blocks[512];
-    arch_describe(&cfg, blocks, sizeof blocks);
-    printf("model_type     %s\n", cfg.model_type);
-    printf("family         %s\n", cfg.arch->summary);
-    printf("blocks         %s\n", blocks);
-    printf("refused        %s\n", cfg.arch->refuses);
+    family_lines(&cfg);
     printf("layers         %d\n", cfg.n_layers);
     printf("hidden         %d\n", cfg.hidden);
     printf("heads          %d query, %d key/value (GQA group G = %d), head_dim %d\n", cfg.n_heads, cfg.n_kv_heads, G, D);
     printf("ffn            %d (%s)\n", cfg.ffn, cfg.v.ffn_plain ? "plain MLP" : "gated MLP");
     printf("vocab          %d\n", cfg.vocab);
     printf("max_positions  %d\n", cfg.max_pos);
-    if (cfg.v.pos == POS_ROPE)
-        rope_line(&cfg.rope, cfg.max_pos);
-    if (cfg.v.local_rope)
-        printf("rope (local)   theta %g on sliding layers\n", cfg.v.rope_local.theta);
-    if (cfg.window) {
-        int ns = 0;
-        for (int l = 0; l < cfg.n_layers; l++)
-            ns += cfg.v.layer_sliding[l];
-        printf("sliding layers %d of %d, window %d\n", ns, cfg.n_layers, cfg.window);
-    }
+    position_lines(&cfg);
     printf("norm_eps       %g\n", cfg.rms_eps);
     printf("qk_norm        %s\n", cfg.qk_norm ? "yes (q_norm/k_norm on head_dim, queries only)" : "no");
     printf("biases         q/k/v %s, o_proj %s\n", cfg.qkv_bias ? "yes" : "no", cfg.o_bias ? "yes" : "no");

@@ -96,9 +96,6 @@ static int parse_gemma3(struct model_config *c, struct cfg_reader *r)
             return cfg_fail(r, "rope_local_base_freq", "must be greater than 1");
         c->v.rope_local = (struct rope_config){.type = ROPE_TYPE_DEFAULT, .theta = local};
     }
-    int qk_norm;
-    if (cfg_bool(r, NULL, "use_qk_norm", 1, &qk_norm))
-        return -1;
     c->qk_norm = 1;
     c->v.local_rope = 1;
     return 0;

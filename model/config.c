@@ -202,6 +202,25 @@ static int read_factors(struct cfg_reader *r, json_t *src, const char *k, float 
     return 0;
 }
 
+/* phi3's longrope: original_max_position_embeddings in the rope object (v5) or at
+ * the top level; factor absent = max_position_embeddings / original. */
+static int rope_longrope(struct cfg_reader *r, json_t *src, const struct model_config *c, struct rope_config *rp)
+{
+    double f, of;
+    rp->type = ROPE_TYPE_LONGROPE;
+    if (cfg_num(r, NULL, "original_max_position_embeddings", 0, 0, &of) ||
+        cfg_num(r, src, "original_max_position_embeddings", 0, of, &of) || cfg_num(r, src, "factor", 0, 0, &f) ||
+        cfg_num(r, src, "attention_factor", 0, 0, &rp->attention_factor) ||
+        read_factors(r, src, "short_factor", rp->short_factor, &rp->n_factors) ||
+        read_factors(r, src, "long_factor", rp->long_factor, &rp->n_factors))
+        return -1;
+    rp->original_max_pos = (int)of;
+    if (rp->original_max_pos <= 1)
+        return cfg_fail(r, "original_max_position_embeddings", "is missing or not above 1 (longrope needs it)");
+    rp->factor = f > 0 ? f : (double)c->max_pos / rp->original_max_pos;
+    return 0;
+}
+
 int cfg_rope(struct cfg_reader *r, json_t *src, const char *sname, const char *theta_key, double theta_def,
              const struct model_config *c, struct rope_config *rp, double *partial)
 {
@@ -262,18 +281,8 @@ int cfg_rope(struct cfg_reader *r, json_t *src, const char *sname, const char *t
         if (!rp->beta_slow)
             rp->beta_slow = 1;
     } else if (!strcmp(type, "longrope")) {
-        /* phi3: original_max_position_embeddings in the rope object (v5) or top level */
-        rp->type = ROPE_TYPE_LONGROPE;
-        if (cfg_num(r, NULL, "original_max_position_embeddings", 0, 0, &of) ||
-            cfg_num(r, src, "original_max_position_embeddings", 0, of, &of) || cfg_num(r, src, "factor", 0, 0, &f) ||
-            cfg_num(r, src, "attention_factor", 0, 0, &rp->attention_factor) ||
-            read_factors(r, src, "short_factor", rp->short_factor, &rp->n_factors) ||
-            read_factors(r, src, "long_factor", rp->long_factor, &rp->n_factors))
+        if (rope_longrope(r, src, c, rp))
             return -1;
-        rp->original_max_pos = (int)of;
-        if (rp->original_max_pos <= 1)
-            return cfg_fail(r, "original_max_position_embeddings", "is missing or not above 1 (longrope needs it)");
-        rp->factor = f > 0 ? f : (double)c->max_pos / rp->original_max_pos;
     } else {
         char what[160];
         snprintf(what, sizeof what, "has rope type '%.40s' (supported: default, linear, llama3, yarn, longrope)", type);

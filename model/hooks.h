@@ -7,7 +7,8 @@
  *
  * Shapes per event (T = sequence length, D = head_dim, G = gate_dim):
  *   point        layer   shape                      notes
- *   attn_norm    l       [T, hidden]                normed layer input (feeds q/k/v and the gate)
+ *   attn_norm    l       [T, hidden]                attention's input: the normed layer input (the
+ *                                                   residual itself for post-LN OPT and OLMo 2)
  *   q            l       [T, n_heads, D]            after QK-norm and RoPE
  *   k            l       [T, n_kv, D]               after QK-norm and RoPE
  *   v            l       [T, n_kv, D]
@@ -19,12 +20,18 @@
  *   attn_probs   l       [nq, nk] tile              softmax of the above; masked entries are 0
  *   attn_out     l       [T, n_heads, D]            attention output (SDPA) before the gate
  *   attn_gated   l       [T, n_heads, D]            attn_out * gate (== attn_out when ungated)
- *   o_proj       l       [T, hidden]                after o_proj ("attention output" stream)
+ *   o_proj       l       [T, hidden]                what attention adds to the residual: o_proj output,
+ *                                                   after the family's post-attention norm if any
  *   resid_mid    l       [T, hidden]                residual after attention
- *   ffn_norm     l       [T, hidden]                post_attention_layernorm output
- *   ffn_out      l       [T, hidden]                SwiGLU output after down_proj
+ *   ffn_norm     l       [T, hidden]                the FFN's input (its norm's output; the layer input
+ *                                                   under a parallel residual, the residual itself
+ *                                                   for post-LN OPT and OLMo 2)
+ *   ffn_out      l       [T, hidden]                what the FFN adds: down_proj output (after the
+ *                                                   family's post-FFN norm if any)
  *   resid_post   l       [T, hidden]                residual leaving the layer
- *   final_norm   -1      [T, hidden]                model.norm output
+ *   final_norm   -1      [T, hidden]                the final norm's output (the residual when the
+ *                                                   family has none: OPT 350m)
+ * docs/SCHEMA.md ("Model families") states what the streams mean per family.
  *   logits       -1      [n, vocab] tile            positions p0..p0+n
  * Within a layer the points fire in the order of this table (= enum hook_point).
  * In particular gate fires before attention, so a subscriber holds the layer's

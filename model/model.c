@@ -224,6 +224,59 @@ static enum ss_status weights_place(struct model *m, const struct st_set *set, c
     return SS_OK;
 }
 
+/* What the files say about the layout: the prefix the Hub's older files leave out
+ * (GPT-2: "transformer."; returned, or NULL), tying (no output head stored) and the
+ * per-layer entries of the family's table. */
+static const char *layout_detect(struct model_config *c, const struct st_set *set, int *per_layer)
+{
+    const struct arch *a = c->arch;
+    const char *strip = NULL;
+    char nm[128];
+    spec_name(nm, sizeof nm, a->tensors[0].name, 0, a->optional_prefix);
+    if (a->optional_prefix && !st_find(set, a->tensors[0].name) && st_find(set, nm))
+        strip = a->optional_prefix;
+    c->tied = 1;
+    *per_layer = 0;
+    for (int i = 0; i < a->n_tensors; i++) {
+        if (a->tensors[i].role == TR_LM_HEAD) {
+            spec_name(nm, sizeof nm, a->tensors[i].name, 0, strip);
+            c->tied = st_find(set, nm) == NULL && !(a->tensors[i].alt && st_find(set, a->tensors[i].alt));
+        }
+        *per_layer += a->tensors[i].role >= TR_LAYER_FIRST;
+    }
+    return strip;
+}
+
+/* The stored tensor of spec p, its shape and dtype checked; NULL with err set. */
+static const struct st_tensor *spec_check(const struct st_set *set, const struct spec *p, const char *dir,
+                                          struct ss_error *err)
+{
+    const struct st_tensor *t = st_find(set, p->name);
+    if (!t && p->alt)
+        t = st_find(set, p->alt);
+    char a[96], b[96];
+    if (!t) {
+        ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is missing (config.json implies it)", dir, p->name);
+        return NULL;
+    }
+    int same = t->ndim == p->ndim;
+    for (int d = 0; same && d < t->ndim; d++)
+        same = t->shape[d] == p->shape[d];
+    if (!same) {
+        shape_str(a, sizeof a, t->ndim, t->shape);
+        shape_str(b, sizeof b, p->ndim, p->shape);
+        ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' has shape %s but config.json implies %s", st_path(set, t), t->name,
+                a, b);
+        return NULL;
+    }
+    if (t->dtype != ST_DTYPE_F32 && t->dtype != ST_DTYPE_BF16 && t->dtype != ST_DTYPE_F16) {
+        ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': unsupported dtype %s (F32, BF16 and F16 are)", st_path(set, t),
+                t->name, t->dtype_name);
+        return NULL;
+    }
+    return t;
+}
+
 enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -237,21 +290,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
         return st;
     struct model_config *c = &m->cfg;
     const struct arch *a = c->arch;
-    /* the Hub's older layouts leave the family's prefix out (GPT-2: "transformer.") */
-    const char *strip = NULL;
-    char nm[128];
-    spec_name(nm, sizeof nm, a->tensors[0].name, 0, a->optional_prefix);
-    if (a->optional_prefix && !st_find(&set, a->tensors[0].name) && st_find(&set, nm))
-        strip = a->optional_prefix;
-    c->tied = 1;
-    int per_layer = 0;
-    for (int i = 0; i < a->n_tensors; i++) {
-        if (a->tensors[i].role == TR_LM_HEAD) {
-            spec_name(nm, sizeof nm, a->tensors[i].name, 0, strip);
-            c->tied = st_find(&set, nm) == NULL && !(a->tensors[i].alt && st_find(&set, a->tensors[i].alt));
-        }
-        per_layer += a->tensors[i].role >= TR_LAYER_FIRST;
-    }
+    int per_layer;
+    const char *strip = layout_detect(c, &set, &per_layer);
     struct spec *specs = NULL;
     /* A config promising more layers than the files can hold fails here, before
      * tables sized by n_layers are allocated (every family has >= 4 tensors a layer). */
@@ -281,27 +321,9 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
         goto out;
     }
     for (int i = 0; i < ns && !st; i++) {
-        const struct st_tensor *t = st_find(&set, specs[i].name);
-        if (!t && specs[i].alt)
-            t = st_find(&set, specs[i].alt);
-        char a[96], b[96];
+        const struct st_tensor *t = spec_check(&set, &specs[i], dir, err);
         if (!t) {
-            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is missing (config.json implies it)", dir, specs[i].name);
-            break;
-        }
-        int same = t->ndim == specs[i].ndim;
-        for (int d = 0; same && d < t->ndim; d++)
-            same = t->shape[d] == specs[i].shape[d];
-        if (!same) {
-            shape_str(a, sizeof a, t->ndim, t->shape);
-            shape_str(b, sizeof b, specs[i].ndim, specs[i].shape);
-            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' has shape %s but config.json implies %s", st_path(&set, t),
-                         t->name, a, b);
-            break;
-        }
-        if (t->dtype != ST_DTYPE_F32 && t->dtype != ST_DTYPE_BF16 && t->dtype != ST_DTYPE_F16) {
-            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': unsupported dtype %s (F32, BF16 and F16 are)",
-                         st_path(&set, t), t->name, t->dtype_name);
+            st = SS_ERR_INPUT;
             break;
         }
         ts[i] = t;

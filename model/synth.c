@@ -22,6 +22,35 @@
 
 static char *synth_config_json(const struct model_config *c);
 
+/* The presets of the further families (model/arch.h); 0 when p is none of them. */
+static int family_preset(struct model_config *c, const char *p)
+{
+    if (!strcmp(p, "gpt2")) { /* openai-community/gpt2 */
+        strcpy(c->model_type, "gpt2");
+        c->n_layers = 12, c->hidden = 768, c->n_heads = 12, c->ffn = 3072, c->vocab = 50257, c->max_pos = 1024;
+        c->rms_eps = 1e-5f, c->bos_token_id = c->eos_token_id = 50256;
+    } else if (!strcmp(p, "pythia-1b")) { /* EleutherAI/pythia-1b: head 256, rotary on 64 dims, parallel */
+        strcpy(c->model_type, "gpt_neox");
+        c->n_layers = 16, c->hidden = 2048, c->n_heads = 8, c->ffn = 8192, c->vocab = 50304, c->max_pos = 2048;
+        c->head_dim = 256, c->v.rope_dim = 64, c->rope.theta = 10000, c->rms_eps = 1e-5f, c->tied = 0;
+        c->v.residual = RESID_PARALLEL, c->bos_token_id = c->eos_token_id = 0;
+    } else if (!strcmp(p, "gemma-2-2b")) { /* google/gemma-2-2b */
+        strcpy(c->model_type, "gemma2");
+        c->n_layers = 26, c->hidden = 2304, c->n_heads = 8, c->n_kv_heads = 4, c->head_dim = 256, c->ffn = 9216;
+        c->vocab = 256000, c->max_pos = 8192, c->rope.theta = 10000, c->window = 4096;
+        c->v.attn_scale = 0.0625f, c->v.attn_softcap = 50, c->v.final_softcap = 30;
+        for (int l = 0; l < c->n_layers; l++)
+            c->v.layer_sliding[l] = l % 2 == 0;
+        c->bos_token_id = 2, c->eos_token_id = 1;
+    } else if (!strcmp(p, "olmo-2-1b")) { /* allenai/OLMo-2-0425-1B */
+        strcpy(c->model_type, "olmo2");
+        c->n_layers = 16, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 16, c->head_dim = 128, c->ffn = 8192;
+        c->vocab = 100352, c->max_pos = 4096, c->rope.theta = 500000, c->tied = 0, c->eos_token_id = 100257;
+    } else
+        return 0;
+    return 1;
+}
+
 enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, struct ss_error *err)
 {
     memset(c, 0, sizeof *c);
@@ -61,28 +90,7 @@ enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, 
         c->n_layers = 28, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 8, c->head_dim = 128, c->ffn = 6144;
         c->vocab = 152064, c->max_pos = 32768, c->qk_norm = 1;
         gate = GATE_KIND_HEADWISE;
-    } else if (!strcmp(p, "gpt2")) { /* openai-community/gpt2 */
-        strcpy(c->model_type, "gpt2");
-        c->n_layers = 12, c->hidden = 768, c->n_heads = 12, c->ffn = 3072, c->vocab = 50257, c->max_pos = 1024;
-        c->rms_eps = 1e-5f, c->bos_token_id = c->eos_token_id = 50256;
-    } else if (!strcmp(p, "pythia-1b")) { /* EleutherAI/pythia-1b: head 256, rotary on 64 dims, parallel */
-        strcpy(c->model_type, "gpt_neox");
-        c->n_layers = 16, c->hidden = 2048, c->n_heads = 8, c->ffn = 8192, c->vocab = 50304, c->max_pos = 2048;
-        c->head_dim = 256, c->v.rope_dim = 64, c->rope.theta = 10000, c->rms_eps = 1e-5f, c->tied = 0;
-        c->v.residual = RESID_PARALLEL, c->bos_token_id = c->eos_token_id = 0;
-    } else if (!strcmp(p, "gemma-2-2b")) { /* google/gemma-2-2b */
-        strcpy(c->model_type, "gemma2");
-        c->n_layers = 26, c->hidden = 2304, c->n_heads = 8, c->n_kv_heads = 4, c->head_dim = 256, c->ffn = 9216;
-        c->vocab = 256000, c->max_pos = 8192, c->rope.theta = 10000, c->window = 4096;
-        c->v.attn_scale = 0.0625f, c->v.attn_softcap = 50, c->v.final_softcap = 30;
-        for (int l = 0; l < c->n_layers; l++)
-            c->v.layer_sliding[l] = l % 2 == 0;
-        c->bos_token_id = 2, c->eos_token_id = 1;
-    } else if (!strcmp(p, "olmo-2-1b")) { /* allenai/OLMo-2-0425-1B */
-        strcpy(c->model_type, "olmo2");
-        c->n_layers = 16, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 16, c->head_dim = 128, c->ffn = 8192;
-        c->vocab = 100352, c->max_pos = 4096, c->rope.theta = 500000, c->tied = 0, c->eos_token_id = 100257;
-    } else {
+    } else if (!family_preset(c, p)) {
         return ss_fail(err, SS_ERR_INPUT, "unknown preset '%.40s' (%s)", p, SYNTH_PRESETS);
     }
     if (o->gate > GATE_KIND_NONE && strcmp(c->model_type, "qwen3"))
