@@ -58,7 +58,9 @@ enum ss_status outfile_check(const char *dest, int force, struct ss_error *err)
     char dir[PATH_MAX];
     dir_of(dest, dir, sizeof dir);
     if (stat(dir, &st) != 0)
-        return ss_fail(err, SS_ERR_IO, "%s: cannot write: output directory %s: %s", dest, dir, strerror(errno));
+        return errno == ENOENT
+                   ? ss_fail(err, SS_ERR_IO, "%s: cannot write: output directory %s does not exist", dest, dir)
+                   : ss_fail(err, SS_ERR_IO, "%s: cannot write: output directory %s: %s", dest, dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return ss_fail(err, SS_ERR_IO, "%s: output directory %s is not a directory", dest, dir);
     if (access(dir, W_OK | X_OK) != 0)

@@ -3,6 +3,7 @@
  * writing one new name at once cannot both succeed; SIGTERM during plot leaves no
  * $TMPDIR/sinkscope-plot-*; SIGINT during one long sequence is honoured within a second. */
 #include <CUnit/CUnit.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,36 @@ static void test_resume_changed_weights(void)
     CU_ASSERT_EQUAL(access(out, F_OK), -1);
 }
 
+/* A run file held open for writing by another process (HDF5 file lock): summary names
+ * that, not "corrupt HDF5 file". */
+static void test_locked_run_file(void)
+{
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
+    const char *dir = test_tmpdir("fault-locked");
+    char run[600], errp[600], ready[700];
+    snprintf(errp, sizeof errp, "%s/../fault-locked.err", dir);
+    small_run(dir, run, sizeof run, errp);
+    snprintf(ready, sizeof ready, "%s/ready", dir);
+    fflush(stdout);
+    pid_t w = fork();
+    if (w == 0) { /* the other writer: holds the file open read-write until killed */
+        hid_t f = H5Fopen(run, H5F_ACC_RDWR, H5P_DEFAULT);
+        FILE *r = fopen(ready, "w");
+        if (r)
+            fclose(r);
+        if (f >= 0)
+            pause();
+        _exit(1);
+    }
+    for (int i = 0; i < 500 && access(ready, F_OK) != 0; i++)
+        fault_sleep_ms(10);
+    const char *argv[] = {"summary", run, NULL};
+    int rc = fault_reap(fault_spawn(errp, 0, argv));
+    kill(w, SIGKILL);
+    fault_reap(w);
+    fault_expect_failure("summary of a file open for writing", rc, 2, errp, "another process");
+}
+
 SS_SUITE(faults_out)
 {
     CU_pSuite s = CU_add_suite("faults_out", NULL, NULL);
@@ -194,4 +225,5 @@ SS_SUITE(faults_out)
     CU_add_test(s, "SIGTERM during plot leaves no $TMPDIR/sinkscope-plot-*", test_sigterm_during_plot);
     CU_add_test(s, "SIGINT during one long sequence honoured within a second", test_sigint_long_sequence);
     CU_add_test(s, "--resume refuses records made with other weights at the same path", test_resume_changed_weights);
+    CU_add_test(s, "a run file open for writing elsewhere is named as such", test_locked_run_file);
 }
