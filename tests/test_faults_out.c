@@ -217,6 +217,33 @@ static void test_locked_run_file(void)
     fault_expect_failure("summary of a file open for writing", rc, 2, errp, "another process");
 }
 
+/* Paths up to PATH_MAX work (no ~500-byte buffers): a checkpoint with its tokenizer, a run and
+ * a summary 3 KB deep; a message about a missing file there still says what is wrong. */
+static void test_long_paths(void)
+{
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
+    const char *dir = test_tmpdir("fault-long-path");
+    static char deep[4096], model[4200], run[4200], missing[4200], cmd[8600], errp[600];
+    snprintf(errp, sizeof errp, "%s/../fault-long-path.err", dir);
+    size_t o = (size_t)snprintf(deep, sizeof deep, "%s", dir);
+    for (int i = 0; i < 14; i++) {
+        o += (size_t)snprintf(deep + o, sizeof deep - o, "/%0200d", i);
+        CU_ASSERT_EQUAL_FATAL(mkdir(deep, 0755), 0);
+    }
+    snprintf(model, sizeof model, "%s/m", deep);
+    snprintf(run, sizeof run, "%s/r.h5", deep);
+    snprintf(missing, sizeof missing, "%s/missing.h5", deep);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", fault_model, model);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    const char *rargv[] = {"run", "-m", model, "-p", "hello", "-o", run, "-t", "1", "--quiet", NULL};
+    CU_ASSERT_EQUAL(fault_reap(fault_spawn(errp, 0, rargv)), 0);
+    const char *sargv[] = {"summary", run, NULL};
+    CU_ASSERT_EQUAL(fault_reap(fault_spawn(errp, 0, sargv)), 0);
+    const char *margv[] = {"summary", missing, NULL};
+    int rc = fault_reap(fault_spawn(errp, 0, margv));
+    fault_expect_failure("summary of a missing file 3 KB deep", rc, 2, errp, "missing.h5: cannot open");
+}
+
 SS_SUITE(faults_out)
 {
     CU_pSuite s = CU_add_suite("faults_out", NULL, NULL);
@@ -226,4 +253,5 @@ SS_SUITE(faults_out)
     CU_add_test(s, "SIGINT during one long sequence honoured within a second", test_sigint_long_sequence);
     CU_add_test(s, "--resume refuses records made with other weights at the same path", test_resume_changed_weights);
     CU_add_test(s, "a run file open for writing elsewhere is named as such", test_locked_run_file);
+    CU_add_test(s, "paths up to PATH_MAX; a long path in a message keeps the problem", test_long_paths);
 }
