@@ -38,6 +38,7 @@ struct check {
     double limit, value;
     enum cell_kind kind;
     int exceeded;
+    int nan;           /* a checked value is NaN: the audit fails (a comparison with NaN is false) */
     char where[256];   /* layers over the limit, or the layer of the value */
 };
 
@@ -46,10 +47,13 @@ struct ranked {
     double v;
 };
 
+/* Worst first; NaN counts as the worst (and keeps the order total for qsort). */
 static int by_value_desc(const void *a, const void *b)
 {
     const struct ranked *x = a, *y = b;
-    if (x->v != y->v)
+    if (isnan(x->v) != isnan(y->v))
+        return isnan(x->v) ? -1 : 1;
+    if (!isnan(x->v) && x->v != y->v)
         return x->v < y->v ? 1 : -1;
     if (x->layer != y->layer)
         return x->layer - y->layer;
@@ -86,6 +90,28 @@ static double layer_act(const struct analyze_run *r, int l)
     return r->act_max[l * ANALYZE_STREAMS + ANALYZE_STREAM_RESID];
 }
 
+/* One checked value v (of layer l, or -1 for a run-wide value): NaN fails the check and
+ * is named; otherwise over the limit fails it. The check's value is the max, NaN winning. */
+static void check_value(struct check *c, double v, int l)
+{
+    if (isnan(v)) {
+        if (!c->nan)
+            c->where[0] = 0;
+        c->nan = c->exceeded = 1;
+        c->value = NAN;
+        if (l >= 0)
+            append_layer(c->where, sizeof c->where, l);
+        return;
+    }
+    if (!isnan(c->value))
+        c->value = fmax(c->value, v);
+    if (v > c->limit) {
+        c->exceeded = 1;
+        if (l >= 0 && !c->nan)
+            append_layer(c->where, sizeof c->where, l);
+    }
+}
+
 static json_t *audit_json(const struct analyze_run *r, const char *mask, const struct check *ck, int nck,
                           int exceeded, const struct ranked *heads, int nh, const struct ranked *acts, int na,
                           int all_layers)
@@ -108,6 +134,7 @@ static json_t *audit_json(const struct analyze_run *r, const char *mask, const s
         json_object_set_new(x, "limit", json_num(c->limit));
         json_object_set_new(x, "value", json_num(c->value));
         json_object_set_new(x, "exceeded", json_boolean(c->exceeded));
+        json_object_set_new(x, "nan", json_boolean(c->nan));
         json_array_append_new(lims, x);
     }
     json_object_set_new(o, "limits", lims);
@@ -170,40 +197,38 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
     if (!isnan(lim->max_first_token_share)) {
         struct check *c = &ck[nck++];
         *c = (struct check){"max-first-token-share", "max_first_token_share", lim->max_first_token_share, -INFINITY,
-                            CELL_KIND_PROB, 0, ""};
+                            CELL_KIND_PROB, 0, 0, ""};
         for (int l = 0; l < L; l++)
-            if (mask[l]) {
-                c->value = fmax(c->value, r->fts_layer[l]);
-                if (r->fts_layer[l] > c->limit) {
-                    c->exceeded = 1;
-                    append_layer(c->where, sizeof c->where, l);
-                }
-            }
+            if (mask[l])
+                check_value(c, r->fts_layer[l], l);
     }
     if (!isnan(lim->max_sink_rate)) {
         struct check *c = &ck[nck++];
-        *c = (struct check){"max-sink-rate", "max_sink_rate", lim->max_sink_rate, r->sink_rate, CELL_KIND_PROB, 0, ""};
+        *c = (struct check){"max-sink-rate", "max_sink_rate", lim->max_sink_rate, -INFINITY, CELL_KIND_PROB, 0, 0, ""};
+        double v = r->sink_rate;
         if (!all_layers) {
             /* a subset: fraction of its (layer, head) whose alpha_0 (mean over sequences) > sink_epsilon */
             int s = 0;
             for (int l = 0; l < L; l++)
                 if (mask[l])
                     s += r->sink_heads[l];
-            c->value = (double)s / ((double)nchecked * H);
+            v = (double)s / ((double)nchecked * H);
         }
-        c->exceeded = c->value > c->limit;
+        /* a count of heads over epsilon cannot see NaN: the alpha_0 it counts must be numbers */
+        for (int l = 0; l < L; l++)
+            for (int h = 0; mask[l] && h < H; h++)
+                if (isnan(r->alpha0[(size_t)l * H + h])) {
+                    check_value(c, NAN, l);
+                    break;
+                }
+        check_value(c, v, -1);
     }
     if (!isnan(lim->max_activation)) {
         struct check *c = &ck[nck++];
-        *c = (struct check){"max-activation", "max_activation", lim->max_activation, -INFINITY, CELL_KIND_ACT, 0, ""};
+        *c = (struct check){"max-activation", "max_activation", lim->max_activation, -INFINITY, CELL_KIND_ACT, 0, 0, ""};
         for (int l = 0; l < L; l++)
-            if (mask[l]) {
-                c->value = fmax(c->value, layer_act(r, l));
-                if (layer_act(r, l) > c->limit) {
-                    c->exceeded = 1;
-                    append_layer(c->where, sizeof c->where, l);
-                }
-            }
+            if (mask[l])
+                check_value(c, layer_act(r, l), l);
     }
     for (int i = 0; i < nck; i++)
         *exceeded += ck[i].exceeded;
@@ -240,9 +265,17 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
             fprintf(out, ": %s: %d of %d limits exceeded (layers checked: %s)</p>\n", *exceeded ? "FAIL" : "PASS",
                     *exceeded, nck, layers_desc);
         } else {
-            fprintf(out, "%s: %s: %d of %d limits exceeded (layers checked: %s)\n\n", r->path,
+            fprintf(out, "%s: %s: %d of %d limits exceeded (layers checked: %s)\n", r->path,
                     *exceeded ? "FAIL" : "PASS", *exceeded, nck, layers_desc);
         }
+        for (int i = 0; i < nck; i++)
+            if (ck[i].nan)
+                fprintf(out, "%s%s: FAIL: --%s: the checked statistic is NaN%s%s (NaN weights or activations? "
+                        "an audit never passes on NaN)%s\n", f == ANALYZE_FORMAT_HTML ? "<p class=\"verdict fail\">" : "",
+                        f == ANALYZE_FORMAT_HTML ? "" : r->path, ck[i].name, ck[i].where[0] ? " at layers " : "",
+                        ck[i].where, f == ANALYZE_FORMAT_HTML ? "</p>" : "");
+        if (f != ANALYZE_FORMAT_HTML)
+            fprintf(out, "\n");
         struct table t, th, ta;
         table_init(&t, "limits");
         table_col(&t, "limit", "limit", CELL_KIND_TEXT);
@@ -257,7 +290,7 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
             table_text(&t, row, 0, name);
             table_num_kind(&t, row, 1, ck[i].value, ck[i].kind);
             table_num_kind(&t, row, 2, ck[i].limit, ck[i].kind);
-            table_text(&t, row, 3, ck[i].exceeded ? "EXCEEDED" : "ok");
+            table_text(&t, row, 3, ck[i].nan ? "NaN" : ck[i].exceeded ? "EXCEEDED" : "ok");
             table_text(&t, row, 4, ck[i].where[0] ? ck[i].where : "-");
         }
         table_init(&th, "worst heads by first-token share");

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +34,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_CODE_BAD_INPUT;
 }
 
+int cli_option_error(const char *cmd, int c, char **argv)
+{
+    const char *word = optind > 0 ? argv[optind - 1] : "?";
+    if (c == ':')
+        return cli_usage_error(cmd, "option %s needs a value", word);
+    return cli_usage_error(cmd, "unknown option '%s'", word);
+}
+
 struct command {
     const char *name;
     int (*fn)(int, char **);
@@ -59,6 +68,24 @@ static void usage(FILE *f)
     fprintf(f, "\nexit status: 0 ok, 1 audit limit exceeded, 2 bad input, 3 internal error\n");
 }
 
+/* Output on stdout is the product of summary, compare, info, tokenize, audit: a write
+ * that failed (a full disk, /dev/full, a closed pipe) must not exit 0. Checked once
+ * here for every command, after its last printf. */
+static int stdout_checked(const char *cmd, int rc)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0;
+    int e = errno;
+    if (!failed && !ferror(stdout))
+        return rc;
+    clearerr(stdout);
+    if (rc != EXIT_CODE_OK && rc != EXIT_CODE_LIMIT)
+        return rc; /* the command failed and said so already */
+    fprintf(stderr, "sinkscope %s: cannot write to standard output: %s\n", cmd,
+            e ? strerror(e) : "write error");
+    return rc == EXIT_CODE_OK || rc == EXIT_CODE_LIMIT ? EXIT_CODE_BAD_INPUT : rc;
+}
+
 int cli_main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -76,7 +103,7 @@ int cli_main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) {
             optind = 0; /* commands use getopt_long; reset for in-process reuse (tests) */
-            return commands[i].fn(argc - 1, argv + 1);
+            return stdout_checked(commands[i].name, commands[i].fn(argc - 1, argv + 1));
         }
     fprintf(stderr, "sinkscope: unknown command '%s' (see 'sinkscope --help')\n", argv[1]);
     return EXIT_CODE_BAD_INPUT;

@@ -4,6 +4,8 @@
 #ifndef SS_CLI_CLI_H
 #define SS_CLI_CLI_H
 
+#include <signal.h>
+
 #include "../common/error.h"
 
 enum exit_code {
@@ -21,6 +23,14 @@ int cli_report(const struct ss_error *e);
 /* Print "sinkscope <cmd>: <formatted>" on stderr; returns EXIT_CODE_BAD_INPUT. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(enum ss_status s);
+/* The one message for a getopt failure: c == ':' (the optstring starts with ':'):
+ * "option -m needs a value"; else "unknown option '--x'". Commands set opterr = 0. */
+int cli_option_error(const char *cmd, int c, char **argv);
+
+/* SIGINT/SIGTERM set the returned flag instead of killing the process (cli/signals.c);
+ * restore puts the previous handlers back. */
+volatile sig_atomic_t *cli_signals_catch(void);
+void cli_signals_restore(void);
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -48,7 +48,8 @@ int cmd_audit(int argc, char **argv)
     const char *layers = NULL;
     enum analyze_format fmt = ANALYZE_FORMAT_TEXT;
     int c, rc;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
             if ((rc = parse_limit("--max-first-token-share", optarg, &lim.max_first_token_share)))
@@ -68,7 +69,7 @@ int cmd_audit(int argc, char **argv)
                 return cli_usage_error("audit", "unknown format '%s' (text, json)", optarg);
             break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
-        default: return cli_usage_error("audit", "unknown option");
+        default: return cli_option_error("audit", c, argv);
         }
     }
     if (optind >= argc)

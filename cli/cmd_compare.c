@@ -54,7 +54,8 @@ int cmd_compare(int argc, char **argv)
     char *labels_arg = NULL;
     enum analyze_format fmt = ANALYZE_FORMAT_TEXT;
     int c;
-    while ((c = getopt_long(argc, argv, "l:f:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":l:f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l': labels_arg = optarg; break;
         case 'f':
@@ -62,7 +63,7 @@ int cmd_compare(int argc, char **argv)
                 return cli_usage_error("compare", "unknown format '%s' (text, csv, json, markdown, latex)", optarg);
             break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
-        default: return cli_usage_error("compare", "unknown option");
+        default: return cli_option_error("compare", c, argv);
         }
     }
     int n = argc - optind;

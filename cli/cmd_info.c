@@ -1,4 +1,5 @@
 /* cli/cmd_info.c — `sinkscope info`: config, gate layout, dtype, parameters, memory. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,16 +78,20 @@ int cmd_info(int argc, char **argv)
     const char *dir = NULL;
     int ctx = 2048, c;
     char *end;
-    while ((c = getopt_long(argc, argv, "m:c:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': dir = optarg; break;
-        case 'c':
-            ctx = (int)strtol(optarg, &end, 10);
-            if (*end || ctx < 1 || ctx > 10000000)
-                return cli_usage_error("info", "-c must be a positive integer (got '%s')", optarg);
+        case 'c': {
+            errno = 0; /* range-checked as a long before the cast: 4294967297 must not wrap to 1 */
+            long v = strtol(optarg, &end, 10);
+            ctx = errno || end == optarg || *end || v < 1 || v > 10000000 ? -1 : (int)v;
+            if (ctx < 1)
+                return cli_usage_error("info", "-c must be an integer from 1 to 10000000 (got '%s')", optarg);
             break;
+        }
         case 'h': usage(stdout); return EXIT_CODE_OK;
-        default: return cli_usage_error("info", "unknown option");
+        default: return cli_option_error("info", c, argv);
         }
     }
     if (optind < argc)

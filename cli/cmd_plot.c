@@ -36,6 +36,7 @@ static void plot_usage(FILE *f)
             "  --size W,H           figure size: pixels (at %d per inch), or with unit in / cm\n"
             "  --log                log colour scale for maps, log y for line figures\n"
             "  --script-only DIR    write DIR/plot.gp and its data, do not run gnuplot\n"
+            "  --force              overwrite existing regular files (FILE, and FILE.pdf with .tex)\n"
             "\n"
             "environment:\n"
             "  SINKSCOPE_GNUPLOT_TIMEOUT=S  kill gnuplot after S seconds (default 120)\n",
@@ -88,6 +89,7 @@ int cmd_plot(int argc, char **argv)
         {"layers", required_argument, NULL, 'l'},  {"head", required_argument, NULL, 'H'},
         {"seq", required_argument, NULL, 's'},     {"size", required_argument, NULL, 'z'},
         {"log", no_argument, NULL, 'g'},           {"script-only", required_argument, NULL, 'S'},
+        {"force", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     struct plot_options o;
@@ -96,7 +98,7 @@ int cmd_plot(int argc, char **argv)
     int have_labels = 0;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.output = optarg; break;
         case 'L':
@@ -125,9 +127,10 @@ int cmd_plot(int argc, char **argv)
             break;
         case 'g': o.log_scale = 1; break;
         case 'S': o.script_dir = optarg; break;
+        case 'F': o.force = 1; break;
         case 'h': plot_usage(stdout); return EXIT_CODE_OK;
         default:
-            return cli_usage_error("plot", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_option_error("plot", c, argv);
         }
     }
     if (optind >= argc)
@@ -159,7 +162,9 @@ int cmd_plot(int argc, char **argv)
     struct ss_error err;
     ss_error_clear(&err);
     struct plot_result res;
+    o.stop = cli_signals_catch();
     enum ss_status st = plot_render(&o, &res, &err);
+    cli_signals_restore();
     if (st != SS_OK)
         return cli_report(&err);
     if (res.notes[0])

@@ -10,14 +10,6 @@
 #include "cli.h"
 #include "../pipeline/pipeline.h"
 
-static volatile sig_atomic_t run_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    run_stop = 1;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -87,20 +79,8 @@ static int check_args(const struct pipeline_opts *a, int n_inputs, const char *c
 static int run_with_signals(const struct pipeline_opts *a)
 {
     struct ss_error err = {0};
-    struct sigaction sa, old_int, old_term, old_xfsz, ign;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    run_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    memset(&ign, 0, sizeof ign); /* over a file-size limit, write() then fails cleanly instead of killing us */
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGXFSZ, &ign, &old_xfsz);
-    enum ss_status s = pipeline_run(a, &run_stop, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGXFSZ, &old_xfsz, NULL);
+    enum ss_status s = pipeline_run(a, cli_signals_catch(), &err);
+    cli_signals_restore();
     return s ? cli_report(&err) : EXIT_CODE_OK;
 }
 
@@ -172,8 +152,7 @@ int cmd_run(int argc, char **argv)
         case OPT_LOSSY: a.lossy = 1; break;
         case OPT_NO_STATS: a.no_stats = 1; break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
-        case ':': return cli_usage_error("run", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_option_error("run", c, argv);
         }
     }
     if (optind < argc)

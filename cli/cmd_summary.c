@@ -27,7 +27,8 @@ int cmd_summary(int argc, char **argv)
     };
     int per_layer = 0, per_head = 0, c;
     enum analyze_format fmt = ANALYZE_FORMAT_TEXT;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'L': per_layer = 1; break;
         case 'H': per_head = 1; break;
@@ -36,7 +37,7 @@ int cmd_summary(int argc, char **argv)
                 return cli_usage_error("summary", "unknown format '%s' (text, csv, json, markdown, latex)", optarg);
             break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
-        default: return cli_usage_error("summary", "unknown option");
+        default: return cli_option_error("summary", c, argv);
         }
     }
     if (optind >= argc)

@@ -34,7 +34,8 @@ int cmd_synth(int argc, char **argv)
     const char *out = NULL;
     char *end;
     int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'P': so.preset = optarg; break;
@@ -45,8 +46,11 @@ int cmd_synth(int argc, char **argv)
             else return cli_usage_error("synth", "--gate must be none, headwise or elementwise (got '%s')", optarg);
             break;
         case 'L':
-            so.layers = (int)strtol(optarg, &end, 10);
-            if (*end || so.layers < 1 || so.layers > 1000)
+        {
+            long v = strtol(optarg, &end, 10); /* range-checked before the cast (no wrap) */
+            so.layers = end == optarg || *end || v < 1 || v > 1000 ? -1 : (int)v;
+        }
+            if (so.layers < 1)
                 return cli_usage_error("synth", "--layers must be a positive integer (got '%s')", optarg);
             break;
         case 'd':
@@ -60,7 +64,7 @@ int cmd_synth(int argc, char **argv)
                 return cli_usage_error("synth", "--seed must be a non-negative integer (got '%s')", optarg);
             break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
-        default: return cli_usage_error("synth", "unknown option");
+        default: return cli_option_error("synth", c, argv);
         }
     }
     if (optind < argc)

@@ -8,6 +8,7 @@
 
 #include "../tokenizer/tokenizer.h"
 #include "cli.h"
+#include "../common/readfile.h"
 
 static void usage(FILE *f)
 {
@@ -22,44 +23,6 @@ static void usage(FILE *f)
             "      --lossy        replace invalid UTF-8 with U+FFFD instead of failing\n"
             "default output: one line per token: position, id, piece as a JSON string.\n"
             "No BOS is added: Qwen tokenizers add none; see `run --bos`.\n");
-}
-
-/* The whole file, with one trailing '\n' stripped (as llama.cpp does for -f). */
-static int read_text(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf)
-            break;
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f) || !buf;
-    int saved = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        errno = saved ? saved : ENOMEM;
-        return -1;
-    }
-    if (n && buf[n - 1] == '\n')
-        n--;
-    *text = buf;
-    *len = n;
-    return 0;
 }
 
 static json_t *piece_json(const struct tokenizer *tk, int32_t id)
@@ -122,7 +85,8 @@ int cmd_tokenize(int argc, char **argv)
     };
     const char *model = NULL, *prompt = NULL, *file = NULL;
     int mode = 't', lossy = 0, c;
-    while ((c = getopt_long(argc, argv, "m:p:f:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:p:f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'p': prompt = optarg; break;
@@ -134,7 +98,7 @@ int cmd_tokenize(int argc, char **argv)
             break;
         case 'l': lossy = 1; break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
-        default: return cli_usage_error("tokenize", "unknown option");
+        default: return cli_option_error("tokenize", c, argv);
         }
     }
     if (optind < argc)
@@ -148,10 +112,10 @@ int cmd_tokenize(int argc, char **argv)
     char *text = NULL;
     size_t len;
     if (file) {
-        if (read_text(file, &text, &len)) {
-            ss_fail(&err, SS_ERR_IO, "%s: cannot read: %s", file, strerror(errno));
+        if (readfile_all(file, READFILE_LIMIT_TEXT, "prompt file", &text, &len, &err))
             return cli_report(&err);
-        }
+        if (len && text[len - 1] == '\n') /* one trailing newline dropped, as llama.cpp does for -f */
+            text[--len] = 0;
     } else {
         len = strlen(prompt);
     }

@@ -11,15 +11,47 @@ static void flatten(char *s)
             *s = ' ';
 }
 
+/* Copy text into out (n bytes). When it does not fit, the longest word (a path, as a
+ * rule) loses its middle to "..." until it does, so a long path never cuts off the
+ * problem that follows it; only text with no long word is cut at the end. */
+static void fit_message(char *out, size_t n, const char *text)
+{
+    size_t len = strlen(text);
+    if (len < n) {
+        memcpy(out, text, len + 1);
+        return;
+    }
+    size_t best = 0, best_len = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != ' ')
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j + 1;
+    }
+    size_t excess = len - (n - 1) + 3; /* bytes to drop, "..." included */
+    if (best_len > excess + 16) {
+        size_t keep_head = (best_len - excess) / 2, cut = best + keep_head;
+        snprintf(out, n, "%.*s...%s", (int)cut, text, text + cut + excess);
+        return;
+    }
+    snprintf(out, n, "%.*s", (int)(n - 1), text);
+}
+
 enum ss_status ss_fail(struct ss_error *e, enum ss_status status, const char *fmt, ...)
 {
     if (!e)
         return status;
+    char big[4 * sizeof e->msg + 8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    vsnprintf(big, sizeof big, fmt, ap);
     va_end(ap);
-    flatten(e->msg);
+    flatten(big);
+    fit_message(e->msg, sizeof e->msg, big);
     e->status = status;
     return status;
 }
@@ -28,14 +60,14 @@ enum ss_status ss_prefix(struct ss_error *e, const char *fmt, ...)
 {
     if (!e)
         return SS_ERR_INTERNAL;
-    char head[512], old[sizeof e->msg];
+    char head[8192], big[sizeof head + sizeof e->msg + 4];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %.*s", head, (int)(sizeof e->msg - strlen(head) - 3), old);
-    flatten(e->msg);
+    snprintf(big, sizeof big, "%s: %s", head, e->msg);
+    flatten(big);
+    fit_message(e->msg, sizeof e->msg, big);
     return e->status;
 }
 

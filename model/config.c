@@ -13,6 +13,11 @@
 #include "config_read.h"
 #include "model.h"
 
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "../common/readfile.h"
+
 const char *gate_kind_name(enum gate_kind k)
 {
     switch (k) {
@@ -391,31 +396,19 @@ enum ss_status model_config_parse(struct model_config *c, const char *text, cons
 
 enum ss_status model_config_load(struct model_config *c, const char *dir, struct ss_error *err)
 {
-    char path[4200];
+    char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ss_fail(err, SS_ERR_INPUT, "%s: cannot open (is %s a checkpoint directory?)", path, dir);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap || cap >= (64u << 20))
-            break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(f);
-    if (!buf)
-        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
-    buf[n] = 0;
-    enum ss_status st = model_config_parse(c, buf, path, err);
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return ss_fail(err, SS_ERR_INPUT, "%s: not a directory (give the checkpoint directory)", dir);
+    char *buf = NULL;
+    size_t n = 0;
+    enum ss_status s = readfile_all(path, READFILE_LIMIT_JSON, "config", &buf, &n, err);
+    if (s == SS_ERR_INPUT && stat(dir, &st) != 0)
+        return ss_fail(err, SS_ERR_INPUT, "%s: cannot read: no such checkpoint directory %s", path, dir);
+    if (s)
+        return s;
+    s = model_config_parse(c, buf, path, err);
     free(buf);
-    return st;
+    return s ? s : model_config_check_limits(c, path, err);
 }

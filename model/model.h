@@ -182,6 +182,9 @@ void model_free(struct model *m);
  * from tie_word_embeddings here; model_load decides it by the absence of lm_head.weight.
  * c->dtype comes from config.json's "dtype"/"torch_dtype" ("" when absent). */
 enum ss_status model_config_load(struct model_config *c, const char *dir, struct ss_error *err);
+/* The sizes of a parsed config bounded before anything is sized from them (layers, int
+ * products of heads x head_dim, hidden x ffn); model_config_load calls it (model/config_limits.c). */
+enum ss_status model_config_check_limits(const struct model_config *c, const char *path, struct ss_error *err);
 /* The same from a JSON text; `path` names it in errors. */
 enum ss_status model_config_parse(struct model_config *c, const char *json, const char *path,
                                   struct ss_error *err);

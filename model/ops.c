@@ -86,8 +86,16 @@ void softmax_rows(float *s, int nq, int nk)
 {
     for (int i = 0; i < nq; i++) {
         float *r = s + (size_t)i * nk, mx = -INFINITY;
-        for (int j = 0; j < nk; j++)
+        int nan = 0;
+        for (int j = 0; j < nk; j++) {
             mx = r[j] > mx ? r[j] : mx;
+            nan |= r[j] != r[j];
+        }
+        if (nan) { /* NaN scores (NaN weights): a NaN row, never a silent row of zeros */
+            for (int j = 0; j < nk; j++)
+                r[j] = NAN;
+            continue;
+        }
         if (mx == -INFINITY) { /* fully masked row: cannot happen causally */
             for (int j = 0; j < nk; j++)
                 r[j] = 0;

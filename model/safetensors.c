@@ -314,7 +314,7 @@ enum ss_status st_open_file(struct st_set *s, const char *path, struct ss_error 
 static enum ss_status open_index(struct st_set *s, const char *dir, const char *ipath, struct ss_error *err)
 {
     json_error_t je;
-    json_t *idx = json_load_file(ipath, JSON_REJECT_DUPLICATES, &je), *wm;
+    json_t *idx = json_load_file(ipath, JSON_REJECT_DUPLICATES, &je), *wm, *seen_names = NULL;
     if (!idx)
         return ss_fail(err, SS_ERR_INPUT, "%s: not valid JSON: %s (line %d)", ipath, je.text, je.line);
     enum ss_status st = SS_OK;
@@ -322,14 +322,22 @@ static enum ss_status open_index(struct st_set *s, const char *dir, const char *
         st = ss_fail(err, SS_ERR_INPUT, "%s: missing object 'weight_map'", ipath);
         goto out;
     }
-    const char *name;
+    const char *name, *prev = NULL;
     json_t *v;
-    /* Open each distinct shard once, in order of first mention. */
+    if (!(seen_names = json_object())) {
+        st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", ipath);
+        goto out;
+    }
+    /* Open each distinct shard once, in order of first mention. Linear in the tensors
+     * (200k of them): consecutive entries naming the same shard skip the shard search. */
     json_object_foreach(wm, name, v) {
         if (!json_is_string(v) || strchr(json_string_value(v), '/') || !json_string_length(v)) {
             st = ss_fail(err, SS_ERR_INPUT, "%s: weight_map['%s'] is not a file name in the directory", ipath, name);
             goto out;
         }
+        if (prev && !strcmp(prev, json_string_value(v)))
+            continue;
+        prev = json_string_value(v);
         char path[4352];
         snprintf(path, sizeof path, "%s/%s", dir, json_string_value(v));
         int seen = 0;
@@ -350,18 +358,20 @@ static enum ss_status open_index(struct st_set *s, const char *dir, const char *
             st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' is not mapped to this shard by %s", fp, t->name, ipath);
             goto out;
         }
-        for (int j = 0; j < i; j++)
-            if (!strcmp(s->tensors[j].name, t->name)) {
-                st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' appears twice", fp, t->name);
-                goto out;
-            }
+        if (json_object_get(seen_names, t->name) || json_object_set_new(seen_names, t->name, json_true())) {
+            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s' appears twice", fp, t->name);
+            goto out;
+        }
     }
-    json_object_foreach(wm, name, v) if (!st_find(s, name)) {
-        st = ss_fail(err, SS_ERR_INPUT, "%s/%s: tensor '%s' (named by the index) is missing", dir,
-                     json_string_value(v), name);
-        goto out;
-    }
+    /* every tensor is mapped and unique, so the map names a missing one only when sizes differ */
+    if (json_object_size(seen_names) != json_object_size(wm))
+        json_object_foreach(wm, name, v) if (!json_object_get(seen_names, name)) {
+            st = ss_fail(err, SS_ERR_INPUT, "%s/%s: tensor '%s' (named by the index) is missing", dir,
+                         json_string_value(v), name);
+            goto out;
+        }
 out:
+    json_decref(seen_names);
     json_decref(idx);
     return st;
 }

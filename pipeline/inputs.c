@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/readfile.h"
 #include "../tokenizer/tokenizer.h"
 
 #define CORPUS_DEFAULT_CTX 512
@@ -20,7 +21,6 @@ void run_seqs_free(struct run_seqs *s)
     s->tok = NULL;
 }
 
-static enum ss_status read_file(const char *path, char **buf, size_t *len, struct ss_error *err);
 
 /* "1,2,3" (commas or white space between ids), or "@FILE" holding such a list. */
 static enum ss_status parse_ids(const char *list, int vocab, int32_t **ids, int *n, struct ss_error *err)
@@ -29,7 +29,7 @@ static enum ss_status parse_ids(const char *list, int vocab, int32_t **ids, int 
     const char *what = "--token-ids";
     if (list[0] == '@') {
         size_t len;
-        enum ss_status s = read_file(list + 1, &file_text, &len, err);
+        enum ss_status s = readfile_all(list + 1, READFILE_LIMIT_TEXT, "token-id list", &file_text, &len, err);
         if (s)
             return s;
         what = list + 1;
@@ -72,36 +72,6 @@ static enum ss_status parse_ids(const char *list, int vocab, int32_t **ids, int 
     }
     *ids = v;
     *n = k;
-    return SS_OK;
-}
-
-static enum ss_status read_file(const char *path, char **buf, size_t *len, struct ss_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ss_fail(err, SS_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *nb = realloc(b, (cap *= 2) + 1);
-        if (!nb)
-            free(b);
-        b = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!b)
-        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
-    if (bad) {
-        free(b);
-        return ss_fail(err, SS_ERR_INPUT, "%s: read error", path);
-    }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
     return SS_OK;
 }
 
@@ -216,7 +186,8 @@ enum ss_status run_input_build(const struct pipeline_opts *a, const struct token
             snprintf(out->source, sizeof out->source, "prompt");
             s = text ? SS_OK : ss_fail(err, SS_ERR_NOMEM, "-p: out of memory");
         } else {
-            s = read_file(a->file ? a->file : a->corpus, &text, &len, err);
+            s = a->file ? readfile_all(a->file, READFILE_LIMIT_TEXT, "prompt file", &text, &len, err)
+                        : readfile_all(a->corpus, READFILE_LIMIT_CORPUS, "corpus", &text, &len, err);
             snprintf(out->source, sizeof out->source, "%s:%s", a->file ? "file" : "corpus",
                      a->file ? a->file : a->corpus);
         }

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,35 +14,14 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/fingerprint.h"
+#include "../common/outfile.h"
 #include "../common/index_list.h"
 #include "../common/version.h"
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
 #include "../runfile/h5write.h"
 #include "../probes/probes.h"
-
-/* Refuse an existing OUT without --force and an unwritable directory. */
-static enum ss_status check_output(const struct pipeline_opts *a, struct ss_error *err)
-{
-    struct stat st;
-    if (stat(a->out, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return ss_fail(err, SS_ERR_INPUT, "%s: is a directory", a->out);
-        if (!a->force)
-            return ss_fail(err, SS_ERR_INPUT, "%s: exists; use --force to overwrite it", a->out);
-    }
-    char *copy = strdup(a->out);
-    if (!copy)
-        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
-    const char *dir = dirname(copy);
-    enum ss_status s = SS_OK;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        s = ss_fail(err, SS_ERR_IO, "%s: output directory %s does not exist", a->out, dir);
-    else if (access(dir, W_OK | X_OK) != 0)
-        s = ss_fail(err, SS_ERR_IO, "%s: output directory %s is not writable", a->out, dir);
-    free(copy);
-    return s;
-}
 
 /* Token pieces of one sequence for /token_text (NULL entries when unknown). */
 static char **pieces_of(const struct tokenizer *tk, const int32_t *tok, int T)
@@ -244,10 +224,12 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
 static void fingerprint(struct run_ctx *c)
 {
     const struct pipeline_opts *a = c->a;
-    /* the version too: a record's accumulator layout may change between versions */
+    /* the version too: a record's accumulator layout may change between versions; the
+     * weights by what they are (size, mtime, header hash), not by their path */
     snprintf(c->command, sizeof c->command,
-             "sinkscope=%s model=%s gate=%s T=%d bos=%d dump=%s layers=%s heads=%s f16=%d eps=%.17g stats=%d text=%d",
-             SINKSCOPE_VERSION, a->model_dir, a->gate, c->seqs.T, c->seqs.bos, a->dump ? a->dump : "", a->layers ? a->layers : "all",
+             "sinkscope=%s model=%s weights=%016llx gate=%s T=%d bos=%d dump=%s layers=%s heads=%s f16=%d eps=%.17g "
+             "stats=%d text=%d",
+             SINKSCOPE_VERSION, a->model_dir, (unsigned long long)fingerprint_dir(a->model_dir), a->gate, c->seqs.T, c->seqs.bos, a->dump ? a->dump : "", a->layers ? a->layers : "all",
              a->heads ? a->heads : "all", a->dump_f16, a->sink_epsilon, !a->no_stats, c->tk != NULL);
 }
 
@@ -319,6 +301,9 @@ static enum ss_status load_inputs(struct run_ctx *c, const struct model_config *
     }
     if ((s = run_input_build(a, c->tk, cfg->vocab, &c->seqs, err)))
         return s;
+    if (cfg->max_pos > 0 && c->seqs.T > cfg->max_pos && a->log) /* length extrapolation is a use: warn, run */
+        fprintf(a->log, "sinkscope run: warning: %d positions per sequence, over max_position_embeddings %d of %s; "
+                "results beyond %d positions are extrapolation\n", c->seqs.T, cfg->max_pos, a->model_dir, cfg->max_pos);
     double t0 = clock_now_s();
     c->m = calloc(1, sizeof *c->m);
     if (!c->m)
@@ -383,14 +368,15 @@ enum ss_status pipeline_run(const struct pipeline_opts *a, volatile sig_atomic_t
     struct run_ctx c = {0};
     struct model_config cfg;
     struct selection sel = {0};
-    char tmp[4200] = "";
+    char tmp[PATH_MAX + 32] = "";
     double t_load = 0;
     enum ss_status s;
     c.a = a;
     c.stop = stop ? stop : &never;
-    if ((s = pipeline_opts_check(a, err)) || (s = check_output(a, err)) ||
+    if ((s = pipeline_opts_check(a, err)) || (s = outfile_check(a->out, a->force, err)) ||
         (s = model_config_load(&cfg, a->model_dir, err)))
         return s;
+    outfile_clean_stale(a->out); /* OUT.tmp-PID of a run that was killed */
     int dump = a->dump ? probes_dump_parse(a->dump) : 0;
     if ((dump & PROBES_DUMP_GATES) && cfg.gate == GATE_KIND_NONE && a->log) /* a baseline in a batch with gated runs */
         fprintf(a->log, "sinkscope run: warning: %s has no attention-output gate; --dump gates writes no /gates\n",
@@ -399,13 +385,13 @@ enum ss_status pipeline_run(const struct pipeline_opts *a, volatile sig_atomic_t
         (s = make_probes(&c, &sel, dump, err)))
         goto done;
     fingerprint(&c);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", a->out, (int)getpid());
+    outfile_tmp_name(a->out, tmp, sizeof tmp);
     c.t_start = clock_now_s();
     s = run_into(&c, tmp, t_load, err);
     if (!s && *c.stop)
         s = ss_fail(err, SS_ERR_INTERRUPTED, "interrupted");
-    if (!s && rename(tmp, a->out) != 0)
-        s = ss_fail(err, SS_ERR_IO, "%s: cannot rename %s into place: %s", a->out, tmp, strerror(errno));
+    if (!s)
+        s = outfile_commit(tmp, a->out, a->force, err);
     if (!s && a->resume)
         remove_records(a->out);
 done:

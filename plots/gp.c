@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/outfile.h"
 
 #define GP_ERR_NAME "gnuplot.err"
 #define GP_TIMEOUT_ENV "SINKSCOPE_GNUPLOT_TIMEOUT"
@@ -265,21 +267,24 @@ static int copy_file(const char *src, const char *dst)
     return rc;
 }
 
-/* Move src onto dst atomically: rename, or copy to "dst.tmp-PID" beside it and rename. */
-static enum ss_status move_into_place(const char *src, const char *dst, struct ss_error *err)
+/* Move src to "dst.tmp-PID" beside dst (rename, or copy across file systems), then
+ * put it at dst under the no-clobber rule (common/outfile.h). */
+static enum ss_status move_into_place(const char *src, const char *dst, int force, struct ss_error *err)
 {
-    if (rename(src, dst) == 0)
-        return SS_OK;
-    if (errno != EXDEV)
-        return ss_fail(err, SS_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", dst, (int)getpid());
-    if (copy_file(src, tmp) != 0 || rename(tmp, dst) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return ss_fail(err, SS_ERR_IO, "%s: cannot write: %s", dst, strerror(e));
+    char tmp[PATH_MAX + 32];
+    if (outfile_tmp_name(dst, tmp, sizeof tmp))
+        return ss_fail(err, SS_ERR_INPUT, "%s: path too long", dst);
+    if (rename(src, tmp) != 0) {
+        if (errno != EXDEV || copy_file(src, tmp) != 0) {
+            int e = errno;
+            unlink(tmp);
+            return ss_fail(err, SS_ERR_IO, "%s: cannot write: %s", dst, strerror(e));
+        }
     }
-    return SS_OK;
+    enum ss_status st = outfile_commit(tmp, dst, force, err);
+    if (st)
+        unlink(tmp);
+    return st;
 }
 
 /* Seconds gnuplot may run: $SINKSCOPE_GNUPLOT_TIMEOUT, else 120. A hung gnuplot
@@ -302,7 +307,7 @@ static enum ss_status gnuplot_timeout(double *limit_s, struct ss_error *err)
 /* Wait at most limit_s for pid: 1 when it ended (status filled), 0 when time ran out.
  * Polls (1 ms, doubling to 20 ms) rather than catching SIGCHLD: library code leaves
  * the process's signal handling alone. */
-static int wait_child(pid_t pid, double limit_s, int *status)
+static int wait_child(pid_t pid, double limit_s, volatile sig_atomic_t *stop, int *status)
 {
     double deadline = clock_now_s() + limit_s;
     long step_ns = 1000000;
@@ -314,7 +319,7 @@ static int wait_child(pid_t pid, double limit_s, int *status)
             *status = 0;
             return 1;
         }
-        if (clock_now_s() >= deadline)
+        if (clock_now_s() >= deadline || (stop && *stop))
             return 0;
         struct timespec ts = {0, step_ns};
         nanosleep(&ts, NULL);
@@ -324,7 +329,8 @@ static int wait_child(pid_t pid, double limit_s, int *status)
 
 /* Run prog on the script in g->dir; 0 when it exited 0 within the time limit, else fills
  * err (dest names the figure in the timeout message). */
-static enum ss_status run_gnuplot(struct gp *g, const char *prog, const char *dest, struct ss_error *err)
+static enum ss_status run_gnuplot(struct gp *g, const char *prog, const char *dest, volatile sig_atomic_t *stop,
+                                  struct ss_error *err)
 {
     char exe[4096];
     if (!gp_find_program(prog, exe, sizeof exe))
@@ -369,12 +375,14 @@ static enum ss_status run_gnuplot(struct gp *g, const char *prog, const char *de
     while (r < 0 && errno == EINTR);
     close(pfd[0]);
     int status = 0;
-    if (!wait_child(pid, limit_s, &status)) {
+    if (!wait_child(pid, limit_s, stop, &status)) {
         /* SIGKILL: a hung gnuplot may not honour SIGTERM; its partial output dies with
          * the temporary directory (gp_close), nothing reached dest */
         kill(pid, SIGKILL);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
+        if (stop && *stop)
+            return ss_fail(err, SS_ERR_INTERRUPTED, "%s: interrupted; nothing written", dest);
         return ss_fail(err, SS_ERR_INPUT, "%s: %s timed out after %g s (%s sets the limit)", dest, prog, limit_s,
                        GP_TIMEOUT_ENV);
     }
@@ -394,7 +402,8 @@ static enum ss_status run_gnuplot(struct gp *g, const char *prog, const char *de
     return SS_OK;
 }
 
-enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, struct ss_error *err)
+enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, int force,
+                         volatile sig_atomic_t *stop, struct ss_error *err)
 {
     if (g->oom)
         return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory building the gnuplot script", dest);
@@ -409,9 +418,11 @@ enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, struc
     if (g->keep)
         return SS_OK;
 
-    enum ss_status st = run_gnuplot(g, prog, dest, err);
+    enum ss_status st = run_gnuplot(g, prog, dest, stop, err);
     if (st != SS_OK)
         return st;
+    if (stop && *stop)
+        return ss_fail(err, SS_ERR_INTERRUPTED, "%s: interrupted; nothing written", dest);
     char out[4400];
     snprintf(out, sizeof out, "%s/%s", g->dir, g->out_name);
     struct stat sb;
@@ -429,13 +440,13 @@ enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, struc
         char gsrc[4400], gdst[4200];
         snprintf(gsrc, sizeof gsrc, "%s/%.*s.pdf", g->dir, (int)(lo - 4), g->out_name);
         snprintf(gdst, sizeof gdst, "%.*s.pdf", (int)(ld - 4), dest);
-        st = move_into_place(gsrc, gdst, err);
+        st = move_into_place(gsrc, gdst, force, err);
         if (st != SS_OK)
             return st;
-        st = move_into_place(out, dest, err);
+        st = move_into_place(out, dest, force, err);
         if (st != SS_OK)
             unlink(gdst);
         return st;
     }
-    return move_into_place(out, dest, err);
+    return move_into_place(out, dest, force, err);
 }

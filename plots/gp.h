@@ -44,10 +44,13 @@ const char *gp_text(struct gp *g, const char *s);
 enum ss_status gp_data(struct gp *g, const float *v, size_t n, char name[32], struct ss_error *err);
 
 /* Write the script; unless keep, run gnuplot on it (no shell) and move the output
- * to dest (with cairolatex also the .pdf beside it). prog: program on PATH. gnuplot
+ * to dest (with cairolatex also the .pdf beside it) under the no-clobber rule of
+ * common/outfile.h (force: replace regular files). *stop set while gnuplot runs kills
+ * it: SS_ERR_INTERRUPTED, nothing at dest. prog: program on PATH. gnuplot
  * still running after $SINKSCOPE_GNUPLOT_TIMEOUT seconds (default 120) is killed:
  * SS_ERR_INPUT "DEST: PROG timed out after N s ...", nothing at dest. */
-enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, struct ss_error *err);
+enum ss_status gp_finish(struct gp *g, const char *prog, const char *dest, int force,
+                         volatile sig_atomic_t *stop, struct ss_error *err);
 
 /* Look prog up like execvp (a name with '/' is taken as is, else each $PATH entry);
  * 1 and its absolute path in full (n bytes) when found executable, else 0. */

@@ -1,5 +1,6 @@
 /* plots/plots.c — plot_render: checks, opening runs, page sizes, the `paper` booklet. */
 #include <errno.h>
+#include <limits.h>
 #include <strings.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "../common/index_list.h"
 #include "plot_int.h"
+#include "../common/outfile.h"
 
 typedef enum ss_status (*plot_fn)(struct plot_ctx *c, struct ss_error *err);
 
@@ -167,22 +169,20 @@ static void default_size(const struct plot_ctx *c, enum plot_kind k, double *w, 
     }
 }
 
-static enum ss_status check_destination(const char *dest, struct ss_error *err)
+/* The no-clobber rule (common/outfile.h) for every file the figure writes: with
+ * .tex also the graphics FILE.pdf that cairolatex writes beside it. */
+static enum ss_status check_destination(const char *dest, int fmt, int force, struct ss_error *err)
 {
-    struct stat st;
-    if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
-        return ss_fail(err, SS_ERR_IO, "%s: is a directory", dest);
-    char dir[4096];
-    const char *slash = strrchr(dest, '/');
-    if (slash)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - dest) ? (int)(slash - dest) : 1, dest);
-    else
-        snprintf(dir, sizeof dir, ".");
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ss_fail(err, SS_ERR_IO, "%s: cannot write: directory %s does not exist", dest, dir);
-    if (access(dir, W_OK) != 0)
-        return ss_fail(err, SS_ERR_IO, "%s: cannot write: %s", dest, strerror(errno));
-    return SS_OK;
+    enum ss_status st = outfile_check(dest, force, err);
+    if (st || fmt != PLOT_FORMAT_TEX)
+        return st;
+    char pdf[PATH_MAX + 8];
+    snprintf(pdf, sizeof pdf, "%.*s.pdf", (int)strlen(dest) - 4, dest);
+    st = outfile_check(pdf, force, err);
+    if (st == SS_ERR_INPUT && !force)
+        return ss_fail(err, SS_ERR_INPUT, "%s: exists and %s writes its graphics there; use --force to overwrite it",
+                       pdf, dest);
+    return st;
 }
 
 static enum ss_status check_options(const struct plot_options *o, int *fmt, struct ss_error *err)
@@ -233,7 +233,7 @@ enum ss_status plot_render(const struct plot_options *o, struct plot_result *res
         if (!gp_find_program(prog, exe, sizeof exe))
             return ss_fail(err, SS_ERR_INPUT, "%s not found on PATH: install gnuplot-nox (apt-get install gnuplot-nox)",
                            prog);
-        st = check_destination(o->output, err);
+        st = check_destination(o->output, fmt, o->force, err);
         if (st)
             return st;
     }
@@ -288,7 +288,7 @@ enum ss_status plot_render(const struct plot_options *o, struct plot_result *res
     }
     if (!st) {
         gp_printf(&c->g, "\nunset output\n");
-        st = gp_finish(&c->g, prog, o->output, err);
+        st = gp_finish(&c->g, prog, o->output, o->force, o->stop, err);
     }
     gp_close(&c->g);
     for (int i = 0; i < c->n_runs; i++)

@@ -8,6 +8,8 @@
 #ifndef SS_PLOTS_PLOTS_H
 #define SS_PLOTS_PLOTS_H
 
+#include <signal.h>
+
 #include "../common/error.h"
 
 #define PLOT_MAX_RUNS 8
@@ -44,6 +46,9 @@ struct plot_options {
     int log_scale;                     /* log colour scale for maps, log y for line kinds */
     const char *script_dir;            /* non-NULL: write script + data there, do not run gnuplot */
     const char *gnuplot;               /* program looked up on PATH; NULL = "gnuplot" */
+    int force;                         /* replace existing regular files (common/outfile.h) */
+    volatile sig_atomic_t *stop;       /* non-NULL and set (SIGINT/SIGTERM): gnuplot is killed,
+                                          the temporary directory removed, SS_ERR_INTERRUPTED */
 };
 
 /* Pixel terminals (png) render at this many pixels per inch of the figure size. */

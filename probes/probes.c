@@ -212,6 +212,12 @@ double probes_hook_seconds(const struct probes *p)
 
 static int handle_event(struct probes *p, const struct hook_event *ev, struct ss_error *err)
 {
+    /* SIGINT/SIGTERM: checked at every event (attention fires per tile), not once per
+     * layer, so one long sequence stops within a fraction of a second */
+    if (p->o.stop && *p->o.stop) {
+        ss_fail(err, SS_ERR_INTERRUPTED, "interrupted");
+        return 1;
+    }
     if (p->o.stats && seq_stats_event(&p->seq, ev, err) != SS_OK)
         return 1;
     int l = ev->layer;
@@ -233,10 +239,6 @@ static int handle_event(struct probes *p, const struct hook_event *ev, struct ss
         if ((p->o.dump & PROBES_DUMP_HIDDEN) && p->d_hidden[l] >= 0 &&
             write_row(p, p->d_hidden[l], NULL, NULL, ev->data, err))
             return 1;
-        if (p->o.stop && *p->o.stop) {
-            ss_fail(err, SS_ERR_INTERRUPTED, "interrupted");
-            return 1;
-        }
         break;
     case HOOK_LOGITS:
         if (p->d_logits >= 0) {
@@ -256,10 +258,9 @@ static int handle_event(struct probes *p, const struct hook_event *ev, struct ss
 enum ss_status probes_subscribe(struct probes *p, struct hook_set *hooks, struct ss_error *err)
 {
     uint32_t points = p->o.stats ? probes_stat_points(&p->o.shape) : 0;
-    points |= 1u << HOOK_RESID_POST; /* the stop flag is checked there */
+    points |= 1u << HOOK_RESID_POST;
     points |= 1u << HOOK_LOGITS;     /* the forward skips the LM head when nobody wants logits */
-    if (p->o.dump & PROBES_DUMP_ATTENTION)
-        points |= 1u << HOOK_ATTN_PROBS;
+    points |= 1u << HOOK_ATTN_PROBS; /* fires per attention tile: where the stop flag is seen in time */
     if ((p->o.dump & PROBES_DUMP_GATES) && p->o.shape.gate_dim > 0)
         points |= 1u << HOOK_GATE;
     for (int pt = 0; pt < HOOK_COUNT; pt++)

@@ -174,7 +174,7 @@ static void fold(double *tot, const double *acc, const struct stat_fold *f)
             double alpha = s.colsum[lh * T + k] / seen_by;
             r.alpha[lh * T + k] += alpha;
             if (k < PROBES_SINK_KEYS)
-                r.sink_count[k] += alpha > f->sink_epsilon;
+                r.sink_count[k] += isnan(alpha) ? NAN : alpha > f->sink_epsilon; /* NaN is no "not a sink" */
         }
     }
     for (size_t i = 0; i < (size_t)L * T; i++)

@@ -2,12 +2,14 @@
  * every run, then write the page section by section into DEST.tmp-PID and put
  * it in place. Any failure removes the temporary file: nothing is left at DEST. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "report_int.h"
+#include "../common/outfile.h"
 
 #define MAX_MAP_TOKENS 1024 /* one head's map read as doubles: 8 MiB */
 
@@ -110,16 +112,16 @@ enum ss_status report_write(const struct report_options *o, struct report_result
     memset(res, 0, sizeof *res);
     enum ss_status s = check_options(o, err);
     if (!s)
-        s = report_out_check(o->output, o->force, err);
+        s = outfile_check(o->output, o->force, err);
     if (s)
         return s;
     struct report_ctx c = {.o = o, .res = res};
     c.runs = calloc((size_t)o->n_runs, sizeof *c.runs);
     c.rf = calloc((size_t)o->n_runs, sizeof *c.rf);
-    char tmp[4200];
+    char tmp[PATH_MAX + 32];
     if (!c.runs || !c.rf)
         s = ss_fail(err, SS_ERR_NOMEM, "out of memory");
-    else if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%ld", o->output, (long)getpid()) >= sizeof tmp)
+    else if (outfile_tmp_name(o->output, tmp, sizeof tmp))
         s = ss_fail(err, SS_ERR_INPUT, "%s: path too long", o->output);
     if (!s)
         s = load_runs(&c, err);
@@ -128,7 +130,7 @@ enum ss_status report_write(const struct report_options *o, struct report_result
     if (!s) {
         s = write_tmp(&c, tmp, err);
         if (!s)
-            s = report_out_commit(tmp, o->output, o->force, err);
+            s = outfile_commit(tmp, o->output, o->force, err);
         if (s)
             unlink(tmp);
     }

@@ -44,8 +44,4 @@ char *maps_base64(const unsigned char *b, size_t n);
 extern const char report_page_js[];
 extern const char report_page_css[];
 
-/* outfile.c: the destination rule (no clobber without force, temp + rename) */
-enum ss_status report_out_check(const char *dest, int force, struct ss_error *err);
-enum ss_status report_out_commit(const char *tmp, const char *dest, int force, struct ss_error *err);
-
 #endif

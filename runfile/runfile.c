@@ -3,6 +3,7 @@
  * "FILE: problem" line, and nothing here trusts the file's contents (ranks,
  * sizes, types) before checking them, so a corrupt file is an error, not a crash. */
 #include "runfile.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -46,6 +47,16 @@ static int rf_stack_says_truncated(void)
     int truncated = 0;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, rf_walk_truncated, &truncated);
     return truncated;
+}
+
+/* H5Ewalk2 callback: sets *data when the file lock was refused (another process has
+ * the file open for writing: HDF5 1.10 locks files it opens). */
+static herr_t rf_walk_locked(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    if (e->desc && (strstr(e->desc, "unable to lock") || strstr(e->desc, "lock the file")))
+        *(int *)data = 1;
+    return 0;
 }
 
 /* Read a fixed-length string attribute into buf. Returns 0, -1 when the
@@ -142,13 +153,19 @@ enum ss_status runfile_open(struct runfile **out, const char *path, struct ss_er
     snprintf(rf->path, sizeof rf->path, "%s", path);
     rf->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (rf->file < 0) {
-        enum ss_status s = rf_stack_says_truncated()
+        int locked = 0;
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, rf_walk_locked, &locked);
+        enum ss_status s = locked ? ss_fail(err, SS_ERR_IO, "%s: open for writing by another process (HDF5 file "
+                                            "lock); read it when that writer has finished", path)
+                           : rf_stack_says_truncated()
                                ? RF_FAIL(rf, err, "truncated HDF5 file (incomplete copy or write?)")
                                : RF_FAIL(rf, err, "corrupt HDF5 file (cannot open it)");
         free(rf);
         return s;
     }
     enum ss_status s = rf_check_schema(rf, err);
+    if (!s)
+        s = rf_trust_file(rf->file, rf->path, err);
     if (s) {
         runfile_close(rf);
         return s;
@@ -244,6 +261,8 @@ static enum ss_status rf_open_numeric(struct runfile *rf, const char *dset, hid_
         s = RF_FAIL(rf, err, "dataset %s: unreadable shape (corrupt file?)", dset);
         goto fail;
     }
+    if ((s = rf_axes_check(rf->file, rf->path, dset, nd, dims, err)))
+        goto fail;
     *ndim = nd;
     return SS_OK;
 fail:

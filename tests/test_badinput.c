@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <math.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_cases.h"
@@ -241,6 +243,19 @@ CONFIG_SETUP(cfg_kv_not_divisor, c_kv_3)
 CONFIG_SETUP(cfg_fractional, c_layers_float)
 CONFIG_SETUP(cfg_layers_huge, c_layers_huge)
 CONFIG_SETUP(cfg_yarn_factor_0, c_yarn_factor_0)
+static void c_layers_1e9(json_t *c) { json_object_set_new(c, "num_hidden_layers", json_integer(1000000000)); }
+static void c_max_pos_0(json_t *c) { json_object_set_new(c, "max_position_embeddings", json_integer(0)); }
+static void c_heads_2_32(json_t *c) /* 65536 heads x head_dim 65536 = 2^32 */
+{
+    json_object_set_new(c, "num_attention_heads", json_integer(65536));
+    json_object_set_new(c, "num_key_value_heads", json_integer(65536));
+    json_object_set_new(c, "head_dim", json_integer(65536));
+}
+static void c_max_pos_4(json_t *c) { json_object_set_new(c, "max_position_embeddings", json_integer(4)); }
+CONFIG_SETUP(cfg_layers_1e9, c_layers_1e9)
+CONFIG_SETUP(cfg_max_pos_0, c_max_pos_0)
+CONFIG_SETUP(cfg_heads_2_32, c_heads_2_32)
+CONFIG_SETUP(cfg_max_pos_4, c_max_pos_4)
 static void cfg_not_json(const char *d)
 {
     copy_model(d);
@@ -381,6 +396,202 @@ static void run_existing_out(const char *d)
     put_text(d, "out.h5", "precious");
 }
 
+/* ---- hostile run files (issue 14): links, storage, filters, sizes, shapes, NaN ---- */
+
+/* Open dir/run.h5 (a copy of the valid run) for writing; delete name when given. */
+static hid_t run_open_rw(const char *d, const char *name)
+{
+    run_copy(d);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/run.h5", d);
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    if (name)
+        CU_ASSERT(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+    return f;
+}
+
+/* A float64 dataset of rank nd at name with creation properties dcpl; data written when v. */
+static void run_put(hid_t f, const char *name, int nd, const hsize_t *dims, hid_t dcpl, const double *v)
+{
+    hid_t sp = H5Screate_simple(nd, dims, NULL);
+    hid_t ds = H5Dcreate2(f, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CU_ASSERT_FATAL(ds >= 0);
+    if (v)
+        CU_ASSERT(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+}
+
+/* /summary/first_token_share stored in /etc/passwd (external storage). */
+static void run_external_storage(const char *d)
+{
+    hid_t f = run_open_rw(d, "/summary/first_token_share");
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    CU_ASSERT(H5Pset_external(dcpl, "/etc/passwd", 0, 8) >= 0);
+    run_put(f, "/summary/first_token_share", 1, (hsize_t[]){1}, dcpl, NULL);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+}
+/* /summary/first_token_share an external link into a FIFO (reading it would hang). */
+static void run_external_link_fifo(const char *d)
+{
+    hid_t f = run_open_rw(d, "/summary/first_token_share");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/fifo", d);
+    CU_ASSERT_EQUAL(mkfifo(p, 0600), 0);
+    CU_ASSERT(H5Lcreate_external(p, "/x", f, "/summary/first_token_share", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+}
+/* /stats/first_token_share a soft link to another dataset of the same shape. */
+static void run_soft_link(const char *d)
+{
+    hid_t f = run_open_rw(d, "/stats/first_token_share");
+    CU_ASSERT(H5Lcreate_soft("/stats/attn_entropy", f, "/stats/first_token_share", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+}
+/* /stats/first_token_share through a user-defined (unregistered, optional) filter 32000. */
+static void run_filter_unknown(const char *d)
+{
+    hid_t f = run_open_rw(d, NULL);
+    hid_t ds = H5Dopen2(f, "/stats/first_token_share", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[2];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Ldelete(f, "/stats/first_token_share", H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, dims);
+    CU_ASSERT(H5Pset_filter(dcpl, 32000, H5Z_FLAG_OPTIONAL, 0, NULL) >= 0);
+    double v[4096] = {0};
+    run_put(f, "/stats/first_token_share", 2, dims, dcpl, v);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+}
+/* A dataset declaring far more values than its storage holds (chunked, never written). */
+static void run_bomb(const char *d, const char *name, int nd, const hsize_t *dims, const hsize_t *chunk)
+{
+    hid_t f = run_open_rw(d, NULL);
+    char parent[256];
+    snprintf(parent, sizeof parent, "%.*s", (int)(strrchr(name, '/') - name), name);
+    if (H5Lexists(f, parent, H5P_DEFAULT) > 0 && H5Lexists(f, name, H5P_DEFAULT) > 0)
+        H5Ldelete(f, name, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, nd, chunk);
+    H5Pset_deflate(dcpl, 1);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t sp = H5Screate_simple(nd, dims, NULL);
+    hid_t ds = H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, lcpl, dcpl, H5P_DEFAULT);
+    CU_ASSERT(ds >= 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Pclose(lcpl);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+}
+static void run_values_bomb(const char *d)
+{
+    run_bomb(d, "/stats/nll", 2, (hsize_t[]){20000, 10000}, (hsize_t[]){1000, 1000}); /* 2e8 values */
+}
+static void run_map_bomb(const char *d)
+{
+    run_bomb(d, "/attention/layer_00", 4, (hsize_t[]){1, 4, 6000, 6000}, (hsize_t[]){1, 1, 6000, 6000});
+}
+/* /stats/act_top_index with 1 stream instead of 4, data written (a reader trusting its
+ * own stream count would index past the buffer). */
+static void run_top_index_1stream(const char *d)
+{
+    hid_t f = run_open_rw(d, "/stats/act_top_index");
+    hsize_t dims[4] = {2, 1, 10, 3};
+    double v[60] = {0};
+    run_put(f, "/stats/act_top_index", 4, dims, H5P_DEFAULT, v);
+    H5Fclose(f);
+}
+/* Every float statistic the audit checks is NaN. */
+static void run_all_nan(const char *d)
+{
+    hid_t f = run_open_rw(d, NULL);
+    const char *names[] = {"/stats/first_token_share_layer", "/stats/first_token_share", "/stats/sink_alpha",
+                           "/stats/act_max", "/summary/sink_rate", "/summary/first_token_share", NULL};
+    for (int i = 0; names[i]; i++) {
+        hid_t ds = H5Dopen2(f, names[i], H5P_DEFAULT);
+        CU_ASSERT_FATAL(ds >= 0);
+        hid_t sp = H5Dget_space(ds);
+        hssize_t n = H5Sget_simple_extent_npoints(sp);
+        double *v = malloc(sizeof(double) * (size_t)n);
+        for (hssize_t k = 0; k < n; k++)
+            v[k] = NAN;
+        CU_ASSERT(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+        free(v);
+        H5Sclose(sp);
+        H5Dclose(ds);
+    }
+    H5Fclose(f);
+}
+
+/* ---- hostile destinations and inputs (issue 14) ------------------------------ */
+
+static void out_dangling_symlink(const char *d)
+{
+    char p[1024], t[1024];
+    snprintf(p, sizeof p, "%s/out.h5", d);
+    snprintf(t, sizeof t, "%s/target.h5", d);
+    CU_ASSERT_EQUAL(symlink(t, p), 0);
+}
+/* OUT.tmp-PID of a process that no longer exists (a SIGKILLed run). */
+static void out_stale_tmp(const char *d)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    char name[64];
+    snprintf(name, sizeof name, "out.h5.tmp-%d", (int)pid);
+    put_text(d, name, "half a run file");
+}
+static void tok_json_dir(const char *d)
+{
+    copy_model(d);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tokenizer.json", d);
+    CU_ASSERT_EQUAL(mkdir(p, 0755), 0);
+}
+static void tok_bos_unknown(const char *d)
+{
+    with_tokenizer(d);
+    put_text(d, "tokenizer_config.json", "{\"add_bos_token\": true, \"bos_token\": \"<|no-such-bos|>\"}");
+}
+static void prompt_dir(const char *d)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/prompt.txt", d);
+    CU_ASSERT_EQUAL(mkdir(p, 0755), 0);
+}
+/* The valid checkpoint with NaN weights in layer 0's q_proj (BF16 0x7fc0). */
+static void st_nan_weights(const char *d)
+{
+    copy_model(d);
+    size_t n = 0;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    char *buf = test_read_file(p, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    uint64_t hl = 0;
+    memcpy(&hl, buf, 8);
+    json_t *h = json_loadb(buf + 8, hl, 0, NULL);
+    json_t *off = json_object_get(tensor(h, "model.layers.0.self_attn.q_proj.weight"), "data_offsets");
+    size_t b = (size_t)json_integer_value(json_array_get(off, 0)), e = (size_t)json_integer_value(json_array_get(off, 1));
+    for (size_t i = 8 + hl + b; i + 1 < 8 + hl + e && i + 1 < n; i += 2) {
+        buf[i] = (char)0xc0;
+        buf[i + 1] = 0x7f;
+    }
+    json_decref(h);
+    put_file(d, "model.safetensors", buf, n);
+    free(buf);
+}
+
 /* ---- the named setups (tests/cases/badinput.test refers to them by name) ---- */
 
 #define SETUP(fn) {#fn, fn}
@@ -397,5 +608,10 @@ const struct case_setup badinput_setups[] = {
     SETUP(run_copy), SETUP(run_truncated), SETUP(run_not_hdf5), SETUP(run_zero_bytes),
     SETUP(run_schema_other), SETUP(run_schema_newer), SETUP(run_missing_summary), SETUP(run_missing_stats),
     SETUP(run_wrong_shape), SETUP(run_pair_truncated), SETUP(run_existing_out),
+    SETUP(run_external_storage), SETUP(run_external_link_fifo), SETUP(run_soft_link), SETUP(run_filter_unknown),
+    SETUP(run_values_bomb), SETUP(run_map_bomb), SETUP(run_top_index_1stream), SETUP(run_all_nan),
+    SETUP(out_dangling_symlink), SETUP(out_stale_tmp), SETUP(prompt_dir), SETUP(st_nan_weights),
+    SETUP(cfg_layers_1e9), SETUP(cfg_max_pos_0), SETUP(cfg_heads_2_32), SETUP(cfg_max_pos_4),
+    SETUP(tok_json_dir), SETUP(tok_bos_unknown),
     {NULL, NULL},
 };

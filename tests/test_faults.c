@@ -28,9 +28,10 @@
 #include "../cli/cli.h"
 #include "test_tokenizer_util.h"
 #include "test_util.h"
+#include "test_faults.h"
 
-static char f_model[512];  /* synth tiny + a byte-level tokenizer */
-static char f_corpus[512]; /* enough text for a run that can be signalled mid-corpus */
+char fault_model[512];   /* synth tiny + a byte-level tokenizer */
+char fault_corpus[512]; /* enough text for a run that can be signalled mid-corpus */
 
 static void write_text(const char *path, const char *s)
 {
@@ -45,14 +46,14 @@ static int base_make(void)
     const char *d = test_tmpdir("faults-base");
     if (!d)
         return -1;
-    snprintf(f_model, sizeof f_model, "%s/tiny", d);
-    if (test_cli(NULL, 0, NULL, 0, "synth", "-o", f_model, "--preset", "tiny", NULL) != 0)
+    snprintf(fault_model, sizeof fault_model, "%s/tiny", d);
+    if (test_cli(NULL, 0, NULL, 0, "synth", "-o", fault_model, "--preset", "tiny", NULL) != 0)
         return -1;
     const char *t = tok_hand("faults-tok", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
     if (!t)
         return -1;
     char cmd[1400];
-    snprintf(cmd, sizeof cmd, "cp '%s'/tokenizer.json '%s'/", t, f_model);
+    snprintf(cmd, sizeof cmd, "cp '%s'/tokenizer.json '%s'/", t, fault_model);
     if (system(cmd) != 0)
         return -1;
     /* 36 KiB of text: 35 windows of 1024 byte tokens.
@@ -64,8 +65,8 @@ static int base_make(void)
     const char *nl = getenv("SS_FAULTS_CORPUS_LINES");
     if (nl && atoi(nl) > 0)
         lines = atoi(nl);
-    snprintf(f_corpus, sizeof f_corpus, "%s/corpus.txt", d);
-    FILE *f = fopen(f_corpus, "w");
+    snprintf(fault_corpus, sizeof fault_corpus, "%s/corpus.txt", d);
+    FILE *f = fopen(fault_corpus, "w");
     if (!f)
         return -1;
     for (int i = 0; i < lines; i++)
@@ -74,7 +75,7 @@ static int base_make(void)
     return 0;
 }
 
-static int base_ready(void)
+int fault_base_ready(void)
 {
     static int base = 1;
     if (base == 1)
@@ -82,9 +83,12 @@ static int base_ready(void)
     return base;
 }
 
+const char *fault_child_stdout;
+const char *fault_child_env[8];
+
 /* Fork a child running `sinkscope ARGS` with stderr into errpath and, when fsize > 0,
  * RLIMIT_FSIZE = fsize bytes. Returns the child's pid. */
-static pid_t spawn(const char *errpath, rlim_t fsize, const char **argv)
+pid_t fault_spawn(const char *errpath, rlim_t fsize, const char **argv)
 {
     fflush(stdout);
     fflush(stderr);
@@ -96,7 +100,16 @@ static pid_t spawn(const char *errpath, rlim_t fsize, const char **argv)
     if (fd < 0 || nul < 0)
         _exit(99);
     dup2(fd, 2);
-    dup2(nul, 1);
+    if (fault_child_stdout) {
+        int o = open(fault_child_stdout, O_WRONLY);
+        if (o < 0)
+            _exit(97);
+        dup2(o, 1);
+    } else {
+        dup2(nul, 1);
+    }
+    for (int i = 0; fault_child_env[i]; i += 2)
+        setenv(fault_child_env[i], fault_child_env[i + 1], 1);
     if (fsize) {
         struct rlimit rl = {fsize, fsize};
         signal(SIGXFSZ, SIG_IGN);
@@ -119,7 +132,7 @@ static pid_t spawn(const char *errpath, rlim_t fsize, const char **argv)
 }
 
 /* Wait for pid; returns the exit status, or 128 + signal when killed. */
-static int reap(pid_t pid)
+int fault_reap(pid_t pid)
 {
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -127,7 +140,7 @@ static int reap(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 }
 
-static void slurp(const char *path, char *buf, size_t n)
+void fault_slurp(const char *path, char *buf, size_t n)
 {
     buf[0] = 0;
     FILE *f = fopen(path, "r");
@@ -139,7 +152,7 @@ static void slurp(const char *path, char *buf, size_t n)
 }
 
 /* Names in dir other than the ones listed (NULL-terminated); prints them. */
-static int strays(const char *dir, const char *const *keep)
+int fault_strays(const char *dir, const char *const *keep)
 {
     DIR *d = opendir(dir);
     int n = 0;
@@ -161,7 +174,7 @@ static int strays(const char *dir, const char *const *keep)
 }
 
 /* 1 when dir holds a file whose name starts with prefix. */
-static int has_prefix(const char *dir, const char *prefix)
+int fault_has_prefix(const char *dir, const char *prefix)
 {
     DIR *d = opendir(dir);
     int found = 0;
@@ -173,17 +186,17 @@ static int has_prefix(const char *dir, const char *prefix)
     return found;
 }
 
-static void sleep_ms(int ms)
+void fault_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 /* One failed command's checks: status, a single line containing want. */
-static void expect_failure(const char *what, int rc, int want_rc, const char *errpath, const char *want)
+void fault_expect_failure(const char *what, int rc, int want_rc, const char *errpath, const char *want)
 {
     char err[4096];
-    slurp(errpath, err, sizeof err);
+    fault_slurp(errpath, err, sizeof err);
     int ok = rc == want_rc && test_count_lines(err) == 1 && (!want || strstr(err, want));
     if (!ok)
         printf("\n    %s: exit %d (want %d), stderr: %s (want one line with '%s')", what, rc, want_rc, err,
@@ -196,18 +209,18 @@ static void expect_failure(const char *what, int rc, int want_rc, const char *er
 /* run with full dumps under a 64 KiB file-size limit: the writer fails, the temp file goes. */
 static void test_disk_full_run(void)
 {
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
     const char *dir = test_tmpdir("fault-fsize-run");
     char out[600], errp[600];
     snprintf(out, sizeof out, "%s/r.h5", dir);
     snprintf(errp, sizeof errp, "%s/../fault-fsize-run.err", dir);
-    const char *argv[] = {"run", "-m", f_model, "--token-ids", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16",
+    const char *argv[] = {"run", "-m", fault_model, "--token-ids", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16",
                           "--dump", "attention,hidden,logits", "-o", out, "-t", "1", "--quiet", NULL};
-    int rc = reap(spawn(errp, 64 * 1024, argv));
-    expect_failure("run under RLIMIT_FSIZE", rc, 2, errp, out);
-    CU_ASSERT_EQUAL(strays(dir, NULL), 0);
+    int rc = fault_reap(fault_spawn(errp, 64 * 1024, argv));
+    fault_expect_failure("run under RLIMIT_FSIZE", rc, 2, errp, out);
+    CU_ASSERT_EQUAL(fault_strays(dir, NULL), 0);
     /* the same command without the limit succeeds: the limit was the cause */
-    rc = reap(spawn(errp, 0, argv));
+    rc = fault_reap(fault_spawn(errp, 0, argv));
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT(H5Fis_hdf5(out) > 0);
 }
@@ -220,8 +233,8 @@ static void test_disk_full_synth(void)
     snprintf(out, sizeof out, "%s/m", dir);
     snprintf(errp, sizeof errp, "%s/../fault-fsize-synth.err", dir);
     const char *argv[] = {"synth", "-o", out, "--preset", "tiny", NULL};
-    int rc = reap(spawn(errp, 64 * 1024, argv));
-    expect_failure("synth under RLIMIT_FSIZE", rc, 2, errp, out);
+    int rc = fault_reap(fault_spawn(errp, 64 * 1024, argv));
+    fault_expect_failure("synth under RLIMIT_FSIZE", rc, 2, errp, out);
     int n = 0;
     DIR *d = opendir(out);
     struct dirent *e;
@@ -237,7 +250,7 @@ static void test_disk_full_synth(void)
 /* plot renders through gnuplot (which inherits the limit): a 1 KiB limit fails the PNG. */
 static void test_disk_full_plot(void)
 {
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
     if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
         test_skip("gnuplot missing (make deps installs gnuplot-nox)");
         return;
@@ -247,13 +260,13 @@ static void test_disk_full_plot(void)
     snprintf(run, sizeof run, "%s/r.h5", dir);
     snprintf(out, sizeof out, "%s/fig.png", dir);
     snprintf(errp, sizeof errp, "%s/../fault-fsize-plot.err", dir);
-    const char *rargv[] = {"run", "-m", f_model, "--token-ids", "1,2,3,4", "-o", run, "-t", "1", "--quiet", NULL};
-    CU_ASSERT_EQUAL_FATAL(reap(spawn(errp, 0, rargv)), 0);
+    const char *rargv[] = {"run", "-m", fault_model, "--token-ids", "1,2,3,4", "-o", run, "-t", "1", "--quiet", NULL};
+    CU_ASSERT_EQUAL_FATAL(fault_reap(fault_spawn(errp, 0, rargv)), 0);
     const char *argv[] = {"plot", "first-token", run, "-o", out, NULL};
-    int rc = reap(spawn(errp, 1024, argv));
-    expect_failure("plot under RLIMIT_FSIZE", rc, 2, errp, NULL);
+    int rc = fault_reap(fault_spawn(errp, 1024, argv));
+    fault_expect_failure("plot under RLIMIT_FSIZE", rc, 2, errp, NULL);
     const char *keep[] = {"r.h5", NULL};
-    CU_ASSERT_EQUAL(strays(dir, keep), 0);
+    CU_ASSERT_EQUAL(fault_strays(dir, keep), 0);
 }
 
 /* ---- signals during a run -------------------------------------------------------- */
@@ -264,15 +277,15 @@ static int run_and_signal(const char *dir, int sig, int resume, const char *errp
 {
     char out[600];
     snprintf(out, sizeof out, "%s/r.h5", dir);
-    const char *argv[] = {"run", "-m", f_model, "--corpus", f_corpus, "-c", "1024", "-o", out, "-t", "1",
+    const char *argv[] = {"run", "-m", fault_model, "--corpus", fault_corpus, "-c", "1024", "-o", out, "-t", "1",
                           "--quiet", resume ? "--resume" : NULL, NULL};
-    pid_t pid = spawn(errp, 0, argv);
+    pid_t pid = fault_spawn(errp, 0, argv);
     char partial[700];
     snprintf(partial, sizeof partial, "%s/r.h5.partial", dir);
     int seen = 0;
     for (int i = 0; i < 2000 && !seen; i++) { /* up to 20 s */
-        sleep_ms(10);
-        seen = resume ? has_prefix(partial, "seq_") : has_prefix(dir, "r.h5.tmp");
+        fault_sleep_ms(10);
+        seen = resume ? fault_has_prefix(partial, "seq_") : fault_has_prefix(dir, "r.h5.tmp");
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             printf("\n    the run ended before it could be signalled");
             CU_FAIL("run too short to signal");
@@ -280,38 +293,38 @@ static int run_and_signal(const char *dir, int sig, int resume, const char *errp
         }
     }
     CU_ASSERT_FATAL(seen);
-    sleep_ms(resume ? 300 : 100);
+    fault_sleep_ms(resume ? 300 : 100);
     kill(pid, sig);
-    return reap(pid);
+    return fault_reap(pid);
 }
 
 static void test_sigint_during_run(void)
 {
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
     const char *dir = test_tmpdir("fault-sigint");
     char errp[600];
     snprintf(errp, sizeof errp, "%s/../fault-sigint.err", dir);
     int rc = run_and_signal(dir, SIGINT, 0, errp);
-    expect_failure("run after SIGINT", rc, 130, errp, "interrupted");
-    CU_ASSERT_EQUAL(strays(dir, NULL), 0); /* neither r.h5 nor its temp file */
+    fault_expect_failure("run after SIGINT", rc, 130, errp, "interrupted");
+    CU_ASSERT_EQUAL(fault_strays(dir, NULL), 0); /* neither r.h5 nor its temp file */
 }
 
 static void test_sigterm_during_run(void)
 {
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
     const char *dir = test_tmpdir("fault-sigterm");
     char errp[600];
     snprintf(errp, sizeof errp, "%s/../fault-sigterm.err", dir);
     int rc = run_and_signal(dir, SIGTERM, 0, errp);
     CU_ASSERT(rc != 0);
-    expect_failure("run after SIGTERM", rc, 130, errp, "interrupted");
-    CU_ASSERT_EQUAL(strays(dir, NULL), 0);
+    fault_expect_failure("run after SIGTERM", rc, 130, errp, "interrupted");
+    CU_ASSERT_EQUAL(fault_strays(dir, NULL), 0);
 }
 
 /* SIGKILL cannot be caught: the temp file may stay, but nothing may be at r.h5. */
 static void test_sigkill_during_run(void)
 {
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
     const char *dir = test_tmpdir("fault-sigkill");
     char errp[600], out[600];
     snprintf(errp, sizeof errp, "%s/../fault-sigkill.err", dir);
@@ -348,7 +361,7 @@ static double *read_doubles(const char *file, const char *path, size_t *n)
  * equals an uninterrupted run (tokens, statistics, headline) and the partial state goes. */
 static void test_sigkill_then_resume(void)
 {
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
     const char *dir = test_tmpdir("fault-resume");
     const char *ref = test_tmpdir("fault-resume-ref");
     char errp[600], out[600], refout[600];
@@ -358,17 +371,17 @@ static void test_sigkill_then_resume(void)
     int rc = run_and_signal(dir, SIGKILL, 1, errp);
     CU_ASSERT_EQUAL(rc, 128 + SIGKILL);
     CU_ASSERT_EQUAL(access(out, F_OK), -1);
-    const char *argv[] = {"run", "-m", f_model, "--corpus", f_corpus, "-c", "1024", "-o", out, "-t", "1",
+    const char *argv[] = {"run", "-m", fault_model, "--corpus", fault_corpus, "-c", "1024", "-o", out, "-t", "1",
                           "--quiet", "--resume", NULL};
-    rc = reap(spawn(errp, 0, argv));
+    rc = fault_reap(fault_spawn(errp, 0, argv));
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    const char *rargv[] = {"run", "-m", f_model, "--corpus", f_corpus, "-c", "1024", "-o", refout, "-t", "1",
+    const char *rargv[] = {"run", "-m", fault_model, "--corpus", fault_corpus, "-c", "1024", "-o", refout, "-t", "1",
                            "--quiet", NULL};
-    CU_ASSERT_EQUAL_FATAL(reap(spawn(errp, 0, rargv)), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_reap(fault_spawn(errp, 0, rargv)), 0);
     /* the killed process's record temp file (seq_NNNNNN.h5.tmp-PID) goes with
      * OUT.h5.partial/ once the resumed run completes: only r.h5 remains */
     const char *keep[] = {"r.h5", NULL};
-    CU_ASSERT_EQUAL(strays(dir, keep), 0);
+    CU_ASSERT_EQUAL(fault_strays(dir, keep), 0);
     char partial[700];
     snprintf(partial, sizeof partial, "%s.partial", out);
     CU_ASSERT_NOT_EQUAL(access(partial, F_OK), 0);
@@ -396,7 +409,7 @@ static void test_sigkill_then_resume(void)
 
 static void test_unwritable_destinations(void)
 {
-    CU_ASSERT_EQUAL_FATAL(base_ready(), 0);
+    CU_ASSERT_EQUAL_FATAL(fault_base_ready(), 0);
     const char *dir = test_tmpdir("fault-unwritable");
     char file[600], under[700], errp[600];
     snprintf(file, sizeof file, "%s/plain", dir);
@@ -409,20 +422,20 @@ static void test_unwritable_destinations(void)
         const char *want;
     } cases[] = {
         {"run -o under a regular file",
-         {"run", "-m", f_model, "--token-ids", "1,2", "-o", under, "-t", "1", "--quiet", NULL}, under},
+         {"run", "-m", fault_model, "--token-ids", "1,2", "-o", under, "-t", "1", "--quiet", NULL}, under},
         {"run -o under /proc",
-         {"run", "-m", f_model, "--token-ids", "1,2", "-o", "/proc/sinkscope-test.h5", "-t", "1", "--quiet", NULL},
+         {"run", "-m", fault_model, "--token-ids", "1,2", "-o", "/proc/sinkscope-test.h5", "-t", "1", "--quiet", NULL},
          "/proc/sinkscope-test.h5"},
         {"synth -o under /proc", {"synth", "-o", "/proc/sinkscope-test", "--preset", "tiny", NULL},
          "/proc/sinkscope-test"},
         {"synth -o under a regular file", {"synth", "-o", under, "--preset", "tiny", NULL}, under},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int rc = reap(spawn(errp, 0, cases[i].argv));
-        expect_failure(cases[i].what, rc, 2, errp, cases[i].want);
+        int rc = fault_reap(fault_spawn(errp, 0, cases[i].argv));
+        fault_expect_failure(cases[i].what, rc, 2, errp, cases[i].want);
     }
     const char *keep[] = {"plain", NULL};
-    CU_ASSERT_EQUAL(strays(dir, keep), 0);
+    CU_ASSERT_EQUAL(fault_strays(dir, keep), 0);
     CU_ASSERT_EQUAL(access("/proc/sinkscope-test.h5", F_OK), -1);
 }
 

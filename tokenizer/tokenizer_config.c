@@ -44,7 +44,7 @@ static int32_t template_bos(const json_t *post)
 
 enum ss_status tokenizer_config_load(struct tokenizer *tk, const json_t *post, struct ss_error *err)
 {
-    char path[600];
+    char path[PATH_MAX + 32];
     const char *slash = strrchr(tk->path, '/');
     if (slash)
         snprintf(path, sizeof path, "%.*s/tokenizer_config.json", (int)(slash - tk->path), tk->path);
@@ -71,6 +71,17 @@ enum ss_status tokenizer_config_load(struct tokenizer *tk, const json_t *post, s
         tk->default_bos = json_is_true(add) ? (tk->bos_id >= 0 ? tk->bos_id : tmpl) : -1;
     else
         tk->default_bos = tmpl;
+    /* add_bos_token: true promises a BOS; silently running without one changes every statistic */
+    if (json_is_true(add) && tk->default_bos < 0) {
+        const json_t *b = json_object_get(root, "bos_token");
+        const char *name = json_is_string(b) ? json_string_value(b)
+                           : json_string_value(json_object_get(b, "content"));
+        enum ss_status st = ss_fail(err, SS_ERR_INPUT, "%s: add_bos_token is true but bos_token '%.60s' is not "
+                                    "a token of the vocabulary (nor does the post-processor name one)", path,
+                                    name ? name : "(none)");
+        json_decref(root);
+        return st;
+    }
     json_decref(root);
     return SS_OK;
 }

@@ -14,6 +14,7 @@
 #ifndef SS_MODEL_TOKENIZER_IMPL_H
 #define SS_MODEL_TOKENIZER_IMPL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -222,7 +223,7 @@ int decoder_piece(const struct decoder *d, const char *s, size_t len, char **out
 
 /* ---- the tokenizer ---- */
 struct tokenizer {
-    char path[512];              /* the tokenizer.json path, for messages */
+    char path[PATH_MAX];         /* the tokenizer.json path, for messages */
     int n_ids;                   /* largest id + 1 */
     const char **tok_str;        /* [n_ids] token string as the file spells it (added tokens win); NULL = hole */
     uint32_t *tok_str_len;       /* [n_ids] */

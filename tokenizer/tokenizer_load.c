@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tokenizer.h"
 #include "tokenizer_impl.h"
+#include "../common/readfile.h"
 
 #define TOK_MAX_ID (1 << 24)
 
@@ -297,31 +299,21 @@ enum ss_status tokenizer_load(struct tokenizer **out, const char *path, struct s
         snprintf(tk->path, sizeof tk->path, "%s/tokenizer.json", path);
     else
         snprintf(tk->path, sizeof tk->path, "%s", path);
-    FILE *fp = fopen(tk->path, "rb");
-    if (!fp) {
-        enum ss_status st = ss_fail(err, SS_ERR_IO, "%s: cannot open: %s", tk->path, strerror(errno));
+    /* one bounded read (common/readfile.h: a directory, a device or a missing file get their
+     * own message) then json_loadb: json_loadf reads a character at a time (twice as slow) */
+    json_error_t je;
+    char *buf = NULL;
+    size_t size = 0;
+    enum ss_status st = access(tk->path, F_OK) != 0
+                            ? ss_fail(err, SS_ERR_IO, "%s: cannot open: %s", tk->path, strerror(errno))
+                            : readfile_all(tk->path, READFILE_LIMIT_JSON, "tokenizer", &buf, &size, err);
+    if (st) {
         tokenizer_free(tk);
         return st;
     }
-    /* one read then json_loadb: json_loadf reads a character at a time (twice as slow) */
-    json_error_t je;
-    json_t *root = NULL;
-    char *buf = NULL;
-    long size = -1;
-    int readerr = 0;
-    if (!fseek(fp, 0, SEEK_END) && (size = ftell(fp)) >= 0 && !fseek(fp, 0, SEEK_SET) &&
-        (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, fp) == (size_t)size)
-        root = json_loadb(buf, (size_t)size, 0, &je);
-    else {
-        readerr = 1;
-        snprintf(je.text, sizeof je.text, "%s", size < 0 ? "not a regular file" : buf ? "read failed" : "out of memory");
-    }
+    json_t *root = json_loadb(buf, size, 0, &je);
     free(buf);
-    fclose(fp);
-    enum ss_status st;
-    if (!root && readerr)
-        st = ss_fail(err, SS_ERR_IO, "%s: cannot read: %s", tk->path, je.text);
-    else if (!root)
+    if (!root)
         st = ss_fail(err, SS_ERR_INPUT, "%s: not valid JSON: %s (line %d)", tk->path, je.text, je.line);
     else if (!json_is_object(root))
         st = ss_fail(err, SS_ERR_INPUT, "%s: not a JSON object", tk->path);
