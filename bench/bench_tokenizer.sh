@@ -9,7 +9,7 @@
 # license texts of this machine repeated (very repetitive, so the word cache flatters it).
 # SS_BENCH_TOKENIZERS="qwen3 llama2" picks some. Llama 2 and Gemma 3 have no pre-tokenizer that cuts at
 # spaces, so the whole text is one BPE word; the JS port's merge loop is quadratic in the word's length
-# there (18 s for 200 KB of Llama 2), so for those two the peer runs on the first 200 KB of the text,
+# there for Llama 2 (18 s for 200 KB), so for those two the peer runs on the first 200 KB of the text,
 # sinkscope on both.
 set -e
 cd "$(dirname "$0")/.."
@@ -72,7 +72,7 @@ for name in ${SS_BENCH_TOKENIZERS:-qwen3 llama2 gemma3 llama3 gptoss deepseek_v3
     case $name in llama2 | gemma3)
         t=$BUILD/bench/first200kb.txt
         head -c 200000 "$text" > "$t"
-        echo "-- $name, first 200 KB (the JS port's speed is quadratic in a word's length)"
+        echo "-- $name, first 200 KB (the text the JS port gets: its Llama 2 merge loop is quadratic in a word's length)"
         "$BUILD/bench/tokenizer" "$tok" "$t" 3 ;;
     esac
     peer "$name" "$t"
