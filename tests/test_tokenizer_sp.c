@@ -174,6 +174,27 @@ static void test_metaspace(void)
     tokenizer_free(tk);
 }
 
+/* A long word is merged in stretches cut before a ▁ whose preceding character never precedes ▁ in a
+ * token: here "b▁" is a token, so only the ▁ after "c" are cuts; the result is the whole word's. */
+static void test_long_word_cuts(void)
+{
+    struct tokenizer *tk = tok_load_ok(sp_hand("spcut", MERGES_X, LLAMA2_NORM, NULL, LLAMA2_DEC, NULL, -1));
+    if (!tk)
+        return;
+    /* "c ab" x 16 -> "▁c" ("▁ab▁c" x 15) "▁ab": [▁ c] ([▁a b▁ c] x 15) [▁ab] (b▁ first, then ▁a) */
+    char text[128] = "c ab";
+    int32_t want[64] = {259, 262};
+    int n = 2;
+    for (int k = 1; k < 16; k++) {
+        strcat(text, " c ab");
+        want[n++] = 263, want[n++] = 267, want[n++] = 262;
+    }
+    want[n++] = 265;
+    CU_ASSERT(strlen(text) > 64);
+    CU_ASSERT(tok_expect_ids(tk, text, strlen(text), want, n));
+    tokenizer_free(tk);
+}
+
 /* Gemma's pipeline: spaces -> ▁ in the normalizer, a Split on " " that then finds none; ignore_merges
  * takes a whole word from the vocab even when no merge builds it. */
 static void test_replace_and_ignore_merges(void)
@@ -220,5 +241,6 @@ SS_SUITE(tokenizer_sp)
     CU_add_test(s, "unk: fuse_unk, byte fallback with a missing byte, no unk token", test_unk);
     CU_add_test(s, "Metaspace: prepend_scheme first/always/never, split", test_metaspace);
     CU_add_test(s, "Replace normalizer with Split, ignore_merges on characters", test_replace_and_ignore_merges);
+    CU_add_test(s, "a long word merged in stretches gives the whole word's ids", test_long_word_cuts);
     CU_add_test(s, "tokenizer_config.json with an integer beyond 64 bits", test_config_big_integer);
 }

@@ -244,15 +244,11 @@ static int char_symbols(const struct tokenizer *tk, const char *w, size_t len, s
     return n;
 }
 
-enum ss_status bpe_word(const struct tokenizer *tk, struct bpe_cache *cache, const char *w, size_t len,
-                        struct id_buf *out, struct ss_error *err)
+/* Merges of one word (or one independent stretch of it), through the cache. */
+static enum ss_status bpe_piece(const struct tokenizer *tk, struct bpe_cache *cache, const char *w, size_t len,
+                                struct id_buf *out, struct ss_error *err)
 {
     const unsigned char *p = (const unsigned char *)w;
-    if (tk->ignore_merges) {
-        int32_t id = strmap_get(tk->byte_level ? &tk->byte_vocab : &tk->vocab, w, len);
-        if (id >= 0)
-            return id_buf_push(out, id) ? ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory") : SS_OK;
-    }
     if (len == 1 && tk->byte_level) {
         if (tk->byte_id[p[0]] >= 0 && id_buf_push(out, tk->byte_id[p[0]]))
             return ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory");
@@ -298,4 +294,46 @@ enum ss_status bpe_word(const struct tokenizer *tk, struct bpe_cache *cache, con
     if (cache && len <= CACHE_MAX_WORD)
         cache_put(cache, w, len, h, out->v + start, out->n - start);
     return SS_OK;
+}
+
+#define SP_SPACE "\xe2\x96\x81" /* U+2581 */
+
+/* 1 when a character word may be cut before the ▁ at w + i (see tokenizer_impl.h, sp_cut): the
+ * character before it is in the vocab on its own and never precedes ▁ inside a token. */
+static int cut_before(const struct tokenizer *tk, const char *w, size_t i)
+{
+    size_t k = i - 1;
+    while (k > 0 && ((unsigned char)w[k] & 0xC0) == 0x80)
+        k--;
+    uint32_t c;
+    utf8_decode(w + k, &c);
+    for (int j = 0; j < tk->n_sp_keep; j++)
+        if (tk->sp_keep[j] == c)
+            return 0;
+    return c < 0x80 ? tk->byte_id[c] >= 0 : strmap_get(&tk->vocab, w + k, i - k) >= 0;
+}
+
+enum ss_status bpe_word(const struct tokenizer *tk, struct bpe_cache *cache, const char *w, size_t len,
+                        struct id_buf *out, struct ss_error *err)
+{
+    if (tk->ignore_merges) {
+        int32_t id = strmap_get(tk->byte_level ? &tk->byte_vocab : &tk->vocab, w, len);
+        if (id >= 0)
+            return id_buf_push(out, id) ? ss_fail(err, SS_ERR_NOMEM, "tokenizer: out of memory") : SS_OK;
+    }
+    if (tk->byte_level || !tk->sp_cut || len <= CACHE_MAX_WORD)
+        return bpe_piece(tk, cache, w, len, out, err);
+    /* a long character word (Llama 2 and Gemma have no pre-tokenizer: a whole text is one word) is
+     * merged stretch by stretch, cut where no merge can cross, so the cache sees words again */
+    size_t start = 0;
+    for (const char *q = w + 1; (q = memmem(q, len - (size_t)(q - w), SP_SPACE, 3)); q += 3) {
+        size_t i = (size_t)(q - w);
+        if (!cut_before(tk, w, i))
+            continue;
+        enum ss_status st = bpe_piece(tk, cache, w + start, i - start, out, err);
+        if (st)
+            return st;
+        start = i;
+    }
+    return bpe_piece(tk, cache, w + start, len - start, out, err);
 }

@@ -237,6 +237,12 @@ struct tokenizer {
     int32_t fallback_id[256];    /* byte_fallback: id of "<0xNN>" for each byte, -1 when missing */
     int byte_level;              /* words are bytes (ByteLevel pre_tokenizer); else characters */
     int byte_fallback, fuse_unk;
+    /* Characters only: a merge only makes tokens of the vocab, so when no token contains "X▁", no merge
+     * joins a symbol ending in X to one starting with ▁ (U+2581, its own symbol), and a word may be cut
+     * before such a ▁ without changing the result. sp_keep lists the X that do precede ▁ in some token
+     * ("▁▁", Gemma's ">▁</"); sp_cut is 0 when ▁ is not in the vocab or there are too many. */
+    int sp_cut, n_sp_keep;
+    uint32_t sp_keep[16];
     int ignore_merges;
     struct added_token *added;   /* sorted by content length, longest first */
     int n_added;

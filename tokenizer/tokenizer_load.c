@@ -50,6 +50,34 @@ static int all_byte_level(const char *s, size_t len)
     return 1;
 }
 
+/* tk->sp_cut and sp_keep (tokenizer_impl.h): the characters that precede U+2581 inside some token. */
+static void sp_cut_init(struct tokenizer *tk)
+{
+    tk->sp_cut = !tk->byte_level && strmap_get(&tk->vocab, "\xe2\x96\x81", 3) >= 0;
+    for (int i = 0; tk->sp_cut && i < tk->vocab.n; i++) {
+        const char *s = tk->vocab.e[i].s;
+        size_t len = tk->vocab.e[i].len;
+        for (const char *q = s; (q = memmem(q, len - (size_t)(q - s), "\xe2\x96\x81", 3)); q += 3) {
+            if (q == s)
+                continue;
+            size_t k = (size_t)(q - s) - 1;
+            while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+                k--;
+            uint32_t c;
+            utf8_decode(s + k, &c);
+            int j = 0;
+            while (j < tk->n_sp_keep && tk->sp_keep[j] != c)
+                j++;
+            if (j < tk->n_sp_keep)
+                continue;
+            if (tk->n_sp_keep == (int)(sizeof tk->sp_keep / sizeof tk->sp_keep[0]))
+                tk->sp_cut = 0;
+            else
+                tk->sp_keep[tk->n_sp_keep++] = c;
+        }
+    }
+}
+
 static enum ss_status load_vocab(struct tokenizer *tk, const json_t *vocab, const char *f, struct ss_error *err)
 {
     const char *key;
@@ -278,6 +306,7 @@ static enum ss_status load_json(struct tokenizer *tk, json_t *root, struct ss_er
         snprintf(u, sizeof u, "<0x%02X>", b);
         tk->fallback_id[b] = tk->byte_fallback ? strmap_get(&tk->vocab, u, 6) : -1;
     }
+    sp_cut_init(tk);
     const json_t *unk = json_object_get(model, "unk_token");
     tk->unk_id = json_is_string(unk) ? strmap_get(&tk->vocab, json_string_value(unk), json_string_length(unk)) : -1;
 
