@@ -68,6 +68,14 @@ if ! "$SS" plot paper "$B" "$E" --labels baseline,elementwise -o "$OUT/paper.pdf
     echo "demo/run.sh: plot paper failed" >&2
     fail=1
 fi
+echo
+echo "== report -> $OUT/report.html (tables, figures, attention explorer in one page)"
+if ! "$SS" report "$OUT/baseline_maps.h5" "$OUT/gated_headwise_maps.h5" "$OUT/gated_elementwise_maps.h5" \
+        --labels baseline,headwise,elementwise --max-first-token-share 0.2 --max-sink-rate 0.1 \
+        --force -o "$OUT/report.html"; then
+    echo "demo/run.sh: report failed" >&2
+    fail=1
+fi
 
 echo
 echo "demo/run.sh: $(ls "$OUT" | grep -c -E '\.(png|pdf)$') figures in $OUT/, $(($(date +%s) - start)) s"
