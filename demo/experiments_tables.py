@@ -89,11 +89,11 @@ for m, lab in MODELS:
                                                   f3(b["first_token_share"]), windows(b)))
 
 p("\n### 4. Massive activations (Sun et al.): zero vs mean ablation at 512\n")
-p("| model | M-Act | max \\|x\\| | PPL | PPL, zero | PPL, mean | ablation (layer, entries) | windows |")
+p("| model | M-Act | max \\|x\\| | PPL | PPL, zero | PPL, mean | what the first pass found | windows |")
 p("|---|---:|---:|---:|---:|---:|---|---|")
 for m, lab in MODELS:
     a, z, mn = load("len_%s-c512" % m), load("ablate_zero_%s" % m), load("ablate_mean_%s" % m)
-    what = re.sub(r"^.*ablate=", "", z["interventions"])
+    what = re.sub(r"^.*ablate=", "", z["interventions"]).replace("|", "\\|")
     p("| %s | %.1f | %.1f | %s | %s | %s | %s | %s |" % (lab, a["max_activation_mean"], a["max_activation"],
                                                        ppl(a["perplexity"]), ppl(z["perplexity"]),
                                                        ppl(mn["perplexity"]), what, windows(z)))
