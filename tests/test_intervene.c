@@ -255,7 +255,7 @@ static void test_sweep_and_plots(void)
     snprintf(f16, sizeof f16, "%s/s-c16.h5", dir);
     snprintf(f32, sizeof f32, "%s/s-c32.h5", dir);
     int rc = test_cli(NULL, 0, err, sizeof err, "run", "-m", "demo/models/gated_headwise", "--corpus",
-                      "demo/heldout.txt", "-c", "16,32", "--max-seqs", "2", "--rope-scaling", "yarn:auto:16",
+                      "demo/heldout.txt", "-c", "16,32", "--max-seqs", "1", "--rope-scaling", "yarn:auto:16",
                       "--window", "8", "--sink-tokens", "2", "--mask-keys", "1", "--gate", "constant=mean", "-o",
                       out, "--quiet", NULL);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
