@@ -31,7 +31,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 # cli objects except main.o, so tests can drive commands in-process
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 
-.PHONY: all deps bench-deps test bench demo corpus fuzz valgrind clean check-deps
+.PHONY: all deps bench-deps test bench demo experiments corpus fuzz valgrind clean check-deps
 all: $(BIN)
 
 $(BIN): $(BUILD)/libsinkscope.a $(CLI_OBJ)
@@ -111,6 +111,10 @@ bench: deps bench-deps
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	SINKSCOPE=$(BIN) sh demo/run.sh
+
+# The first causal study (docs/EXPERIMENTS.md) on the demo checkpoints, CPU only (minutes; not part of test).
+experiments: $(BIN)
+	SINKSCOPE=$(BIN) sh demo/experiments.sh
 
 # Training text of the demo models, from Debian packages (see train/make_corpus.sh).
 corpus:

@@ -48,7 +48,15 @@ struct analyze_run {
     int *act_where;            /* [layer, 3]: (seq, pos, dim) of the largest |x| leaving the layer; -1 unknown */
     double *gate_mean_l, *gate_std_l, *gate_min_l, *gate_max_l; /* pooled over heads; NULL ungated */
     int gated;                 /* gate statistics present */
+    /* interventions (root attributes; "" / 0 in files without them, docs/EXPERIMENTS.md) */
+    char interventions[512], rope_scaling[64], context_sweep[128];
+    int attn_window, sink_tokens;
+    /* loss by position (from /stats/nll): mean NLL of the predictions made at positions
+     * [b * ANALYZE_LOSS_BUCKET, (b+1) * ANALYZE_LOSS_BUCKET), b < n_loss; NULL without /stats/nll */
+    double *loss_pos;
+    int n_loss;
 };
+#define ANALYZE_LOSS_BUCKET 128
 
 /* s with & < > " ' written as HTML character references. */
 void analyze_html_escape(FILE *out, const char *s);

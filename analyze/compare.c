@@ -110,6 +110,7 @@ enum ss_status analyze_compare_check(struct analyze_run *runs, int n, struct ana
         SETTING_INT(n_seqs)
         SETTING_STR(bos)
         SETTING_STR(gate_mode)
+        SETTING_STR(interventions)
         SETTING_INT(n_layers)
         SETTING_INT(n_heads)
         if (a->sink_epsilon != b->sink_epsilon)
@@ -340,6 +341,9 @@ enum ss_status analyze_compare(FILE *out, const struct analyze_run *runs, int n,
                         runs[i].model_type[0] ? runs[i].model_type : "?", runs[i].path,
                         runs[i].gate_kind[0] ? runs[i].gate_kind : "?", runs[i].gate_mode[0] ? runs[i].gate_mode : "?",
                         runs[i].n_layers, runs[i].n_heads, runs[i].n_seqs, runs[i].context_length);
+        for (int i = 0; f == ANALYZE_FORMAT_TEXT && i < n; i++)
+            if (runs[i].interventions[0])
+                fprintf(out, "%s: interventions %s\n", runs[i].label, runs[i].interventions);
         if (f == ANALYZE_FORMAT_TEXT)
             fputc('\n', out);
         struct table ts[1 + N_LAYER];

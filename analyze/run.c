@@ -29,7 +29,7 @@ void analyze_run_free(struct analyze_run *r)
     double **d[] = {&r->fts, &r->fts_incl0, &r->alpha0, &r->entropy, &r->gate_mean_h, &r->gate_std_h,
                     &r->gate_min_h, &r->gate_max_h, &r->fts_layer, &r->fts_incl0_layer, &r->alpha0_layer,
                     &r->entropy_layer, &r->act_max, &r->gate_mean_l, &r->gate_std_l, &r->gate_min_l,
-                    &r->gate_max_l};
+                    &r->gate_max_l, &r->loss_pos};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         free(*d[i]);
         *d[i] = NULL;
@@ -59,6 +59,59 @@ static enum ss_status array(struct runfile *rf, const char *dset, int ndim, cons
         return s;
     *out = a.data; /* ownership moves: rf_array_free is free(data) */
     return SS_OK;
+}
+
+/* r->loss_pos from /stats/nll [seq, pos] (NaN entries skipped: the last position). */
+static enum ss_status load_loss_by_position(struct analyze_run *r, struct runfile *rf, struct ss_error *err)
+{
+    if (!runfile_has(rf, rf_path(RF_NLL)) || r->context_length < 2)
+        return SS_OK;
+    int64_t shape[2] = {-1, r->context_length};
+    double *nll = NULL;
+    enum ss_status s = array(rf, rf_path(RF_NLL), 2, shape, &nll, err);
+    if (s)
+        return s;
+    int64_t nd_shape[4];
+    int nd;
+    if ((s = runfile_shape(rf, rf_path(RF_NLL), &nd, nd_shape, err))) {
+        free(nll);
+        return s;
+    }
+    int T = r->context_length, nb = (T + ANALYZE_LOSS_BUCKET - 1) / ANALYZE_LOSS_BUCKET;
+    double *sum = calloc(2 * (size_t)nb, sizeof *sum);
+    r->loss_pos = malloc(nb * sizeof *r->loss_pos);
+    if (!sum || !r->loss_pos) {
+        free(nll), free(sum);
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    for (int64_t q = 0; q < nd_shape[0]; q++)
+        for (int t = 0; t < T; t++) {
+            double v = nll[q * T + t];
+            if (v == v)
+                sum[t / ANALYZE_LOSS_BUCKET] += v, sum[nb + t / ANALYZE_LOSS_BUCKET] += 1;
+        }
+    for (int b = 0; b < nb; b++)
+        r->loss_pos[b] = sum[nb + b] > 0 ? sum[b] / sum[nb + b] : NAN;
+    r->n_loss = nb;
+    free(nll), free(sum);
+    return SS_OK;
+}
+
+/* The intervention attributes ("" / 0 when absent: files of older versions). */
+static void intervention_attrs(struct analyze_run *r, struct runfile *rf)
+{
+    struct ss_error e;
+    const struct { const char *name; char *buf; size_t n; } strs[] = {
+        {"interventions", r->interventions, sizeof r->interventions},
+        {"rope_scaling", r->rope_scaling, sizeof r->rope_scaling},
+        {"context_sweep", r->context_sweep, sizeof r->context_sweep},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        if (runfile_attr_string(rf, NULL, strs[i].name, strs[i].buf, strs[i].n, &e) != SS_OK)
+            strs[i].buf[0] = 0;
+    double v;
+    r->attn_window = runfile_attr_double(rf, NULL, "attn_window", &v, &e) == SS_OK && v >= 0 && v < 1e9 ? (int)v : 0;
+    r->sink_tokens = runfile_attr_double(rf, NULL, "sink_tokens", &v, &e) == SS_OK && v >= 0 && v < 1e9 ? (int)v : 0;
 }
 
 static enum ss_status load_stats(struct analyze_run *r, struct runfile *rf, struct ss_error *err)
@@ -212,7 +265,10 @@ enum ss_status analyze_run_load(struct analyze_run *r, const char *path, const c
         (s = scalar(rf, rf_path(RF_SUMMARY_SINK_RATE), 1, &r->sink_rate, err)) ||
         (s = scalar(rf, rf_path(RF_SUMMARY_N_TOKENS), 0, &r->n_tokens, err)))
         goto done;
+    intervention_attrs(r, rf);
     s = load_stats(r, rf, err);
+    if (!s)
+        s = load_loss_by_position(r, rf, err);
 done:
     runfile_close(rf);
     if (s)

@@ -73,6 +73,19 @@ json_t *analyze_run_json(const struct analyze_run *r, int per_head)
     json_object_set_new(o, "n_heads", json_integer(r->n_heads));
     json_object_set_new(o, "n_kv_heads", json_integer(r->n_kv_heads));
     json_object_set_new(o, "context_length", json_integer(r->context_length));
+    json_object_set_new(o, "interventions", json_string(r->interventions));
+    json_object_set_new(o, "rope_scaling", json_string(r->rope_scaling));
+    json_object_set_new(o, "attn_window", json_integer(r->attn_window));
+    json_object_set_new(o, "sink_tokens", json_integer(r->sink_tokens));
+    json_object_set_new(o, "context_sweep", json_string(r->context_sweep));
+    if (r->loss_pos) {
+        json_t *lp = json_object(), *v = json_array();
+        json_object_set_new(lp, "bucket", json_integer(ANALYZE_LOSS_BUCKET));
+        for (int b = 0; b < r->n_loss; b++)
+            json_array_append_new(v, json_num(r->loss_pos[b]));
+        json_object_set_new(lp, "mean_nll", v);
+        json_object_set_new(o, "loss_by_position", lp);
+    }
     json_object_set_new(o, "n_seqs", json_integer(r->n_seqs));
     json_object_set_new(o, "sink_epsilon", json_num(r->sink_epsilon));
     json_object_set_new(o, "first_token_share", json_num(r->first_token_share));
@@ -239,6 +252,14 @@ enum ss_status analyze_summary(FILE *out, const struct analyze_run *r, int per_l
                 r->path, r->model_type[0] ? r->model_type : "?", r->model_path[0] ? r->model_path : "?",
                 r->gate_kind[0] ? r->gate_kind : "?", r->gate_mode[0] ? r->gate_mode : "?", r->n_layers,
                 r->n_heads, r->n_seqs, r->context_length, r->bos[0] ? r->bos : "?");
+    if (f == ANALYZE_FORMAT_TEXT && r->interventions[0])
+        fprintf(out, "interventions: %s\n\n", r->interventions);
+    if (f == ANALYZE_FORMAT_TEXT && r->loss_pos) {
+        fprintf(out, "loss by position (mean NLL per %d positions):", ANALYZE_LOSS_BUCKET);
+        for (int b = 0; b < r->n_loss; b++)
+            fprintf(out, " %.3f", r->loss_pos[b]);
+        fprintf(out, "\n\n");
+    }
     struct table head, layers, heads;
     table_init(&head, f == ANALYZE_FORMAT_CSV ? "" : "headline (paper Table 4 columns)");
     analyze_headline_table(&head, f);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "../pipeline/pipeline.h"
@@ -32,7 +33,19 @@ static void usage(FILE *f)
             "      --heads LIST       heads of the attention dumps, same grammar (default all)\n"
             "      --dump-dtype f32|f16\n"
             "  -t, --threads N        worker threads (default: all cores); results are identical for any N\n"
-            "      --gate native|off|constant=X   gate mode of gated checkpoints\n"
+            "      --gate native|off|constant=X|constant=mean   gate mode of gated checkpoints (mean:\n"
+            "                         each layer's own mean gate, from a first pass over the input)\n"
+            "  interventions (recorded in the run file; docs/EXPERIMENTS.md):\n"
+            "      --rope-scaling none|linear:F|yarn:F[:ORIG]|yarn:auto[:ORIG]   RoPE in place of the\n"
+            "                         checkpoint's (ORIG default: max_position_embeddings; YaRN as\n"
+            "                         transformers; auto: F = context / ORIG, at least 1)\n"
+            "      --mask-keys LIST   key positions removed from every query's softmax (0,1,2,3)\n"
+            "      --window W         query q sees keys q-W < k <= q, every layer (positions not re-indexed)\n"
+            "      --sink-tokens S    with a window: the first S keys stay visible\n"
+            "      --ablate massive=zero|mean[@LAYER]   massive activations (|x| >= 100 and >= 1000x\n"
+            "                         the median |x| of the vector) leaving LAYER (default: the first\n"
+            "                         layer that has them) set to 0 or their first-pass mean\n"
+            "  -c N[,N...]            --corpus: several contexts, one run file each, OUT-cN.h5\n"
             "      --sink-epsilon E   sink-rate threshold (default 0.3)\n"
             "      --resume           keep finished sequences in OUT.partial/ and continue from them\n"
             "      --lossy            replace invalid UTF-8 in the input instead of refusing it\n"
@@ -52,7 +65,8 @@ static int parse_pos_int(const char *s, int *v)
 }
 
 enum { OPT_TOKEN_IDS = 1000, OPT_CORPUS, OPT_STRIDE, OPT_MAX_SEQS, OPT_BOS, OPT_DUMP, OPT_LAYERS, OPT_HEADS,
-       OPT_DUMP_DTYPE, OPT_GATE, OPT_EPS, OPT_QUIET, OPT_FORCE, OPT_RESUME, OPT_LOSSY, OPT_NO_STATS };
+       OPT_DUMP_DTYPE, OPT_GATE, OPT_EPS, OPT_QUIET, OPT_FORCE, OPT_RESUME, OPT_LOSSY, OPT_NO_STATS,
+       OPT_ROPE, OPT_MASK_KEYS, OPT_WINDOW, OPT_SINKS, OPT_ABLATE };
 
 /* The combinations getopt cannot see; -1 when the options are fine, else the exit code. */
 static int check_args(const struct pipeline_opts *a, int n_inputs, const char *const *inputs)
@@ -84,6 +98,61 @@ static int run_with_signals(const struct pipeline_opts *a)
     return s ? cli_report(&err) : EXIT_CODE_OK;
 }
 
+/* OUT with "-cN" before a trailing ".h5". */
+static void sweep_name(char *buf, size_t n, const char *out, int ctx)
+{
+    size_t len = strlen(out);
+    if (len > 3 && !strcmp(out + len - 3, ".h5"))
+        snprintf(buf, n, "%.*s-c%d.h5", (int)(len - 3), out, ctx);
+    else
+        snprintf(buf, n, "%s-c%d", out, ctx);
+}
+
+/* -c A,B,C: one run per context into OUT-cA.h5, ... (every output checked first). */
+static int run_sweep(const struct pipeline_opts *a0, const char *list, int n_inputs, const char *const *inputs)
+{
+    int ctx[16], n = 0;
+    const char *p = list;
+    while (1) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v <= 0 || v > 1 << 30 || (*end && *end != ','))
+            return cli_usage_error("run", "-c: '%s' is not a list of positive integers like 512,1024", list);
+        if (n == 16)
+            return cli_usage_error("run", "-c: '%s' has more than 16 contexts", list);
+        ctx[n++] = (int)v;
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    if (!a0->corpus)
+        return cli_usage_error("run", "-c with several contexts applies to --corpus only");
+    int rc = check_args(a0, n_inputs, inputs);
+    if (rc >= 0)
+        return rc;
+    char names[16][4200];
+    struct stat st;
+    for (int i = 0; i < n; i++) {
+        sweep_name(names[i], sizeof names[i], a0->out, ctx[i]);
+        if (!a0->force && stat(names[i], &st) == 0) {
+            fprintf(stderr, "sinkscope run: %s: exists; use --force to overwrite it\n", names[i]);
+            return EXIT_CODE_BAD_INPUT;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        struct pipeline_opts a = *a0;
+        a.ctx = ctx[i];
+        a.out = names[i];
+        a.sweep = list;
+        if (!a.quiet)
+            fprintf(stderr, "sinkscope run: context %d -> %s\n", ctx[i], names[i]);
+        if ((rc = run_with_signals(&a)))
+            return rc;
+    }
+    return EXIT_CODE_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -98,10 +167,14 @@ int cmd_run(int argc, char **argv)
         {"sink-epsilon", required_argument, 0, OPT_EPS}, {"quiet", no_argument, 0, OPT_QUIET},
         {"force", no_argument, 0, OPT_FORCE},        {"resume", no_argument, 0, OPT_RESUME},
         {"lossy", no_argument, 0, OPT_LOSSY},        {"no-stats", no_argument, 0, OPT_NO_STATS},
+        {"rope-scaling", required_argument, 0, OPT_ROPE}, {"mask-keys", required_argument, 0, OPT_MASK_KEYS},
+        {"window", required_argument, 0, OPT_WINDOW}, {"sink-tokens", required_argument, 0, OPT_SINKS},
+        {"ablate", required_argument, 0, OPT_ABLATE},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0},
     };
     struct pipeline_opts a;
     pipeline_opts_init(&a);
+    const char *ctx_list = NULL;
     opterr = 0;
     int c, n_inputs = 0;
     const char *inputs[4];
@@ -115,8 +188,25 @@ int cmd_run(int argc, char **argv)
         case OPT_CORPUS: a.corpus = optarg; inputs[n_inputs++ % 4] = "--corpus"; break;
         case 'o': a.out = optarg; break;
         case 'c':
+            if (strchr(optarg, ',')) { /* a sweep: checked in run_sweep */
+                ctx_list = optarg;
+                break;
+            }
             if (parse_pos_int(optarg, &a.ctx))
                 return cli_usage_error("run", "-c: '%s' is not a positive integer", optarg);
+            break;
+        case OPT_ROPE: a.rope_scaling = optarg; break;
+        case OPT_MASK_KEYS: a.mask_keys = optarg; break;
+        case OPT_ABLATE: a.ablate = optarg; break;
+        case OPT_WINDOW:
+            if (parse_pos_int(optarg, &a.window))
+                return cli_usage_error("run", "--window: '%s' is not a positive number of keys", optarg);
+            break;
+        case OPT_SINKS:
+            if (!strcmp(optarg, "0"))
+                a.sink_tokens = 0;
+            else if (parse_pos_int(optarg, &a.sink_tokens))
+                return cli_usage_error("run", "--sink-tokens: '%s' is not a number of keys >= 0", optarg);
             break;
         case OPT_STRIDE:
             if (parse_pos_int(optarg, &a.stride))
@@ -157,6 +247,8 @@ int cmd_run(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (ctx_list)
+        return run_sweep(&a, ctx_list, n_inputs, inputs);
     int rc = check_args(&a, n_inputs, inputs);
     return rc >= 0 ? rc : run_with_signals(&a);
 }

@@ -169,7 +169,9 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
         *bufs[i] = n[i] ? p : NULL;
         p += n[i];
     }
-    if (rope_tables_fill(rs, c, max_T)) {
+    if (opts && opts->rope) /* --rope-scaling: the tables and the run state's config follow the override */
+        rs->cfg.rope = *opts->rope;
+    if (rope_tables_fill(rs, &rs->cfg, max_T)) {
         run_state_free(rs);
         return ss_fail(err, SS_ERR_NOMEM, "run state: out of memory");
     }
@@ -193,16 +195,45 @@ struct pass {
     struct ss_error *err;
     int T, threads;
     struct linear_exec lin;    /* threads and weight scratch for linear_forward */
+    const struct attn_mask *mask; /* NULL: causal (+ the checkpoint's window) */
+    const struct hook_edit *edits;
+    int n_edits;
 };
+
+/* Edits of point p at `layer`, in order. data is the pass's own buffer behind the
+ * point (fire's caller hands it out read-only to subscribers; the edit runs first). */
+static enum ss_status edit(struct pass *ps, const struct hook_event *ev, float *data)
+{
+    for (int i = 0; i < ps->n_edits; i++) {
+        const struct hook_edit *e = &ps->edits[i];
+        if (e->point != ev->point || (e->layer >= 0 && e->layer != ev->layer))
+            continue;
+        if (e->fn(e->user, ev, data, ps->err)) {
+            if (ps->err->status == SS_OK)
+                ss_fail(ps->err, SS_ERR_INTERNAL, "edit on '%s' stopped the forward pass", hook_point_name(ev->point));
+            return ps->err->status;
+        }
+    }
+    return SS_OK;
+}
 
 static enum ss_status fire(struct pass *ps, enum hook_point p, int layer, const float *data, int ndim, int64_t s0,
                            int64_t s1, int64_t s2, int head, int q0)
 {
-    if (!hook_set_wants(ps->hooks, p))
+    if (!hook_set_wants(ps->hooks, p) && !ps->n_edits)
         return SS_OK;
     if (weight_log_error(ps->m->wlog, ps->err)) /* no hook sees values made of unreadable weights */
         return ps->err->status;
     struct hook_event ev = {p, layer, data, ndim, {s0, s1, s2}, head, q0, ps->T};
+    /* every editable point's data is a run_state buffer the pass reads after this
+     * point (model/hooks.h), so the edit writes through the const view */
+    if (ps->n_edits && hook_point_editable(p)) {
+        enum ss_status st = edit(ps, &ev, (float *)data);
+        if (st)
+            return st;
+    }
+    if (!hook_set_wants(ps->hooks, p))
+        return SS_OK;
     for (int i = 0; i < ps->hooks->n[p]; i++)
         if (ps->hooks->fn[p][i](ps->hooks->user[p][i], &ev, ps->err)) {
             if (ps->err->status == SS_OK)
@@ -257,6 +288,7 @@ struct attn_job {
     int T, h, q0, stages;
     int W;                     /* this layer's window (0: full causal) */
     float scale, cap;          /* score scale; soft-cap (0: none) */
+    const struct attn_mask *mask; /* --mask-keys, --sink-tokens (model/mask.c) */
 };
 
 static void attn_tile_geometry(const struct attn_job *j, int b, int *qa, int *nq)
@@ -287,14 +319,8 @@ static void attn_tile_run(void *ctx, int b, int worker)
                     nh * D, rs->k + (size_t)(j->h / G) * D, nkv * D, 0.0f, S, nk);
         if (j->cap > 0) /* soft-capping (gemma2) acts on the scaled scores, before the mask */
             softcap_forward(S, (size_t)nq * nk, j->cap);
-        for (int i = 0; i < nq; i++) {
-            float *r = S + (size_t)i * nk;
-            for (int k = qa + i + 1; k < nk; k++)
-                r[k] = -INFINITY;
-            if (W > 0)
-                for (int k = 0; k <= qa + i - W; k++)
-                    r[k] = -INFINITY;
-        }
+        for (int i = 0; i < nq; i++)
+            attn_mask_row(j->mask, W, qa + i, S + (size_t)i * nk, nk);
     }
     if (j->stages & ATTN_SOFTMAX)
         softmax_rows(S, nq, nk);
@@ -321,6 +347,8 @@ static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, i
 {
     const struct model_config *c = &rs->cfg;
     int W = c->sliding_window ? c->sliding_window : c->v.layer_sliding[layer] ? c->window : 0;
+    if (ps->mask && ps->mask->window > 0) /* --window replaces every layer's own window */
+        W = ps->mask->window;
     float scale = c->v.attn_scale > 0 ? c->v.attn_scale : (float)(1.0 / sqrt((double)c->head_dim));
     /* each stage and the hook that may follow it (HOOK_COUNT: none) */
     static const struct { int stage; enum hook_point after; } plan[] = {
@@ -331,7 +359,7 @@ static enum ss_status attention_forward(struct pass *ps, struct run_state *rs, i
         for (int q0 = 0; q0 < T; q0 += batch * at) {
             int n = (T - q0 + at - 1) / at;
             n = n < batch ? n : batch;
-            struct attn_job j = {rs, T, h, q0, 0, W, scale, c->v.attn_softcap};
+            struct attn_job j = {rs, T, h, q0, 0, W, scale, c->v.attn_softcap, ps->mask};
             for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
                 j.stages |= plan[i].stage; /* stages run together up to a hook somebody hears */
                 int hook = plan[i].after != HOOK_COUNT && hook_set_wants(ps->hooks, plan[i].after);
@@ -487,7 +515,25 @@ static int same_shapes(const struct model_config *a, const struct model_config *
 {
     return a->hidden == b->hidden && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads &&
            a->head_dim == b->head_dim && a->ffn == b->ffn && a->vocab == b->vocab && a->gate == b->gate &&
-           a->rope.type == b->rope.type && a->rope.theta == b->rope.theta;
+           a->rope.type == b->rope.type && a->rope.theta == b->rope.theta && a->rope.factor == b->rope.factor &&
+           a->rope.original_max_pos == b->rope.original_max_pos;
+}
+
+/* The interventions of opts, checked against the model and T (one line each). */
+static enum ss_status opts_check(const struct model *m, const struct forward_opts *o, int T, struct ss_error *err)
+{
+    if (o->gate.kind == GATE_MODE_CONSTANT && m->cfg.gate == GATE_KIND_NONE)
+        return ss_fail(err, SS_ERR_INPUT, "%s: --gate constant needs a gated checkpoint (this one has no gate)", m->dir);
+    for (int i = 0; i < o->n_edits; i++) {
+        const struct hook_edit *e = &o->edits[i];
+        if (!hook_point_editable(e->point) || !e->fn)
+            return ss_fail(err, SS_ERR_INPUT, "%s: hook point '%s' cannot be edited", m->dir,
+                           hook_point_name(e->point) ? hook_point_name(e->point) : "?");
+        if (e->layer >= m->cfg.n_layers)
+            return ss_fail(err, SS_ERR_INPUT, "%s: edit at layer %d, but the model has %d layers (0..%d)", m->dir,
+                           e->layer, m->cfg.n_layers, m->cfg.n_layers - 1);
+    }
+    return attn_mask_check(&o->mask, T, err);
 }
 
 /* x[T, hidden] = embed[tokens] (x embed_scale; through project_in when the embedding
@@ -516,9 +562,14 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
                              const struct hook_set *hooks, const struct forward_opts *opts, struct ss_error *err)
 {
     struct ss_error local = {0};
-    struct pass ps = {m, hooks, err ? err : &local, T, threads_of(opts), {0}};
     const struct model_config *c = &m->cfg;
-    if (!same_shapes(c, &rs->cfg))
+    struct pass ps = {m, hooks, err ? err : &local, T, threads_of(opts), {0}, opts ? &opts->mask : NULL,
+                      opts ? opts->edits : NULL,
+                      opts ? opts->n_edits : 0};
+    struct model_config eff = *c;
+    if (opts && opts->rope)
+        eff.rope = *opts->rope;
+    if (!same_shapes(&eff, &rs->cfg))
         return ss_fail(err, SS_ERR_INTERNAL, "%s: run state was made for another model", m->dir);
     if (T < 1)
         return ss_fail(err, SS_ERR_INPUT, "%s: empty token sequence", m->dir);
@@ -532,8 +583,9 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
     if (c->v.pos == POS_LEARNED && T > c->max_pos)
         return ss_fail(err, SS_ERR_INPUT, "%s: sequence of %d tokens exceeds the %d learned positions", m->dir, T,
                        c->max_pos);
-    if (opts && opts->gate.kind == GATE_MODE_CONSTANT && c->gate == GATE_KIND_NONE)
-        return ss_fail(err, SS_ERR_INPUT, "%s: --gate constant needs a gated checkpoint (this one has no gate)", m->dir);
+    enum ss_status ost = opts ? opts_check(m, opts, T, ps.err) : SS_OK;
+    if (ost)
+        return ost;
     parallel_blas_init();
     if (ps.threads > rs->n_scores) /* the scratch has one slot per thread the state was made for */
         ps.threads = rs->n_scores;

@@ -101,4 +101,28 @@ static inline int hook_set_wants(const struct hook_set *h, enum hook_point p)
     return h && h->n[p] > 0;
 }
 
+/* ---- edits: writable hook points (the interventions of `run`) ----------------
+ * An edit receives the whole tensor of a point in the forward pass's own buffer
+ * and may change it in place. It runs before the point's read-only subscribers
+ * and before the pass uses the tensor downstream, so the change propagates: an
+ * edit of resid_post is what the next layer reads, an edit of gate is the gate
+ * that multiplies attn_out. Attention and logits tiles (attn_scores, attn_probs,
+ * logits) are not editable: attention is changed through the mask options of
+ * struct forward_opts (model/model.h) instead. Edits are given per forward call
+ * (forward_opts.edits), in the order they run. */
+typedef int (*hook_edit_fn)(void *user, const struct hook_event *ev, float *data, struct ss_error *err);
+
+struct hook_edit {
+    enum hook_point point;
+    int layer;                 /* the layer it applies to; -1: every layer */
+    hook_edit_fn fn;
+    void *user;
+};
+
+/* 1 when edits may subscribe to p (whole tensors), else 0. */
+static inline int hook_point_editable(enum hook_point p)
+{
+    return p >= 0 && p < HOOK_COUNT && p != HOOK_ATTN_SCORES && p != HOOK_ATTN_PROBS && p != HOOK_LOGITS;
+}
+
 #endif

@@ -193,6 +193,17 @@ enum ss_status model_config_parse(struct model_config *c, const char *json, cons
  * config's rope type, and the factor cos/sin are multiplied by (yarn; else 1). */
 void rope_inv_freq(const struct rope_config *r, int head_dim, int max_pos, float *inv_freq);
 float rope_attention_factor(const struct rope_config *r, int max_pos);
+/* --rope-scaling: "none" | "linear:F" | "yarn:F[:ORIG]" (F >= 1; ORIG > 0, default max_pos)
+ * replacing base's scaling at run time (theta kept). YaRN takes transformers' defaults
+ * (beta_fast 32, beta_slow 1, truncate, attention factor 0.1 ln F + 1; the factor is F
+ * even when max_pos != F * ORIG, as transformers 5.17 does after its warning).
+ * "yarn:auto[:ORIG]" leaves factor 0: rope_factor_for_length sets T / ORIG (at least 1).
+ * 0 on success, -1 with a reason in why[n]. */
+int rope_scaling_parse(struct rope_config *out, const struct rope_config *base, int max_pos, const char *s,
+                       char *why, size_t n);
+void rope_factor_for_length(struct rope_config *r, int T);
+/* "default" | "linear:F" | "llama3:F" | "yarn:F:ORIG" into buf (run-file attribute). */
+void rope_config_describe(const struct rope_config *r, int max_pos, char *buf, size_t n);
 
 /* ---- forward pass ---------------------------------------------------------- */
 
@@ -208,11 +219,37 @@ struct gate_mode {
 /* Parse "native" | "off" | "constant=X" into *g; 0 on success, -1 if malformed. */
 int gate_mode_parse(struct gate_mode *g, const char *s);
 
+/* Which keys each query sees beyond causality (model/mask.c). A query q sees
+ * keys k <= q; with a window W (window here, else the checkpoint's
+ * sliding_window) only q-W < k <= q, plus the first sink_tokens keys (k < S);
+ * positions are not re-indexed (a key keeps its RoPE position). Masked keys are
+ * then removed from the softmax of every query that still sees another key; a
+ * query left with none keeps its own key (k = q). */
+struct attn_mask {
+    int window;                /* 0 = the checkpoint's sliding_window (0 there: full causal) */
+    int sink_tokens;           /* keys k < S stay visible under a window */
+    const int *masked_keys;    /* key positions; entries >= T are ignored */
+    int n_masked_keys;
+};
+/* The window in force: m->window if > 0, else c->sliding_window. */
+int attn_mask_window(const struct attn_mask *m, const struct model_config *c);
+/* Apply the mask to the score row r[0..nk) of query q (causal entries k > q too):
+ * hidden entries become -INFINITY. */
+void attn_mask_row(const struct attn_mask *m, int window, int q, float *r, int nk);
+/* SS_ERR_INPUT (one line) for a window < 0, sink tokens < 0, a negative masked key
+ * or a list naming no position < T. */
+enum ss_status attn_mask_check(const struct attn_mask *m, int T, struct ss_error *err);
+
 struct forward_opts {
     struct gate_mode gate;
     int threads;               /* worker threads (model/parallel.h); <= 0: all cores */
     int attn_tile;             /* query rows per attention tile; 0 = default (128) */
     int logits_tile;           /* positions per logits tile; 0 = default (256) */
+    /* interventions (all zero/NULL: the checkpoint as trained) */
+    const struct rope_config *rope; /* RoPE in place of the config's (run_state_new builds its tables) */
+    struct attn_mask mask;
+    const struct hook_edit *edits;  /* writable hook points (model/hooks.h), run in order */
+    int n_edits;
 };
 
 /* Activations for sequences of up to max_T positions, allocated once.

@@ -2,6 +2,9 @@
  * scaling, computed in float32 step by step as transformers does (its
  * ROPE_INIT_FUNCTIONS), so the tables agree to the last bit or two. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "model.h"
 
@@ -88,5 +91,76 @@ void rope_inv_freq(const struct rope_config *r, int dim, int max_pos, float *inv
             float ef = 1.0f - ramp;
             inv[i] = inter * (1.0f - ef) + extra * ef;
         }
+    }
+}
+
+/* A factor >= 1 from text (whole string). */
+static int parse_factor(const char *s, char **end, double *f)
+{
+    *f = strtod(s, end);
+    return *end != s && isfinite(*f) && *f >= 1 ? 0 : -1;
+}
+
+int rope_scaling_parse(struct rope_config *out, const struct rope_config *base, int max_pos, const char *s,
+                       char *why, size_t n)
+{
+    struct rope_config r = {0};
+    r.theta = base->theta;
+    char *end;
+    if (!s || !*s) {
+        snprintf(why, n, "empty value (none, linear:F or yarn:F[:ORIG])");
+        return -1;
+    }
+    if (!strcmp(s, "none")) {
+        r.type = ROPE_TYPE_DEFAULT;
+    } else if (!strncmp(s, "linear:", 7)) {
+        r.type = ROPE_TYPE_LINEAR;
+        if (parse_factor(s + 7, &end, &r.factor) || *end) {
+            snprintf(why, n, "'%s': the linear factor must be a number >= 1", s);
+            return -1;
+        }
+    } else if (!strncmp(s, "yarn:", 5)) {
+        r.type = ROPE_TYPE_YARN;
+        if (!strncmp(s + 5, "auto", 4) && (!s[9] || s[9] == ':')) { /* factor = T / ORIG, set per run */
+            r.factor = 0;
+            end = (char *)s + 9;
+        } else if (parse_factor(s + 5, &end, &r.factor) || (*end && *end != ':')) {
+            snprintf(why, n, "'%s': the YaRN factor must be a number >= 1", s);
+            return -1;
+        }
+        r.original_max_pos = max_pos;
+        if (*end == ':') {
+            char *e2;
+            long o = strtol(end + 1, &e2, 10);
+            if (e2 == end + 1 || *e2 || o <= 0 || o > 1 << 30) {
+                snprintf(why, n, "'%s': ORIG must be a positive number of positions", s);
+                return -1;
+            }
+            r.original_max_pos = (int)o;
+        }
+        r.beta_fast = 32, r.beta_slow = 1, r.truncate = 1;
+    } else {
+        snprintf(why, n, "'%s' is not none, linear:F or yarn:F[:ORIG]", s);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+void rope_factor_for_length(struct rope_config *r, int T)
+{
+    if (r->type == ROPE_TYPE_YARN && r->factor == 0)
+        r->factor = r->original_max_pos > 0 && T > r->original_max_pos ? (double)T / r->original_max_pos : 1.0;
+}
+
+void rope_config_describe(const struct rope_config *r, int max_pos, char *buf, size_t n)
+{
+    switch (r->type) {
+    case ROPE_TYPE_LINEAR: snprintf(buf, n, "linear:%g", r->factor); break;
+    case ROPE_TYPE_LLAMA3: snprintf(buf, n, "llama3:%g", r->factor); break;
+    case ROPE_TYPE_YARN:
+        snprintf(buf, n, "yarn:%g:%d", r->factor, r->original_max_pos > 0 ? r->original_max_pos : max_pos);
+        break;
+    default: snprintf(buf, n, "default");
     }
 }

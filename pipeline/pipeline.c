@@ -22,6 +22,7 @@
 #include "../tokenizer/tokenizer.h"
 #include "../runfile/h5write.h"
 #include "../probes/probes.h"
+#include "interv.h"
 
 /* Token pieces of one sequence for /token_text (NULL entries when unknown). */
 static char **pieces_of(const struct tokenizer *tk, const int32_t *tok, int T)
@@ -51,6 +52,7 @@ struct run_ctx {
     struct probes *p;
     struct hook_set hooks;
     struct forward_opts fo;
+    struct run_interv ri;      /* --rope-scaling, --mask-keys, --window, --ablate, ... (pipeline/interv.c) */
     char command[2048];        /* what a --resume record must match */
     double t_forward, t_write;
     double t_start;
@@ -217,6 +219,11 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
     meta.time_probes_s = probes_hook_seconds(c->p);
     if (!s)
         s = probes_write_meta(w, &meta, err);
+    struct probes_interventions pi;
+    run_interv_meta(&c->ri, c->a, cfg, &pi);
+    snprintf(pi.sweep, sizeof pi.sweep, "%s", c->a->sweep ? c->a->sweep : "");
+    if (!s)
+        s = probes_write_interventions(w, &pi, err);
     enum ss_status cs = h5w_close(w, s ? NULL : err);
     return s ? s : cs;
 }
@@ -228,9 +235,17 @@ static void fingerprint(struct run_ctx *c)
      * weights by what they are (size, mtime, header hash), not by their path */
     snprintf(c->command, sizeof c->command,
              "sinkscope=%s model=%s weights=%016llx gate=%s T=%d bos=%d dump=%s layers=%s heads=%s f16=%d eps=%.17g "
-             "stats=%d text=%d",
+             "stats=%d text=%d rope=%s mask=%s window=%d sinks=%d ablate=%s",
              SINKSCOPE_VERSION, a->model_dir, (unsigned long long)fingerprint_dir(a->model_dir), a->gate, c->seqs.T, c->seqs.bos, a->dump ? a->dump : "", a->layers ? a->layers : "all",
-             a->heads ? a->heads : "all", a->dump_f16, a->sink_epsilon, !a->no_stats, c->tk != NULL);
+             a->heads ? a->heads : "all", a->dump_f16, a->sink_epsilon, !a->no_stats, c->tk != NULL,
+             a->rope_scaling ? a->rope_scaling : "", a->mask_keys ? a->mask_keys : "", a->window, a->sink_tokens,
+             a->ablate ? a->ablate : "");
+}
+
+/* The forward's own gate mode: constant=mean runs native plus an edit. */
+static const char *gate_mode_of(const struct pipeline_opts *a)
+{
+    return a->gate && !strcmp(a->gate, "constant=mean") ? "native" : a->gate;
 }
 
 void pipeline_opts_init(struct pipeline_opts *o)
@@ -239,14 +254,16 @@ void pipeline_opts_init(struct pipeline_opts *o)
     o->bos = "auto";
     o->gate = "native";
     o->sink_epsilon = 0.3;
+    o->sink_tokens = -1;
     o->log = stderr;
 }
 
 enum ss_status pipeline_opts_check(const struct pipeline_opts *a, struct ss_error *err)
 {
     struct gate_mode gm;
-    if (gate_mode_parse(&gm, a->gate) != 0)
-        return ss_fail(err, SS_ERR_INPUT, "--gate: '%s' is not native, off or constant=X", a->gate);
+    /* constant=mean is an edit built by a first pass (pipeline/interv.c); the forward's own mode stays native */
+    if (gate_mode_parse(&gm, gate_mode_of(a)) != 0)
+        return ss_fail(err, SS_ERR_INPUT, "--gate: '%s' is not native, off, constant=X or constant=mean", a->gate);
     if (a->dump && probes_dump_parse(a->dump) < 0)
         return ss_fail(err, SS_ERR_INPUT, "--dump: '%s' is not a list of attention, gates, hidden, logits", a->dump);
     return SS_OK;
@@ -324,7 +341,7 @@ static enum ss_status make_probes(struct run_ctx *c, const struct selection *sel
     const struct model_config *cfg = &c->m->cfg;
     struct probes_opts po = {
         .shape = {cfg->n_layers, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim, cfg->hidden, cfg->vocab,
-                  model_config_gate_dim(cfg), c->seqs.T, cfg->sliding_window},
+                  model_config_gate_dim(cfg), c->seqs.T, attn_mask_window(&c->ri.mask, cfg), c->ri.mask.sink_tokens},
         .n_seqs = c->seqs.n,
         .sink_epsilon = a->sink_epsilon,
         .stats = !a->no_stats,
@@ -335,7 +352,9 @@ static enum ss_status make_probes(struct run_ctx *c, const struct selection *sel
         .dump_f16 = a->dump_f16,
         .stop = c->stop,
     };
-    gate_mode_parse(&c->fo.gate, a->gate);
+    gate_mode_parse(&c->fo.gate, gate_mode_of(a));
+    rope_factor_for_length(&c->ri.rope, c->seqs.T); /* yarn:auto */
+    c->fo.rope = c->ri.has_rope ? &c->ri.rope : NULL; /* the run state's RoPE tables follow it */
     c->fo.threads = a->threads;
     hook_set_init(&c->hooks);
     enum ss_status s;
@@ -343,7 +362,8 @@ static enum ss_status make_probes(struct run_ctx *c, const struct selection *sel
     run_memory_plan(&rm, cfg, c->m->mapped_bytes, c->seqs.T, &c->fo);
     if ((s = run_memory_check(&rm, a->model_dir, c->seqs.T, err)))
         return s;
-    if ((s = run_state_new(&c->rs, cfg, c->seqs.T, &c->fo, err)) || (s = probes_new(&c->p, &po, err)))
+    if ((s = run_state_new(&c->rs, cfg, c->seqs.T, &c->fo, err)) ||
+        (s = run_interv_apply(&c->ri, c->m, c->rs, &c->seqs, &c->fo, err)) || (s = probes_new(&c->p, &po, err)))
         return s;
     return probes_subscribe(c->p, &c->hooks, err);
 }
@@ -360,6 +380,7 @@ static void ctx_free(struct run_ctx *c)
     if (c->tk)
         tokenizer_free(c->tk);
     run_seqs_free(&c->seqs);
+    run_interv_free(&c->ri);
 }
 
 enum ss_status pipeline_run(const struct pipeline_opts *a, volatile sig_atomic_t *stop, struct ss_error *err)
@@ -374,8 +395,10 @@ enum ss_status pipeline_run(const struct pipeline_opts *a, volatile sig_atomic_t
     c.a = a;
     c.stop = stop ? stop : &never;
     if ((s = pipeline_opts_check(a, err)) || (s = outfile_check(a->out, a->force, err)) ||
-        (s = model_config_load(&cfg, a->model_dir, err)))
+        (s = model_config_load(&cfg, a->model_dir, err)) || (s = run_interv_parse(&c.ri, a, &cfg, err))) {
+        run_interv_free(&c.ri);
         return s;
+    }
     outfile_clean_stale(a->out); /* OUT.tmp-PID of a run that was killed */
     int dump = a->dump ? probes_dump_parse(a->dump) : 0;
     if ((dump & PROBES_DUMP_GATES) && cfg.gate == GATE_KIND_NONE && a->log) /* a baseline in a batch with gated runs */

@@ -32,14 +32,20 @@ struct pipeline_opts {
     const char *layers, *heads;/* index lists (common/index_list.h); NULL = all */
     int dump_f16;
     int threads;               /* 0 = all cores */
-    const char *gate;          /* "native" | "off" | "constant=X" */
+    const char *gate;          /* "native" | "off" | "constant=X" | "constant=mean" */
+    /* interventions (docs/EXPERIMENTS.md, pipeline/interv.c); NULL/0 = the checkpoint as trained */
+    const char *rope_scaling;  /* none | linear:F | yarn:F[:ORIG] | yarn:auto[:ORIG] */
+    const char *mask_keys;     /* "0,1,2,3" */
+    int window, sink_tokens;   /* --window W (0 = none given), --sink-tokens S (-1 = none given) */
+    const char *ablate;        /* massive=zero|mean[@LAYER] */
+    const char *sweep;         /* the -c list this run belongs to (attribute context_sweep), else NULL */
     double sink_epsilon;
     int force, resume, lossy, no_stats;
     FILE *log;                 /* warnings, and progress when it is a terminal; NULL = silent */
     int quiet;                 /* no progress line */
 };
 
-/* Defaults: bos auto, gate native, sink_epsilon 0.3, log stderr. */
+/* Defaults: bos auto, gate native, sink_epsilon 0.3, sink_tokens -1, log stderr. */
 void pipeline_opts_init(struct pipeline_opts *o);
 /* The option strings that need no file (gate mode, dump list): SS_ERR_INPUT naming the
  * option, so a command line can report it as a usage error before anything is read. */

@@ -29,6 +29,8 @@ static const struct {
     [PLOT_KIND_GATE_LAYERS] = {"gate-layers", plot_gate_layers},
     [PLOT_KIND_MASSIVE] = {"massive", plot_massive},
     [PLOT_KIND_PAPER] = {"paper", NULL},
+    [PLOT_KIND_CONTEXT_SWEEP] = {"context-sweep", plot_context_sweep},
+    [PLOT_KIND_LOSS_POSITION] = {"loss-position", plot_loss_position},
 };
 
 /* Page order of `paper`: the paper's figure order. */
@@ -121,6 +123,14 @@ static void default_size(const struct plot_ctx *c, enum plot_kind k, double *w, 
     for (int i = 0; i < R; i++)
         entries += 1 + (k == PLOT_KIND_SDPA_MAGNITUDE && c->runs[i].gated);
     switch (k) {
+    case PLOT_KIND_CONTEXT_SWEEP:
+        *w = 8.0;
+        *h = 2.8;
+        break;
+    case PLOT_KIND_LOSS_POSITION:
+        if (R > 3) /* the legend goes beside the plot */
+            *w = 6.8, *h = 3.0;
+        break;
     case PLOT_KIND_FIRST_TOKEN:
     case PLOT_KIND_SDPA_MAGNITUDE:
         if (entries > 3) /* the legend goes beside the plot */

@@ -12,7 +12,7 @@
 
 #include "../common/error.h"
 
-#define PLOT_MAX_RUNS 8
+#define PLOT_MAX_RUNS 32
 #define PLOT_MAX_LAYERS 16
 
 enum plot_kind {
@@ -26,6 +26,8 @@ enum plot_kind {
     PLOT_KIND_GATE_LAYERS,    /* Fig. 7: per-layer mean, std, min, max of gate scores */
     PLOT_KIND_MASSIVE,        /* Sun et al.: largest activations by (token, dimension) */
     PLOT_KIND_PAPER,          /* all of the above, one page each, in one PDF */
+    PLOT_KIND_CONTEXT_SWEEP,  /* PPL, F-Attn, sink rate against context length (run -c sweeps) */
+    PLOT_KIND_LOSS_POSITION,  /* mean NLL per 128-position bucket, one line per run */
     PLOT_KIND_COUNT,
 };
 

@@ -49,3 +49,29 @@ enum ss_status probes_write_meta(struct h5w *w, const struct probes_meta *m, str
         s = h5w_attr_double(w, f, dbls[i].name, dbls[i].value, err);
     return s;
 }
+
+enum ss_status probes_write_interventions(struct h5w *w, const struct probes_interventions *pi,
+                                          struct ss_error *err)
+{
+    hid_t f = w->file;
+    enum ss_status s = h5w_attr_string(w, f, "interventions", pi->summary, err);
+    if (!s)
+        s = h5w_attr_string(w, f, "rope_scaling", pi->rope, err);
+    if (!s)
+        s = h5w_attr_int(w, f, "attn_window", pi->window, err);
+    if (!s)
+        s = h5w_attr_int(w, f, "sink_tokens", pi->sink_tokens, err);
+    if (!s)
+        s = h5w_attr_string(w, f, "mask_keys", pi->mask_keys, err);
+    if (!s)
+        s = h5w_attr_string(w, f, "ablate", pi->ablate, err);
+    if (!s)
+        s = h5w_attr_int(w, f, "ablate_layer", pi->ablate_layer, err);
+    if (!s)
+        s = h5w_attr_double(w, f, "ablated_entries", pi->ablated_entries, err);
+    if (!s)
+        s = h5w_attr_string(w, f, "gate_constant_values", pi->gate_values, err);
+    if (!s)
+        s = h5w_attr_string(w, f, "context_sweep", pi->sweep, err);
+    return s;
+}

@@ -46,6 +46,7 @@ struct probes_shape {
     int gate_dim;              /* 0 ungated, 1 headwise, head_dim elementwise */
     int T;
     int window;                /* sliding window (keys a query sees); 0 = full causal */
+    int sink_tokens;           /* keys k < sink_tokens stay visible under the window */
 };
 
 /* ---- per-sequence accumulators (probes/stats.c) ----------------------------
@@ -201,6 +202,22 @@ struct probes_meta {
 
 /* Write every root attribute of docs/SCHEMA.md (schema = "sinkscope/1", created = now). */
 enum ss_status probes_write_meta(struct h5w *w, const struct probes_meta *m, struct ss_error *err);
+
+/* The interventions of a run (docs/SCHEMA.md, root attributes; docs/EXPERIMENTS.md). */
+struct probes_interventions {
+    char summary[512];         /* "interventions": e.g. "rope=yarn:8:512 window=256 sink_tokens=4"; "" = none */
+    char rope[64];             /* "rope_scaling": the RoPE in force ("default", "yarn:8:512", ...) */
+    int rope_replaced;         /* 1: --rope-scaling replaced the checkpoint's */
+    int window, sink_tokens;   /* "attn_window" (0 = full causal), "sink_tokens" */
+    char mask_keys[256];       /* "mask_keys" ("" = none) */
+    char ablate[64];           /* "ablate" ("" = none) */
+    int ablate_layer;          /* "ablate_layer" (-1 = none) */
+    double ablated_entries;    /* "ablated_entries": values replaced over the run */
+    char gate_values[512];     /* "gate_constant_values": per-layer gates of --gate constant=mean */
+    char sweep[128];           /* "context_sweep": the -c list of a sweep ("" = none) */
+};
+enum ss_status probes_write_interventions(struct h5w *w, const struct probes_interventions *pi,
+                                          struct ss_error *err);
 
 /* ---- sequence records for --resume (probes/record.c) --------------------------
  * OUT.h5.partial/ holds one HDF5 file per finished sequence, seq_NNNNNN.h5:

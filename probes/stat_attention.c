@@ -169,7 +169,7 @@ static void fold(double *tot, const double *acc, const struct stat_fold *f)
         r.entropy[lh] += T > 1 ? s.entropy_sum[lh] / (T - 1) : NAN;
         for (int k = 0; k < T; k++) {
             int seen_by = T - k; /* queries that can see key k: k <= q < k + window */
-            if (c->window > 0 && seen_by > c->window)
+            if (c->window > 0 && seen_by > c->window && k >= c->sink_tokens) /* sink tokens: seen by all */
                 seen_by = c->window;
             double alpha = s.colsum[lh * T + k] / seen_by;
             r.alpha[lh * T + k] += alpha;

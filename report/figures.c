@@ -157,7 +157,7 @@ enum ss_status figures_write(struct report_ctx *c, struct ss_error *err)
     fputs("<section id=\"figures\">\n<h2>Figures</h2>\n<p class=\"note\">Drawn by <code>sinkscope plot</code> "
           "(docs/FIGURES.md) from the run files above.</p>\n", o);
     for (int k = 0; k < PLOT_KIND_COUNT && !s; k++) {
-        if (k == PLOT_KIND_PAPER)
+        if (k >= PLOT_KIND_PAPER) /* the booklet, and the length-experiment kinds after it (need -c sweeps) */
             continue;
         int is_map = k == PLOT_KIND_ATTENTION_MAP || k == PLOT_KIND_HEAD_GRID, drawn = 0;
         s = one_kind(c, (enum plot_kind)k, is_map ? maps : all, is_map ? nmaps : c->n, dir, nf, &drawn, err);
