@@ -61,7 +61,7 @@ case_run() {
         split("1 8 64 512", ns, " ")
         for (i = 1; i <= 4; i++) {
             n = ns[i]; per = int((J + n - 1) / n); t = s0 + per * tw + (n > 1 ? J * cw : 0)
-            printf "  N=%d %.1f windows/s eff %.0f%%", n, J / t, 100 * t1 / (n * t)
+            printf "  N=%d %.3g windows/s eff %.0f%%", n, J / t, 100 * t1 / (n * t)
         }
         printf "\n"
     }'
