@@ -8,6 +8,14 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DH5_USE_110_API -g $(O
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhdf5_serial_hl -lm -lpthread
 
+# make MPI=1: the same binary against Open MPI (mpicc; mpi/ compiled only then,
+# objects in build/mpi); `mpirun -np N ./sinkscope run ...` spreads windows (docs/SCALING.md).
+ifeq ($(MPI),1)
+  CC      := mpicc
+  CFLAGS  += -DSS_MPI
+  BUILD   ?= build/mpi
+endif
+
 # BUILD, BIN and TESTBIN may be overridden so parallel builds do not collide.
 ifeq ($(SAN),1)
   CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -23,7 +31,7 @@ TESTBIN ?= tests/run_tests
 
 LIB_DIRS := common tokenizer model runfile probes pipeline analyze plots report
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
-CLI_SRC  := $(wildcard cli/*.c)
+CLI_SRC  := $(wildcard cli/*.c) $(if $(filter 1,$(MPI)),$(wildcard mpi/*.c))
 TEST_SRC := $(wildcard tests/test_*.c) tests/main.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -31,10 +39,14 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 # cli objects except main.o, so tests can drive commands in-process
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 
-.PHONY: all deps bench-deps test bench demo experiments corpus fuzz valgrind clean check-deps
+.PHONY: all deps bench-deps test bench demo experiments corpus fuzz valgrind clean check-deps FORCE mpi-test-bin
 all: $(BIN)
+# Which build made $(BIN): relinked when it changes (`make` after `make MPI=1` is serial again).
+BIN_FLAVOR := build/flavor-$(subst /,_,$(BIN))
+$(BIN_FLAVOR): FORCE
+	@mkdir -p build; [ "$$(cat $@ 2>/dev/null)" = "$(BUILD)" ] || echo "$(BUILD)" > $@
 
-$(BIN): $(BUILD)/libsinkscope.a $(CLI_OBJ)
+$(BIN): $(BUILD)/libsinkscope.a $(CLI_OBJ) $(BIN_FLAVOR)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsinkscope.a $(LDLIBS)
 
 $(BUILD)/libsinkscope.a: $(LIB_OBJ)
@@ -70,7 +82,7 @@ $(TESTBIN): $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libsinkscope.a
 # Debian packages; idempotent, installs only what is missing.
 DEB_PKGS := build-essential pkg-config libhdf5-dev hdf5-tools libopenblas-dev libcunit1-dev \
             gnuplot-nox libjansson-dev libpcre2-dev libutf8proc-dev python3-h5py python3-numpy python3-xarray python3-h5netcdf \
-            zstd clang-14 libclang-rt-14-dev valgrind chromium
+            zstd clang-14 libclang-rt-14-dev valgrind chromium $(if $(filter 1,$(MPI)),libopenmpi-dev openmpi-bin)
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -85,11 +97,17 @@ deps:
 fetch-data:
 	@sh tests/fixtures/fetch.sh
 
+# With Open MPI installed (make deps MPI=1), the mpi suite (tests/test_mpi.c) runs
+# build/mpi/sinkscope under mpirun; without it the suite lists a skip.
+mpi-test-bin:
+	@if command -v mpicc >/dev/null && command -v mpirun >/dev/null; then \
+	  $(MAKE) --no-print-directory MPI=1 SAN= BUILD=build/mpi BIN=build/mpi/sinkscope build/mpi/sinkscope; fi
+
 # After the CUnit suite, `sinkscope report` in headless Chromium (an exec'd child, driven
 # over the DevTools pipe); screenshots in $(BUILD)/test-artifacts/. Without chromium it
 # prints a SKIP in capitals, and fails under CI=true.
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) mpi-test-bin
 	./$(TESTBIN)
 	/usr/bin/python3 tests/browser/report_check.py --sinkscope ./$(BIN) --outdir $(BUILD)/test-artifacts
 
@@ -165,6 +183,7 @@ VALGRIND_BUILD  := build/valgrind
 valgrind: deps
 	@$(MAKE) --no-print-directory OPT=-O1 BUILD=$(VALGRIND_BUILD) BIN=$(VALGRIND_BUILD)/sinkscope \
 	  TESTBIN=$(VALGRIND_BUILD)/run_tests $(VALGRIND_BUILD)/sinkscope $(VALGRIND_BUILD)/run_tests
+	@$(MAKE) --no-print-directory mpi-test-bin
 	@set -e; t0=$$(date +%s); for s in $(VALGRIND_SUITES); do echo "valgrind: suite $$s"; start=$$(date +%s); \
 	  SS_TEST_SUITE=$$s SS_FAULTS_CORPUS_LINES=48 OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=1 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp \

@@ -1,4 +1,5 @@
 /* cli/cmd_run.c — `sinkscope run`: parse the options, install the SIGINT/SIGTERM flag,
+ * join the MPI job when built with MPI=1 and started by mpirun/srun (mpi/run_mpi.h),
  * call the library's pipeline_run (pipeline/pipeline.h) and map its status to an exit code. */
 #include <errno.h>
 #include <getopt.h>
@@ -10,6 +11,9 @@
 
 #include "cli.h"
 #include "../pipeline/pipeline.h"
+#ifdef SS_MPI
+#include "../mpi/run_mpi.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -90,12 +94,26 @@ static int check_args(const struct pipeline_opts *a, int n_inputs, const char *c
 }
 
 /* pipeline_run with SIGINT/SIGTERM setting the stop flag (and SIGXFSZ ignored) meanwhile. */
-static int run_with_signals(const struct pipeline_opts *a)
+static int run_with_signals(const struct pipeline_opts *opts)
 {
     struct ss_error err = {0};
-    enum ss_status s = pipeline_run(a, cli_signals_catch(), &err);
+    struct pipeline_opts job = *opts, *a = &job;
+    volatile sig_atomic_t *stop = cli_signals_catch();
+#ifdef SS_MPI
+    struct run_dist *dist = run_mpi_open(stop, a->quiet);
+    a->dist = dist && dist->size > 1 ? dist : NULL;
+    if (a->dist && a->dist->rank != 0)
+        a->log = NULL; /* rank 0 speaks for the job */
+#endif
+    enum ss_status s = pipeline_run(a, stop, &err);
     cli_signals_restore();
-    return s ? cli_report(&err) : EXIT_CODE_OK;
+    /* a rank's error reached rank 0, which prints it once; printed before MPI_Finalize,
+     * which a job being torn down may not survive */
+    int rc = !s ? EXIT_CODE_OK : a->dist && a->dist->rank != 0 ? cli_exit_code(s) : cli_report(&err);
+#ifdef SS_MPI
+    run_mpi_close(dist);
+#endif
+    return rc;
 }
 
 /* OUT with "-cN" before a trailing ".h5". */

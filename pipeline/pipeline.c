@@ -55,12 +55,35 @@ struct run_ctx {
     struct run_interv ri;      /* --rope-scaling, --mask-keys, --window, --ablate, ... (pipeline/interv.c) */
     char command[2048];        /* what a --resume record must match */
     double t_forward, t_write;
+    double t_probes;           /* < 0: this process's probe seconds; else the job's (a->dist) */
     double t_start;
     int done;                  /* sequences finished in this invocation (progress) */
+    int finished;              /* a->dist: windows of this process computed or kept */
+    int dist_met;              /* a->dist: finish was called */
 };
+
+struct combine {               /* a->dist, rank 0: what combining the records cost */
+    double t0, bytes;
+};
+
+/* Under a->dist, only rank 0 speaks (progress, warnings) and writes OUT. */
+static int run_is_root(const struct pipeline_opts *a)
+{
+    return !a->dist || a->dist->rank == 0;
+}
+
+/* Window seq is computed by this process. */
+static int run_owns(const struct pipeline_opts *a, int seq)
+{
+    return !a->dist || seq % a->dist->size == a->dist->rank;
+}
 
 static void progress(struct run_ctx *c, int seq)
 {
+    if (c->a->dist) {
+        c->a->dist->progress(c->a->dist, ++c->finished, c->seqs.n, c->seqs.T);
+        return;
+    }
     FILE *log = c->a->log;
     if (c->a->quiet || !log || !isatty(fileno(log)))
         return;
@@ -74,7 +97,8 @@ static void progress(struct run_ctx *c, int seq)
 
 /* Fault injection for tests (tests/test_run.c, tests/test_faults.c): SINKSCOPE_TEST_FAIL_AFTER=k fails
  * the sequence after k finished ones as a disk error would; SINKSCOPE_TEST_RAISE_AFTER=k
- * raises a real SIGINT once k sequences are finished. Unset in normal use. */
+ * raises a real SIGINT once k sequences are finished; SINKSCOPE_TEST_KILL_AFTER=k
+ * kills the process (SIGKILL: a rank dying, tests/test_mpi.c). Unset in normal use. */
 static int env_int(const char *name)
 {
     const char *v = getenv(name);
@@ -105,6 +129,8 @@ static enum ss_status run_one(struct run_ctx *c, struct h5w *w, int row, int seq
     progress(c, seq);
     if (env_int("SINKSCOPE_TEST_RAISE_AFTER") == c->done)
         raise(SIGINT);
+    if (env_int("SINKSCOPE_TEST_KILL_AFTER") == c->done)
+        raise(SIGKILL);
     return s;
 }
 
@@ -113,7 +139,9 @@ static void record_path(char *buf, size_t n, const char *out, int seq)
     snprintf(buf, n, "%s.partial/seq_%06d.h5", out, seq);
 }
 
-/* --resume: compute every sequence without a matching record into its record file. */
+/* --resume: compute every sequence without a matching record into its record file.
+ * Under a->dist only this process's windows, and without --resume even those
+ * that have a record (a job reuses records only when asked to). */
 static enum ss_status run_records(struct run_ctx *c, struct ss_error *err)
 {
     char dir[4200], path[4300], tmp[4400];
@@ -121,12 +149,16 @@ static enum ss_status run_records(struct run_ctx *c, struct ss_error *err)
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return ss_fail(err, SS_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
     for (int seq = 0; seq < c->seqs.n; seq++) {
+        if (!run_owns(c->a, seq))
+            continue;
         record_path(path, sizeof path, c->a->out, seq);
-        if (access(path, F_OK) == 0) {
+        if (c->a->resume && access(path, F_OK) == 0) {
             struct h5w *rec = NULL;
             int ok = h5w_open(&rec, path, 0, NULL) == SS_OK &&
                      probes_record_matches(rec, c->command, c->seqs.tok + (size_t)seq * c->seqs.T, c->seqs.T);
             h5w_close(rec, NULL);
+            if (ok && c->a->dist)
+                progress(c, seq);
             if (ok)
                 continue;
             return ss_fail(err, SS_ERR_INPUT,
@@ -141,6 +173,7 @@ static enum ss_status run_records(struct run_ctx *c, struct ss_error *err)
             s = run_one(c, rec, 0, seq, err);
         if (!s)
             s = probes_record_finish(c->p, rec, c->command, err);
+        probes_release(c->p); /* really closed before another process opens it */
         enum ss_status cs = h5w_close(rec, s ? NULL : err);
         if (!s && cs)
             s = cs;
@@ -152,6 +185,20 @@ static enum ss_status run_records(struct run_ctx *c, struct ss_error *err)
         }
     }
     return SS_OK;
+}
+
+/* Bytes of the n records (what rank 0 reads to combine a spread run). */
+static double records_bytes(const char *out, int n)
+{
+    char path[4300];
+    struct stat st;
+    double sum = 0;
+    for (int seq = 0; seq < n; seq++) {
+        record_path(path, sizeof path, out, seq);
+        if (stat(path, &st) == 0)
+            sum += (double)st.st_size;
+    }
+    return sum;
 }
 
 /* After a complete run: drop OUT.partial/ with its records and any seq_*.tmp-PID
@@ -177,12 +224,11 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
 {
     const struct model_config *cfg = &c->m->cfg;
     enum ss_status s = SS_OK;
-    if (c->a->resume) {
-        s = run_records(c, err);
-        if (s)
-            return s;
+    int from_records = c->a->resume || c->a->dist; /* a->dist: computed before (run_spread) */
+    if (c->a->resume && !c->a->dist && (s = run_records(c, err)))
+        return s;
+    if (from_records)
         probes_reset_totals(c->p);
-    }
     double tw0 = clock_now_s();
     struct h5w *w = NULL;
     s = h5w_create(&w, tmp, err);
@@ -191,7 +237,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
     s = probes_create_datasets(c->p, w, c->seqs.n, c->tk != NULL, err);
     c->t_write += clock_now_s() - tw0;
     for (int seq = 0; seq < c->seqs.n && !s; seq++) {
-        if (c->a->resume) {
+        if (from_records) {
             char path[4300];
             struct h5w *rec = NULL;
             record_path(path, sizeof path, c->a->out, seq);
@@ -216,7 +262,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
     };
     c->t_write += clock_now_s() - tw0;
     meta.time_write_s = c->t_write;
-    meta.time_probes_s = probes_hook_seconds(c->p);
+    meta.time_probes_s = c->t_probes >= 0 ? c->t_probes : probes_hook_seconds(c->p);
     if (!s)
         s = probes_write_meta(w, &meta, err);
     struct probes_interventions pi;
@@ -224,8 +270,23 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
     snprintf(pi.sweep, sizeof pi.sweep, "%s", c->a->sweep ? c->a->sweep : "");
     if (!s)
         s = probes_write_interventions(w, &pi, err);
+    probes_release(c->p); /* the file closed before its rename, not after */
     enum ss_status cs = h5w_close(w, s ? NULL : err);
     return s ? s : cs;
+}
+
+/* a->dist: this process's windows into records, then the meeting of all processes;
+ * on rank 0, *cb then measures the combining that follows (run_into from records). */
+static enum ss_status run_spread(struct run_ctx *c, struct combine *cb, struct ss_error *err)
+{
+    enum ss_status s = run_records(c, err);
+    c->t_probes = probes_hook_seconds(c->p);
+    c->dist_met = 1;
+    s = c->a->dist->finish(c->a->dist, s, &c->t_forward, &c->t_probes, err);
+    cb->t0 = clock_now_s();
+    if (!s && run_is_root(c->a))
+        cb->bytes = records_bytes(c->a->out, c->seqs.n);
+    return s;
 }
 
 static void fingerprint(struct run_ctx *c)
@@ -391,38 +452,51 @@ enum ss_status pipeline_run(const struct pipeline_opts *a, volatile sig_atomic_t
     struct selection sel = {0};
     char tmp[PATH_MAX + 32] = "";
     double t_load = 0;
+    struct combine combine = {0};
     enum ss_status s;
     c.a = a;
     c.stop = stop ? stop : &never;
     if ((s = pipeline_opts_check(a, err)) || (s = outfile_check(a->out, a->force, err)) ||
-        (s = model_config_load(&cfg, a->model_dir, err)) || (s = run_interv_parse(&c.ri, a, &cfg, err))) {
-        run_interv_free(&c.ri);
-        return s;
-    }
-    outfile_clean_stale(a->out); /* OUT.tmp-PID of a run that was killed */
+        (s = model_config_load(&cfg, a->model_dir, err)) || (s = run_interv_parse(&c.ri, a, &cfg, err)))
+        goto done;
+    if (run_is_root(a)) /* under MPI only rank 0 writes OUT, and another host's PIDs are not ours to judge */
+        outfile_clean_stale(a->out); /* OUT.tmp-PID of a run that was killed */
     int dump = a->dump ? probes_dump_parse(a->dump) : 0;
-    if ((dump & PROBES_DUMP_GATES) && cfg.gate == GATE_KIND_NONE && a->log) /* a baseline in a batch with gated runs */
+    /* a baseline in a batch with gated runs */
+    if ((dump & PROBES_DUMP_GATES) && cfg.gate == GATE_KIND_NONE && a->log && run_is_root(a))
         fprintf(a->log, "sinkscope run: warning: %s has no attention-output gate; --dump gates writes no /gates\n",
                 a->model_dir);
     if ((s = selection_make(&sel, a, &cfg, err)) || (s = load_inputs(&c, &cfg, &t_load, err)) ||
         (s = make_probes(&c, &sel, dump, err)))
         goto done;
     fingerprint(&c);
-    outfile_tmp_name(a->out, tmp, sizeof tmp);
     c.t_start = clock_now_s();
+    c.t_probes = -1;
+    if (a->dist && ((s = run_spread(&c, &combine, err)) || !run_is_root(a)))
+        goto done;
+    outfile_tmp_name(a->out, tmp, sizeof tmp);
     s = run_into(&c, tmp, t_load, err);
     if (!s && *c.stop)
         s = ss_fail(err, SS_ERR_INTERRUPTED, "interrupted");
     if (!s)
         s = outfile_commit(tmp, a->out, a->force, err);
-    if (!s && a->resume)
+    if (!s && (a->resume || a->dist))
         remove_records(a->out);
+    if (!s && a->dist && !a->quiet && a->log) /* the cost of combining, where it is paid (docs/SCALING.md) */
+        fprintf(a->log, "sinkscope run: %d windows of %d ranks combined from %.1f MB of records in %.3f s\n",
+                c.seqs.n, a->dist->size, combine.bytes / 1e6, clock_now_s() - combine.t0);
 done:
+    if (a->dist && !c.dist_met) /* every process meets in finish once, also after a failed setup */
+        s = a->dist->finish(a->dist, s, &c.t_forward, &c.t_probes, err);
     if (s && tmp[0])
         unlink(tmp);
-    if (s == SS_ERR_INTERRUPTED)
-        ss_fail(err, SS_ERR_INTERRUPTED, "%s: interrupted; nothing written%s", a->out,
-                a->resume ? " (finished sequences kept for --resume)" : "");
+    if (s == SS_ERR_INTERRUPTED) {
+        /* a->dist: finish may name the ranks that died instead of "interrupted" */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", a->dist && err && strcmp(err->msg, "interrupted") ? err->msg : "interrupted");
+        ss_fail(err, SS_ERR_INTERRUPTED, "%s: %s; nothing written%s", a->out, why,
+                a->resume || a->dist ? " (finished sequences kept for --resume)" : "");
+    }
     ctx_free(&c);
     selection_free(&sel);
     if (s && err)

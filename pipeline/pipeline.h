@@ -20,6 +20,7 @@
 #include "../common/error.h"
 
 struct tokenizer;
+struct run_dist;
 
 struct pipeline_opts {
     const char *model_dir, *out;
@@ -43,6 +44,24 @@ struct pipeline_opts {
     int force, resume, lossy, no_stats;
     FILE *log;                 /* warnings, and progress when it is a terminal; NULL = silent */
     int quiet;                 /* no progress line */
+    struct run_dist *dist;     /* NULL: this process runs every window (see struct run_dist) */
+};
+
+/* One process of a job spread over several (mpi/run_mpi.c, built by `make MPI=1`;
+ * docs/SCALING.md). The process computes the windows seq % size == rank into the
+ * OUT.partial/ records of --resume, then calls finish exactly once; rank 0 then
+ * assembles OUT from every record in window order, as --resume does, so OUT is the
+ * file one process writes, whatever size is. Ranks other than 0 write nothing to
+ * log and leave their errors to rank 0. The pipeline knows nothing of MPI. */
+struct run_dist {
+    int rank, size;
+    /* After each window of this process: `finished` of its windows are done (n windows, T tokens each, in all). */
+    void (*progress)(struct run_dist *d, int finished, int n, int T);
+    /* Combine the processes' statuses; returns the job's status (on rank 0 err then names
+     * the failing rank, or the ranks that died). *t_forward and *t_probes, this process's
+     * seconds, become the sums over processes on rank 0. */
+    enum ss_status (*finish)(struct run_dist *d, enum ss_status s, double *t_forward, double *t_probes,
+                             struct ss_error *err);
 };
 
 /* Defaults: bos auto, gate native, sink_epsilon 0.3, sink_tokens -1, log stderr. */

@@ -60,14 +60,23 @@ int probes_dump_parse(const char *list)
     return mask;
 }
 
+void probes_release(struct probes *p)
+{
+    for (int i = 0; p && i < p->n_rows; i++) {
+        H5Dclose(p->rows[i].id);
+        H5Tclose(p->rows[i].mtype);
+    }
+    if (p) {
+        p->n_rows = 0;
+        p->d_tokens = p->d_text = p->d_nll = p->d_logits = -1;
+    }
+}
+
 void probes_free(struct probes *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < p->n_rows; i++) {
-        H5Dclose(p->rows[i].id);
-        H5Tclose(p->rows[i].mtype);
-    }
+    probes_release(p);
     free(p->rows);
     seq_stats_free(&p->seq);
     run_stats_free(&p->run);
@@ -355,12 +364,8 @@ enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seq
 {
     const struct probes_shape *c = &p->o.shape;
     int L = c->n_layers, T = c->T;
-    for (int i = 0; i < p->n_rows; i++) {
-        H5Dclose(p->rows[i].id);
-        H5Tclose(p->rows[i].mtype);
-    }
+    probes_release(p);
     free(p->rows);
-    p->n_rows = 0;
     p->rows = calloc(3 * L + 4, sizeof *p->rows);
     if (!p->rows)
         return ss_fail(err, SS_ERR_NOMEM, "probes: out of memory");

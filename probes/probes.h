@@ -168,6 +168,10 @@ enum ss_status probes_subscribe(struct probes *p, struct hook_set *hooks, struct
  * in w with a seq axis of n_seqs, and the /dims scales. */
 enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seqs,
                                       int with_text, struct ss_error *err);
+/* Close the datasets made by probes_create_datasets, so that closing their file
+ * really closes it (HDF5 keeps a file open, and locked, while any of its datasets
+ * is): a record another process reads next (a run spread over MPI ranks) must be. */
+void probes_release(struct probes *p);
 /* Start a sequence: dumps go to row `row` of w's datasets. */
 enum ss_status probes_seq_begin(struct probes *p, struct h5w *w, int row, const int32_t *tokens,
                                 struct ss_error *err);
