@@ -154,6 +154,26 @@ static void test_mxfp4(void)
         }
     printf("\n    mxfp4: %d values, max diff %.1e, bitwise mismatches %zu", E * R * G * 32, dmax, mismatches);
     CU_ASSERT_EQUAL(mismatches, 0);
+    /* the weight path: an MXFP4 struct weight in linear_forward == the dequantized float32 matrix */
+    enum { T = 3 };
+    float x[T * G * 32], w32[R * G * 32], y4[T * R], y32[T * R];
+    struct linear_exec ex = {2, malloc(sizeof(float) * 2 * LINEAR_SLICE * G * 32), LINEAR_SLICE * G * 32};
+    for (int i = 0; i < T * G * 32; i++)
+        x[i] = (float)((i * 37) % 11) - 5.0f;
+    size_t lin_mismatch = 0;
+    for (int e = 0; e < E; e++) {
+        struct weight w4 = weight_mxfp4(blocks + (size_t)e * R * G * 16, scales + (size_t)e * R * G, R, G * 32);
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < G * 32; j++)
+                w32[r * G * 32 + j] = ref[((size_t)e * G * 32 + j) * R + r];
+        struct weight wf = weight_f32(w32, R, G * 32);
+        linear_forward(y4, x, &w4, NULL, T, &ex);
+        linear_forward(y32, x, &wf, NULL, T, &ex);
+        lin_mismatch += memcmp(y4, y32, sizeof y4) != 0;
+    }
+    printf(", linear_forward over MXFP4 weights vs dequantized float32: %zu of %d experts differ", lin_mismatch, E);
+    CU_ASSERT_EQUAL(lin_mismatch, 0);
+    free(ex.scratch);
     free(ref);
     st_close(&s);
 }
