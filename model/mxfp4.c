@@ -14,9 +14,17 @@ void mxfp4_rows_f32(const uint8_t *blocks, const uint8_t *scales, int64_t groups
         for (int64_t g = 0; g < groups; g++) {
             const uint8_t *b = blocks + ((size_t)r * groups + g) * 16;
             int ex = (int)scales[(size_t)r * groups + g] - 127;
+            if (ex < -126 || ex > 127) { /* 2^ex is not a normal float: ldexp value by value */
+                for (int i = 0; i < 16; i++) {
+                    *dst++ = ldexpf(e2m1[b[i] & 15], ex);
+                    *dst++ = ldexpf(e2m1[b[i] >> 4], ex);
+                }
+                continue;
+            }
+            float sc = ldexpf(1.0f, ex); /* times a power of two: exact, the same floats as ldexp */
             for (int i = 0; i < 16; i++) {
-                *dst++ = ldexpf(e2m1[b[i] & 15], ex);
-                *dst++ = ldexpf(e2m1[b[i] >> 4], ex);
+                *dst++ = e2m1[b[i] & 15] * sc;
+                *dst++ = e2m1[b[i] >> 4] * sc;
             }
         }
 }

@@ -4,6 +4,7 @@
  * expert choices, router weights and the block output of Qwen3MoeSparseMoeBlock
  * (norm_topk_prob true and false), MixtralSparseMoeBlock and GptOssMLP; MXFP4
  * values element by element against convert_moe_packed_tensors. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,28 @@ static void test_mxfp4(void)
     st_close(&s);
 }
 
+/* Every byte under every E8M0 scale 0..255 equals ldexp(e2m1, scale - 127), which is how
+ * integrations/mxfp4.py computes it (the fixture covers scales 118..135 only). */
+static void test_mxfp4_all_scales(void)
+{
+    static const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    uint8_t blocks[256 * 16], scales[256 * 16 / 16];
+    float row[32 * 16];
+    size_t mismatches = 0;
+    for (int s = 0; s < 256; s++) {
+        for (int i = 0; i < 256; i++)
+            blocks[i] = (uint8_t)i;
+        memset(scales, s, sizeof scales);
+        mxfp4_rows_f32(blocks, scales, 16, 0, 1, row); /* one row of 16 groups = the 256 byte values */
+        for (int i = 0; i < 256; i++) {
+            float lo = ldexpf(e2m1[i & 15], s - 127), hi = ldexpf(e2m1[i >> 4], s - 127);
+            mismatches += memcmp(&row[2 * i], &lo, 4) != 0 || memcmp(&row[2 * i + 1], &hi, 4) != 0;
+        }
+    }
+    printf("\n    mxfp4: 256 bytes x 256 scales, mismatches against ldexp %zu", mismatches);
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
 SS_SUITE(moe)
 {
     CU_pSuite s = CU_add_suite("moe", NULL, NULL);
@@ -185,4 +208,5 @@ SS_SUITE(moe)
     CU_add_test(s, "mixtral block matches transformers", test_mixtral);
     CU_add_test(s, "gpt_oss MLP (biases, interleaved clamped SwiGLU) matches transformers", test_gpt_oss);
     CU_add_test(s, "MXFP4 rows equal transformers' dequantization bit for bit", test_mxfp4);
+    CU_add_test(s, "MXFP4: every byte under every scale equals ldexp", test_mxfp4_all_scales);
 }
