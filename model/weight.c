@@ -2,6 +2,7 @@
  * the NaN/Inf warning and the SIGBUS guard of mapped checkpoints. */
 #include "weight.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mxfp4.h"
 #include "safetensors.h"
 
 _Static_assert(WEIGHT_F32 == (int)ST_DTYPE_F32 && WEIGHT_BF16 == (int)ST_DTYPE_BF16 &&
@@ -17,12 +19,25 @@ _Static_assert(WEIGHT_F32 == (int)ST_DTYPE_F32 && WEIGHT_BF16 == (int)ST_DTYPE_B
 
 struct weight weight_f32(const float *data, int64_t rows, int64_t cols)
 {
-    return (struct weight){data, WEIGHT_F32, rows, cols, NULL};
+    return (struct weight){data, WEIGHT_F32, rows, cols, NULL, NULL};
 }
 
-static size_t dtype_size(enum weight_dtype d)
+struct weight weight_mxfp4(const uint8_t *blocks, const uint8_t *scales, int64_t rows, int64_t cols)
 {
-    return d == WEIGHT_F32 ? 4 : 2;
+    return (struct weight){blocks, WEIGHT_MXFP4, rows, cols, NULL, scales};
+}
+
+/* dst[n, cols] = rows r0.. of w as float32; returns how many are NaN/Inf. */
+static size_t rows_convert(const struct weight *w, int64_t r0, int64_t n, float *dst)
+{
+    size_t count = (size_t)n * w->cols, bad = 0;
+    if (w->dtype != WEIGHT_MXFP4)
+        return st_convert_f32((enum st_dtype)w->dtype, (const char *)w->data + (size_t)r0 * w->cols * 
+                              (w->dtype == WEIGHT_F32 ? 4 : 2), count, dst);
+    mxfp4_rows_f32(w->data, w->scales, w->cols / 32, r0, n, dst);
+    for (size_t i = 0; i < count; i++) /* scale 255 (E8M0 NaN) gives Inf, as ldexp does in transformers */
+        bad += !isfinite(dst[i]);
+    return bad;
 }
 
 /* One warning per tensor, from whichever thread meets its first NaN/Inf. */
@@ -77,10 +92,9 @@ enum ss_status weight_log_error(struct weight_log *log, struct ss_error *err)
 
 void weight_rows_f32(const struct weight *w, int64_t r0, int64_t n, float *dst)
 {
-    const char *src = (const char *)w->data + (size_t)r0 * w->cols * dtype_size(w->dtype);
     size_t count = (size_t)n * w->cols;
     if (!w->check) { /* an in-memory view: nothing to guard or check */
-        st_convert_f32((enum st_dtype)w->dtype, src, count, dst);
+        rows_convert(w, r0, n, dst);
         return;
     }
     sigjmp_buf jb;
@@ -92,7 +106,7 @@ void weight_rows_f32(const struct weight *w, int64_t r0, int64_t n, float *dst)
         return;
     }
     guard_jmp = &jb;
-    size_t bad = st_convert_f32((enum st_dtype)w->dtype, src, count, dst);
+    size_t bad = rows_convert(w, r0, n, dst);
     guard_jmp = NULL;
     check_report(w->check, bad);
 }

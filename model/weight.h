@@ -16,7 +16,8 @@
 
 /* Stored dtypes a weight may have (the values of enum st_dtype, model/safetensors.h,
  * which model.h users need not see). */
-enum weight_dtype { WEIGHT_F32 = 0, WEIGHT_BF16 = 1, WEIGHT_F16 = 2 };
+enum weight_dtype { WEIGHT_F32 = 0, WEIGHT_BF16 = 1, WEIGHT_F16 = 2,
+                    WEIGHT_MXFP4 = 16 /* blocks + scales (model/mxfp4.h); not a safetensors dtype */ };
 
 /* What reading one model's stored weights has met so far (shared by its tensors). */
 struct weight_log {
@@ -37,10 +38,14 @@ struct weight {
     enum weight_dtype dtype;
     int64_t rows, cols;
     struct weight_check *check; /* NULL: not checked (float32 views built in memory) */
+    const uint8_t *scales;     /* WEIGHT_MXFP4: [rows, cols/32] E8M0 exponents (data = the [rows, cols/32, 16] blocks) */
 };
 
 /* A float32 view of data[rows, cols] (not checked for NaN/Inf). */
 struct weight weight_f32(const float *data, int64_t rows, int64_t cols);
+
+/* An MXFP4 view: blocks[rows, cols/32, 16], scales[rows, cols/32] (cols a multiple of 32). */
+struct weight weight_mxfp4(const uint8_t *blocks, const uint8_t *scales, int64_t rows, int64_t cols);
 
 /* dst[n, cols] = rows r0..r0+n of w as float32. Values that are NaN/Inf produce
  * the tensor's one warning on stderr (when w->check is set). When the mapped bytes
