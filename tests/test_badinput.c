@@ -293,6 +293,20 @@ static void tok_bad_pretok(const char *d)
 {
     edit_tokenizer(d, "pre_tokenizer", NULL, json_pack("{s:s}", "type", "Whitespace"));
 }
+/* Catastrophic backtracking under PCRE2's per-call match limit: each of the 10 KB prompt's
+ * matches tries ~10^4 ways before matching one "a" (over 60 s without the regex budget). */
+static void tok_backtrack(const char *d)
+{
+    edit_tokenizer(d, "pre_tokenizer", NULL,
+                   json_pack("{s:s, s:{s:s}, s:s}", "type", "Split", "pattern", "Regex", "(?:a|aa){0,20}c|a",
+                             "behavior", "Isolated"));
+    char *p = malloc(10241);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    memset(p, 'a', 10240);
+    p[10240] = 0;
+    put_text(d, "prompt.txt", p);
+    free(p);
+}
 static void tok_no_vocab_model(const char *d)
 {
     copy_model(d);
@@ -603,7 +617,7 @@ const struct case_setup badinput_setups[] = {
     SETUP(cfg_mistyped_field), SETUP(cfg_unknown_type), SETUP(cfg_zero_heads), SETUP(cfg_kv_not_divisor),
     SETUP(cfg_fractional), SETUP(cfg_layers_huge), SETUP(cfg_yarn_factor_0), SETUP(cfg_not_json),
     SETUP(cfg_missing), SETUP(tok_wordpiece), SETUP(tok_no_vocab), SETUP(tok_bad_merge),
-    SETUP(tok_bad_pretok), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),
+    SETUP(tok_bad_pretok), SETUP(tok_backtrack), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),
     SETUP(prompt_bad_utf8), SETUP(prompt_empty), SETUP(prompt_long), SETUP(ids_file_bad),
     SETUP(run_copy), SETUP(run_truncated), SETUP(run_not_hdf5), SETUP(run_zero_bytes),
     SETUP(run_schema_other), SETUP(run_schema_newer), SETUP(run_missing_summary), SETUP(run_missing_stats),

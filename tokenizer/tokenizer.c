@@ -71,7 +71,7 @@ enum ss_status tokenizer_encode(const struct tokenizer *tk, const char *text, si
         text = fixed;
     }
     struct encode_ctx c = {.tk = tk, .text = text, .err = err};
-    enum ss_status st = pretok_scratch_init(&c.sc, err);
+    enum ss_status st = pretok_scratch_init(&c.sc, tk->path, err);
     if (!st) {
         /* short texts repeat few words; without a cache (or memory for one) BPE still works */
         c.cache = len > 4096 ? bpe_cache_new() : NULL;

@@ -181,13 +181,23 @@ void pretok_free(struct pretok *pt);
 
 /* Called for each final pre-token word (bytes of the word). Returns SS_OK or an error status. */
 typedef enum ss_status (*pretok_word_fn)(void *ctx, const char *w, size_t len);
+/* The regex budget of one encode, in PCRE2 match-limit units (deterministic, unlike time): a match
+ * that finishes within TOK_RE_FREE_STEPS costs nothing (matches are at most one per byte, so this
+ * part is linear in the text); one that needs more is retried with the rest of the budget as its
+ * limit, at most TOK_RE_MATCH_STEPS, and that limit is spent. Real tokenizers' regexes never leave
+ * the free part; a catastrophic-backtracking one fails the encode with SS_ERR_INPUT. */
+#define TOK_RE_FREE_STEPS 1000u
+#define TOK_RE_MATCH_STEPS 1000000u
+#define TOK_RE_ENCODE_STEPS 10000000u
 /* Per-call scratch (PCRE2 match data and JIT stack): encode is const and reentrant. */
 struct pretok_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
+    const char *file;       /* the tokenizer.json, for messages */
+    uint32_t budget;        /* what is left of TOK_RE_ENCODE_STEPS */
 };
-enum ss_status pretok_scratch_init(struct pretok_scratch *sc, struct ss_error *err);
+enum ss_status pretok_scratch_init(struct pretok_scratch *sc, const char *file, struct ss_error *err);
 void pretok_scratch_free(struct pretok_scratch *sc);
 /* Run steps [from, n) on the valid UTF-8 piece s, calling fn for every resulting word. at_start: s begins
  * at offset 0 of the original text (Metaspace prepend_scheme "first" prepends only there). */

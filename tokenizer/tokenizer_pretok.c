@@ -160,8 +160,10 @@ void pretok_free(struct pretok *pt)
     memset(pt, 0, sizeof *pt);
 }
 
-enum ss_status pretok_scratch_init(struct pretok_scratch *sc, struct ss_error *err)
+enum ss_status pretok_scratch_init(struct pretok_scratch *sc, const char *file, struct ss_error *err)
 {
+    sc->file = file;
+    sc->budget = TOK_RE_ENCODE_STEPS;
     sc->md = pcre2_match_data_create(1, NULL);
     sc->mctx = pcre2_match_context_create(NULL);
     sc->jit = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
@@ -205,6 +207,20 @@ static int span_push(struct span_list *l, size_t start, size_t end, int match)
     return 0;
 }
 
+/* One pcre2_match under the budget of tokenizer_impl.h: free steps first, then the rest of the
+ * budget (spent whether or not the match needed all of it). */
+static int match_budgeted(const pcre2_code *re, struct pretok_scratch *sc, const char *s, size_t len, size_t pos)
+{
+    pcre2_set_match_limit(sc->mctx, TOK_RE_FREE_STEPS);
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, pos, PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
+    if (rc != PCRE2_ERROR_MATCHLIMIT || !sc->budget)
+        return rc;
+    uint32_t lim = sc->budget < TOK_RE_MATCH_STEPS ? sc->budget : TOK_RE_MATCH_STEPS;
+    sc->budget -= lim;
+    pcre2_set_match_limit(sc->mctx, lim);
+    return pcre2_match(re, (PCRE2_SPTR)s, len, pos, PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
+}
+
 /* HF find_matches: matches and the gaps between them, covering s. Empty matches are
  * skipped (advancing one character); no tokenizer.json regex we know of produces them. */
 static enum ss_status find_matches(const pcre2_code *re, struct pretok_scratch *sc, const char *s, size_t len,
@@ -212,9 +228,14 @@ static enum ss_status find_matches(const pcre2_code *re, struct pretok_scratch *
 {
     size_t pos = 0, prev = 0;
     while (pos < len) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, len, pos, PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
+        int rc = match_budgeted(re, sc, s, len, pos);
         if (rc == PCRE2_ERROR_NOMATCH)
             break;
+        if (rc == PCRE2_ERROR_MATCHLIMIT)
+            return ss_fail(err, SS_ERR_INPUT,
+                           "%s: pre_tokenizer regex is over its matching budget (%u steps per text, %u per match) "
+                           "at byte %zu: catastrophic backtracking?",
+                           sc->file ? sc->file : "tokenizer", TOK_RE_ENCODE_STEPS, TOK_RE_MATCH_STEPS, pos);
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(rc, msg, sizeof msg);
