@@ -1,6 +1,7 @@
 /* model/model.c — load a checkpoint: config.json + safetensors -> float32 weights in
  * one arena. Every tensor the config implies must exist with the implied shape; no
  * other tensor may exist (a silently ignored bias would give wrong maps). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "arch.h"
 #include "model.h"
 #include "safetensors.h"
+#include "../common/readfile.h"
 
 /* A tensor the config implies: a small one (1-D) lands in *slot as float32, a
  * matrix in *wslot as a view of the checkpoint (a transposed one, stored [in, out],
@@ -156,16 +158,24 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-static void read_config_text(struct model *m, const char *dir)
+/* config.json verbatim for the run file's metadata, through the one bounded reader (the
+ * config was parsed by model_config_load; past the buffer the copy is truncated, as model.h says). */
+static enum ss_status read_config_text(struct model *m, const char *dir, struct ss_error *err)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;
-    size_t n = fread(m->config_json, 1, sizeof m->config_json - 1, f);
+    char path[PATH_MAX + 16];
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+        return ss_fail(err, SS_ERR_INPUT, "%s: path too long", dir);
+    char *text;
+    size_t n;
+    enum ss_status st = readfile_all(path, READFILE_LIMIT_JSON, "config", &text, &n, err);
+    if (st)
+        return st;
+    if (n > sizeof m->config_json - 1)
+        n = sizeof m->config_json - 1;
+    memcpy(m->config_json, text, n);
     m->config_json[n] = 0;
-    fclose(f);
+    free(text);
+    return SS_OK;
 }
 
 /* Point every matrix at its mapped bytes (with its NaN/Inf check) and convert the
@@ -284,7 +294,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     enum ss_status st = model_config_load(&m->cfg, dir, err);
     if (st)
         return st;
-    read_config_text(m, dir);
+    if ((st = read_config_text(m, dir, err)))
+        return st;
     struct st_set set;
     if ((st = st_open_dir(&set, dir, err)))
         return st;

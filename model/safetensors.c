@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/readfile.h"
+
 #define ST_MAX_HEADER 100000000ull
 
 /* Every dtype name of the format, with its width in bits. */
@@ -314,7 +316,13 @@ enum ss_status st_open_file(struct st_set *s, const char *path, struct ss_error 
 static enum ss_status open_index(struct st_set *s, const char *dir, const char *ipath, struct ss_error *err)
 {
     json_error_t je;
-    json_t *idx = json_load_file(ipath, JSON_REJECT_DUPLICATES, &je), *wm, *seen_names = NULL;
+    char *text;
+    size_t len;
+    enum ss_status rs = readfile_all(ipath, READFILE_LIMIT_JSON, "safetensors index", &text, &len, err);
+    if (rs)
+        return rs;
+    json_t *idx = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je), *wm, *seen_names = NULL;
+    free(text);
     if (!idx)
         return ss_fail(err, SS_ERR_INPUT, "%s: not valid JSON: %s (line %d)", ipath, je.text, je.line);
     enum ss_status st = SS_OK;

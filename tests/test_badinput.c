@@ -212,6 +212,19 @@ static void st_shard_traversal(const char *d)
     put_text(d, "model.safetensors.index.json",
              "{\"weight_map\": {\"" EMBED "\": \"../../../etc/passwd\"}}");
 }
+/* A sparse 1 GiB file: over READFILE_LIMIT_JSON, refused from its size before any byte is read. */
+static void put_huge(const char *d, const char *name)
+{
+    put_text(d, name, "{");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", d, name);
+    CU_ASSERT_EQUAL(truncate(p, (off_t)1 << 30), 0);
+}
+static void st_index_huge(const char *d)
+{
+    copy_model(d);
+    put_huge(d, "model.safetensors.index.json");
+}
 
 /* ---- config breakers ---------------------------------------------------------- */
 
@@ -319,6 +332,11 @@ static void with_tokenizer(const char *d)
 {
     copy_model(d);
     CU_ASSERT_EQUAL(sh("cp '%s'/tokenizer.json '%s'/", case_tokenizer(), d), 0);
+}
+static void tok_config_huge(const char *d)
+{
+    with_tokenizer(d);
+    put_huge(d, "tokenizer_config.json");
 }
 static void prompt_bad_utf8(const char *d)
 {
@@ -617,7 +635,7 @@ const struct case_setup badinput_setups[] = {
     SETUP(cfg_mistyped_field), SETUP(cfg_unknown_type), SETUP(cfg_zero_heads), SETUP(cfg_kv_not_divisor),
     SETUP(cfg_fractional), SETUP(cfg_layers_huge), SETUP(cfg_yarn_factor_0), SETUP(cfg_not_json),
     SETUP(cfg_missing), SETUP(tok_wordpiece), SETUP(tok_no_vocab), SETUP(tok_bad_merge),
-    SETUP(tok_bad_pretok), SETUP(tok_backtrack), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),
+    SETUP(tok_bad_pretok), SETUP(tok_backtrack), SETUP(tok_config_huge), SETUP(st_index_huge), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),
     SETUP(prompt_bad_utf8), SETUP(prompt_empty), SETUP(prompt_long), SETUP(ids_file_bad),
     SETUP(run_copy), SETUP(run_truncated), SETUP(run_not_hdf5), SETUP(run_zero_bytes),
     SETUP(run_schema_other), SETUP(run_schema_newer), SETUP(run_missing_summary), SETUP(run_missing_stats),

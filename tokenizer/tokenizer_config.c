@@ -1,12 +1,14 @@
 /* tokenizer/tokenizer_config.c — tokenizer_config.json beside tokenizer.json: bos_token, eos_token
  * (a string or an AddedToken object) and add_bos_token. When add_bos_token is absent, the
  * post_processor's TemplateProcessing decides (Llama 3 prepends <|begin_of_text|> there). */
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tokenizer.h"
 #include "tokenizer_impl.h"
+#include "../common/readfile.h"
 
 static int32_t token_of(const struct tokenizer *tk, const json_t *v)
 {
@@ -58,7 +60,13 @@ enum ss_status tokenizer_config_load(struct tokenizer *tk, const json_t *post, s
     json_error_t je;
     /* Llama 3 files say "model_max_length": 1000000000000000019884624838656, beyond 64 bits: read
      * integers as doubles (no field read here is a number) instead of refusing the file */
-    json_t *root = json_load_file(path, JSON_DECODE_INT_AS_REAL, &je);
+    char *text;
+    size_t len;
+    enum ss_status rs = readfile_all(path, READFILE_LIMIT_JSON, "tokenizer config", &text, &len, err);
+    if (rs)
+        return rs;
+    json_t *root = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &je);
+    free(text);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return ss_fail(err, SS_ERR_INPUT, "%s: not a valid JSON object: %s (line %d)", path, root ? "" : je.text,
