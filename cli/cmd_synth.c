@@ -11,8 +11,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sinkscope synth -o DIR --preset NAME [--gate none|headwise|elementwise] [--layers N]\n"
-            "                       [--dtype bf16|f32] [--seed S]\n"
+            "                       [--dtype bf16|f32] [--seed S] [--force]\n"
             "  -o, --output DIR    new or empty directory for config.json and model.safetensors\n"
+            "      --force         DIR may be non-empty: replace its config.json and model.safetensors\n"
             "      --preset NAME   " SYNTH_PRESETS "\n"
             "                      (real models' shapes; gated-1b: the paper's 1B release)\n"
             "      --gate KIND     output gate inside q_proj (default: headwise for gated-1b, none otherwise;\n"
@@ -28,7 +29,8 @@ int cmd_synth(int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"preset", required_argument, NULL, 'P'},
         {"gate", required_argument, NULL, 'g'},   {"layers", required_argument, NULL, 'L'},
         {"dtype", required_argument, NULL, 'd'},  {"seed", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"force", no_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
     };
     struct synth_opts so = {.gate = -1, .bf16 = 1, .seed = 1};
     const char *out = NULL;
@@ -63,6 +65,7 @@ int cmd_synth(int argc, char **argv)
             if (*end || !*optarg)
                 return cli_usage_error("synth", "--seed must be a non-negative integer (got '%s')", optarg);
             break;
+        case 'f': so.force = 1; break;
         case 'h': usage(stdout); return EXIT_CODE_OK;
         default: return cli_option_error("synth", c, argv);
         }

@@ -9,6 +9,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +18,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
 
 #include "arch.h"
 #include "safetensors.h"
@@ -303,34 +309,99 @@ static enum ss_status write_tensors(const char *path, const struct model_config 
     return st;
 }
 
+/* Where DIR stands: 0 absent, 1 an empty directory, 2 a non-empty one; SS_ERR_* with the message otherwise. */
+static enum ss_status dest_state(const char *dir, int *state, struct ss_error *err)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (errno == ENOENT && lstat(dir, &sb) != 0) {
+            *state = 0;
+            return SS_OK;
+        }
+        return ss_fail(err, errno == ENOENT ? SS_ERR_INPUT : SS_ERR_IO, "%s: cannot use as the output directory: %s",
+                       dir, errno == ENOENT ? "a dangling symlink" : strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return ss_fail(err, SS_ERR_INPUT, "%s: exists and is not a directory", dir);
+    int e = dir_is_empty(dir);
+    if (e < 0)
+        return ss_fail(err, SS_ERR_IO, "%s: cannot read directory: %s", dir, strerror(errno));
+    *state = e ? 1 : 2;
+    return SS_OK;
+}
+
+/* Put the finished tmp directory at dir: a new name atomically and only if still absent
+ * (RENAME_NOREPLACE), an empty directory by rename (fails once it is not empty), a
+ * non-empty one (--force) file by file, replacing just the checkpoint's two files. */
+static enum ss_status commit_dir(const char *tmp, const char *dir, int state, struct ss_error *err)
+{
+    int rc;
+    if (state == 2) {
+        static const char *names[] = {"model.safetensors", "config.json"}; /* config last: complete-looking */
+        for (int i = 0; i < 2; i++) {
+            char a[PATH_MAX + 64], b[PATH_MAX + 64];
+            snprintf(a, sizeof a, "%s/%s", tmp, names[i]);
+            snprintf(b, sizeof b, "%s/%s", dir, names[i]);
+            if (rename(a, b))
+                return ss_fail(err, SS_ERR_IO, "%s: cannot replace: %s", b, strerror(errno));
+        }
+        rmdir(tmp);
+        return SS_OK;
+    }
+    if (state == 1)
+        rc = rename(tmp, dir);
+    else if ((rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE)) && (errno == EINVAL || errno == ENOSYS))
+        rc = rename(tmp, dir); /* no RENAME_NOREPLACE here: rename still refuses a non-empty directory */
+    if (rc == 0)
+        return SS_OK;
+    if (errno == EEXIST || errno == ENOTEMPTY)
+        return ss_fail(err, SS_ERR_INPUT, "%s: appeared or was filled while writing (refusing to overwrite)", dir);
+    return ss_fail(err, SS_ERR_IO, "%s: cannot rename %s to it: %s", dir, tmp, strerror(errno));
+}
+
+static void remove_tmp_dir(const char *tmp)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/model.safetensors", tmp);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/config.json", tmp);
+    unlink(p);
+    rmdir(tmp);
+}
+
 enum ss_status synth_write(const char *dir, const struct synth_opts *o, struct ss_error *err)
 {
     struct model_config c;
     enum ss_status st = synth_config(&c, o, err);
     if (st)
         return st;
-    if (mkdir(dir, 0755) && errno != EEXIST)
-        return ss_fail(err, SS_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
-    int e = dir_is_empty(dir);
-    if (e < 0)
-        return ss_fail(err, SS_ERR_IO, "%s: cannot read directory: %s", dir, strerror(errno));
-    if (!e)
-        return ss_fail(err, SS_ERR_INPUT, "%s: directory is not empty (refusing to overwrite)", dir);
-    /* tensors to a temporary name renamed at the end, then config.json: an interrupted
-     * synth never leaves a checkpoint that looks complete */
-    char cpath[4200], wpath[4200], tpath[4300];
-    snprintf(cpath, sizeof cpath, "%s/config.json", dir);
-    snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
-    snprintf(tpath, sizeof tpath, "%s.tmp", wpath);
-    st = write_tensors(tpath, &c, o, err);
-    if (!st && rename(tpath, wpath))
-        st = ss_fail(err, SS_ERR_IO, "%s: cannot rename to %s: %s", tpath, wpath, strerror(errno));
+    char d[PATH_MAX], tmp[PATH_MAX + 32], cpath[PATH_MAX + 64], wpath[PATH_MAX + 64];
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') /* "out/" -> "out", so the temporary is its sibling */
+        n--;
+    if (n >= sizeof d)
+        return ss_fail(err, SS_ERR_INPUT, "%.200s...: output path too long", dir);
+    memcpy(d, dir, n);
+    d[n] = 0;
+    int state;
+    if ((st = dest_state(d, &state, err)))
+        return st;
+    if (state == 2 && !o->force)
+        return ss_fail(err, SS_ERR_INPUT, "%s: directory is not empty (refusing to overwrite; --force replaces "
+                       "its config.json and model.safetensors)", d);
+    /* everything is written into the sibling DIR.tmp-PID and moved in at the end: an
+     * interrupted or failed synth leaves nothing at DIR */
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", d, (long)getpid());
+    if (mkdir(tmp, 0755))
+        return ss_fail(err, SS_ERR_IO, "%s: cannot create directory: %s", tmp, strerror(errno));
+    snprintf(cpath, sizeof cpath, "%s/config.json", tmp);
+    snprintf(wpath, sizeof wpath, "%s/model.safetensors", tmp);
+    st = write_tensors(wpath, &c, o, err);
     if (!st)
         st = synth_write_config(cpath, &c, err);
-    if (st) {
-        unlink(tpath);
-        unlink(cpath);
-        unlink(wpath);
-    }
+    if (!st)
+        st = commit_dir(tmp, d, state, err);
+    if (st)
+        remove_tmp_dir(tmp);
     return st;
 }

@@ -16,12 +16,14 @@ struct synth_opts {
     int layers;                /* 0: the preset's */
     int bf16;                  /* 1: BF16 tensors, 0: F32 */
     uint64_t seed;
+    int force;                 /* 1: a non-empty DIR gets its config.json and model.safetensors replaced */
 };
 
 /* The config of a preset with opts applied; SS_ERR_INPUT for an unknown preset. */
 enum ss_status synth_config(struct model_config *c, const struct synth_opts *o, struct ss_error *err);
-/* Write DIR/config.json and DIR/model.safetensors. DIR is created if missing and must
- * be empty; on failure nothing is left in it. */
+/* Write DIR/config.json and DIR/model.safetensors, built in DIR.tmp-PID and moved in at
+ * the end. DIR is created if missing and must be empty (or o->force: its two files are
+ * replaced, nothing else touched); on failure nothing is left at DIR. */
 enum ss_status synth_write(const char *dir, const struct synth_opts *o, struct ss_error *err);
 /* Write c as a transformers-5 config.json (rope_parameters spelling) to path. */
 enum ss_status synth_write_config(const char *path, const struct model_config *c, struct ss_error *err);
