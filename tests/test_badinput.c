@@ -338,6 +338,10 @@ static void tok_config_huge(const char *d)
     with_tokenizer(d);
     put_huge(d, "tokenizer_config.json");
 }
+/* A regular file where a directory is expected: open() fails with ENOTDIR even for root,
+ * so this is how the catalogue checks that an unreadable directory is reported with the
+ * system's reason (EACCES goes through the same errno-naming path, but root bypasses it). */
+static void plain_file(const char *d) { put_text(d, "file", "not a directory"); }
 static void prompt_bad_utf8(const char *d)
 {
     with_tokenizer(d);
@@ -635,7 +639,7 @@ const struct case_setup badinput_setups[] = {
     SETUP(cfg_mistyped_field), SETUP(cfg_unknown_type), SETUP(cfg_zero_heads), SETUP(cfg_kv_not_divisor),
     SETUP(cfg_fractional), SETUP(cfg_layers_huge), SETUP(cfg_yarn_factor_0), SETUP(cfg_not_json),
     SETUP(cfg_missing), SETUP(tok_wordpiece), SETUP(tok_no_vocab), SETUP(tok_bad_merge),
-    SETUP(tok_bad_pretok), SETUP(tok_backtrack), SETUP(tok_config_huge), SETUP(st_index_huge), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),
+    SETUP(tok_bad_pretok), SETUP(tok_backtrack), SETUP(plain_file), SETUP(tok_config_huge), SETUP(st_index_huge), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),
     SETUP(prompt_bad_utf8), SETUP(prompt_empty), SETUP(prompt_long), SETUP(ids_file_bad),
     SETUP(run_copy), SETUP(run_truncated), SETUP(run_not_hdf5), SETUP(run_zero_bytes),
     SETUP(run_schema_other), SETUP(run_schema_newer), SETUP(run_missing_summary), SETUP(run_missing_stats),
