@@ -4,7 +4,8 @@
  * columns, model/ops.h). Attention goes head by head in tiles of attn_tile query
  * rows: scores[nq, nk] = Q K^T / sqrt(D) for keys 0..nk = q0+nq, never a T x T
  * buffer; up to `threads` tiles of a head are computed at once, and their hooks
- * fire in tile order. Logits go in tiles of logits_tile positions and are skipped
+ * fire in tile order. Logits are held logits_tile positions at a time (the LM head
+ * converted once per tile), computed and handed to hooks in blocks of <= 256, skipped
  * entirely when nobody listens. All BLAS calls are single-threaded inside fixed
  * tasks (model/parallel.h): results do not depend on the thread count. */
 #include <cblas.h>
@@ -37,7 +38,7 @@ struct run_state {
     float *cos2, *sin2;        /* [max_T, R/2] second table: gemma3's local base, longrope's long factors */
     float *xe;                 /* [T, embed_dim] token embeddings before project_in / logits input after
                                 * project_out (only when embed_dim != hidden) */
-    float *logits;             /* [logits_tile, vocab] */
+    float *logits;             /* [logits_tile, vocab] (positions held at once) */
     float *wscratch;           /* [n_scores, LINEAR_SLICE, widest weight row] float32 weight rows */
     void *arena;
 };
@@ -75,10 +76,16 @@ static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int
     return k;
 }
 
+/* The LM head's sgemm and its hook go in blocks of at most LOGITS_ROWS positions;
+ * by default LOGITS_HELD positions of logits are held at once, so the head (the
+ * largest weight) is converted once per forward pass up to that many positions. */
+#define LOGITS_ROWS 256
+#define LOGITS_HELD 512
+
 static void tiles_default(const struct forward_opts *o, int *at, int *lt)
 {
     *at = o && o->attn_tile > 0 ? o->attn_tile : 128;
-    *lt = o && o->logits_tile > 0 ? o->logits_tile : 256;
+    *lt = o && o->logits_tile > 0 ? o->logits_tile : LOGITS_HELD;
 }
 
 static int threads_of(const struct forward_opts *o)
@@ -612,12 +619,17 @@ enum ss_status model_forward(const struct model *m, struct run_state *rs, const 
         linear_forward(rs->xe, fin, &m->w.proj_out, NULL, T, &ps.lin);
         fin = rs->xe, E = c->v.embed_dim;
     }
+    int rows = rs->logits_tile < LOGITS_ROWS ? rs->logits_tile : LOGITS_ROWS;
     for (int p0 = 0; want_logits && p0 < T; p0 += rs->logits_tile) {
         int n = T - p0 < rs->logits_tile ? T - p0 : rs->logits_tile;
-        linear_forward(rs->logits, fin + (size_t)p0 * E, &m->w.lm_head, NULL, n, &ps.lin);
-        if (c->v.final_softcap > 0)
-            softcap_forward(rs->logits, (size_t)n * c->vocab, c->v.final_softcap);
-        FIRE(&ps, HOOK_LOGITS, -1, rs->logits, 2, n, c->vocab, 0, -1, p0);
+        linear_forward_rows(rs->logits, fin + (size_t)p0 * E, &m->w.lm_head, NULL, n, rows, &ps.lin);
+        for (int b0 = 0; b0 < n; b0 += rows) { /* hooks see blocks of `rows` positions, as before */
+            int nb = n - b0 < rows ? n - b0 : rows;
+            float *lg = rs->logits + (size_t)b0 * c->vocab;
+            if (c->v.final_softcap > 0)
+                softcap_forward(lg, (size_t)nb * c->vocab, c->v.final_softcap);
+            FIRE(&ps, HOOK_LOGITS, -1, lg, 2, nb, c->vocab, 0, -1, p0 + b0);
+        }
     }
     return weight_log_error(m->wlog, ps.err);
 }

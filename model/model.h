@@ -244,7 +244,8 @@ struct forward_opts {
     struct gate_mode gate;
     int threads;               /* worker threads (model/parallel.h); <= 0: all cores */
     int attn_tile;             /* query rows per attention tile; 0 = default (128) */
-    int logits_tile;           /* positions per logits tile; 0 = default (256) */
+    int logits_tile;           /* positions of logits held at once (LM head converted once per tile; sgemm and
+                                  hook in blocks of <= 256); 0 = default (512) */
     /* interventions (all zero/NULL: the checkpoint as trained) */
     const struct rope_config *rope; /* RoPE in place of the config's (run_state_new builds its tables) */
     struct attn_mask mask;

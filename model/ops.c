@@ -26,7 +26,7 @@ struct linear_job {
     const float *x, *b;
     const struct weight *w;
     const struct linear_exec *ex;
-    int T;
+    int T, rows;
 };
 
 static void linear_slice(void *ctx, int task, int worker)
@@ -41,7 +41,11 @@ static void linear_slice(void *ctx, int task, int worker)
         wr = s;
     }
     float *o = j->out + c0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->T, n, n_in, 1.0f, j->x, n_in, wr, n_in, 0.0f, o, n_out);
+    for (int p0 = 0; p0 < j->T; p0 += j->rows) { /* x[p0.., :] @ slice^T, one block of positions */
+        int m = j->T - p0 < j->rows ? j->T - p0 : j->rows;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, n_in, 1.0f, j->x + (size_t)p0 * n_in, n_in, wr,
+                    n_in, 0.0f, o + (size_t)p0 * n_out, n_out);
+    }
     if (j->b)
         for (int t = 0; t < j->T; t++)
             for (int i = 0; i < n; i++)
@@ -51,7 +55,13 @@ static void linear_slice(void *ctx, int task, int worker)
 void linear_forward(float *out, const float *x, const struct weight *w, const float *b, int T,
                     const struct linear_exec *ex)
 {
-    struct linear_job j = {out, x, b, w, ex, T};
+    linear_forward_rows(out, x, w, b, T, T, ex);
+}
+
+void linear_forward_rows(float *out, const float *x, const struct weight *w, const float *b, int T, int rows,
+                         const struct linear_exec *ex)
+{
+    struct linear_job j = {out, x, b, w, ex, T, rows < 1 ? T : rows};
     parallel_run((int)((w->rows + LINEAR_SLICE - 1) / LINEAR_SLICE), ex->threads, linear_slice, &j);
 }
 

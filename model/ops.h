@@ -28,6 +28,13 @@ struct linear_exec {
 void linear_forward(float *out, const float *x, const struct weight *w, const float *b, int T,
                     const struct linear_exec *ex);
 
+/* linear_forward whose sgemm goes over the positions in blocks of `rows`: each
+ * slice of w is converted once and reused for every block, and each block's sgemm
+ * is the call linear_forward makes for a T of `rows` positions (same floats, same
+ * order). The LM head uses it so the head is converted once per forward pass. */
+void linear_forward_rows(float *out, const float *x, const struct weight *w, const float *b, int T, int rows,
+                         const struct linear_exec *ex);
+
 /* cos/sin[T, D/2] of angle p * inv_freq[i], times `scale` (yarn attention factor). */
 void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D);
 

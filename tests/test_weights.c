@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../model/model.h"
+#include "../model/ops.h"
 #include "../model/synth.h"
 #include "test_util.h"
 
@@ -185,10 +186,38 @@ static void test_memory_plan(void)
     CU_ASSERT_EQUAL(test_cli(NULL, 0, NULL, 0, "run", "-m", dir, "--token-ids", "1,2,3", "-o", h5, "--quiet", NULL), 0);
 }
 
+/* The LM head's path: one conversion per slice, sgemm in blocks of `rows`
+ * positions, gives the bits of one linear_forward per block (what the head did
+ * when it was converted again for every tile), for 1 and 2 threads. */
+static void test_rows_blocks_identical(void)
+{
+    enum { N_OUT = 600, N_IN = 24, T = 9, ROWS = 4 };
+    uint16_t *wb = malloc(N_OUT * N_IN * sizeof *wb);
+    float *x = malloc(T * N_IN * sizeof *x), *a = malloc(T * N_OUT * sizeof *a), *b = malloc(T * N_OUT * sizeof *b);
+    float *scratch = malloc(2 * LINEAR_SLICE * N_IN * sizeof *scratch);
+    for (int i = 0; i < N_OUT * N_IN; i++)
+        wb[i] = (uint16_t)(0x3c00 + (i * 2654435761u >> 20) % 0x800) ^ (i % 3 ? 0 : 0x8000);
+    for (int i = 0; i < T * N_IN; i++)
+        x[i] = sinf(0.37f * i) * 3.1f;
+    struct weight w = {wb, WEIGHT_BF16, N_OUT, N_IN, NULL};
+    for (int th = 1; th <= 2; th++) {
+        struct linear_exec ex = {th, scratch, (size_t)LINEAR_SLICE * N_IN};
+        linear_forward_rows(a, x, &w, NULL, T, ROWS, &ex);
+        for (int p0 = 0; p0 < T; p0 += ROWS)
+            linear_forward(b + (size_t)p0 * N_OUT, x + (size_t)p0 * N_IN, &w, NULL, T - p0 < ROWS ? T - p0 : ROWS,
+                           &ex);
+        CU_ASSERT_EQUAL(memcmp(a, b, T * N_OUT * sizeof *a), 0);
+        CU_ASSERT(a[5 * N_OUT + 599] != 0);
+    }
+    free(wb), free(x), free(a), free(b), free(scratch);
+}
+
 SS_SUITE(weights)
 {
     CU_pSuite s = CU_add_suite("weights", NULL, NULL);
     CU_add_test(s, "mapped bf16/f32 weights give the float32 forward bit for bit", test_mapped_identical);
     CU_add_test(s, "checkpoint truncated under its map: one error naming the file", test_truncated_under_map);
     CU_add_test(s, "info prints the memory plan; run refuses what cannot fit", test_memory_plan);
+    CU_add_test(s, "LM head converted once, sgemm in blocks: bits of one product per block",
+                test_rows_blocks_identical);
 }
