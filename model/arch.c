@@ -7,10 +7,11 @@
 #include "arch.h"
 
 extern const struct arch arch_llama, arch_gpt2, arch_gpt_neox, arch_opt, arch_phi3, arch_gemma2, arch_gemma3,
-    arch_olmo2;
+    arch_olmo2, arch_qwen3_moe, arch_mixtral;
 
 const struct arch *const arch_list[] = {&arch_llama, &arch_gpt2,   &arch_gpt_neox, &arch_opt,
-                                        &arch_phi3,  &arch_gemma2, &arch_gemma3,   &arch_olmo2, NULL};
+                                        &arch_phi3,  &arch_gemma2, &arch_gemma3,   &arch_olmo2,
+                                        &arch_qwen3_moe, &arch_mixtral, NULL};
 
 const struct arch *arch_find(const char *model_type)
 {
@@ -59,6 +60,8 @@ int64_t arch_dim(const struct model_config *c, enum tensor_dim d)
     case DIM_EMBED: return c->v.embed_dim ? c->v.embed_dim : c->hidden;
     case DIM_QNORM: return c->v.qk_norm_whole ? (int64_t)c->n_heads * D : D;
     case DIM_KNORM: return c->v.qk_norm_whole ? kv : D;
+    case DIM_EXPERTS: return c->v.n_experts;
+    case DIM_MOE_FFN: return c->v.moe_ffn;
     default: return 0;
     }
 }
@@ -78,6 +81,16 @@ int arch_present(const struct model_config *c, const struct tensor_desc *t)
     case WHEN_LEARNED_POS: return c->v.pos == POS_LEARNED;
     default: return 1;
     }
+}
+
+int arch_present_layer(const struct model_config *c, const struct tensor_desc *t, int l)
+{
+    int moe = l >= 0 && l < MODEL_MAX_LAYERS_TYPED && c->v.layer_moe[l];
+    if (t->when == WHEN_MOE_LAYER)
+        return moe;
+    if (t->when == WHEN_DENSE_LAYER)
+        return !moe;
+    return arch_present(c, t);
 }
 
 void arch_describe(const struct model_config *c, char *buf, size_t n)

@@ -26,7 +26,10 @@ enum tensor_role {
     TR_GATE, TR_UP, TR_UP_B,
     TR_GATE_UP,                /* fused [gate; up] halves: split into two views at load */
     TR_DOWN, TR_DOWN_B, TR_FFN_POST_NORM,
+    TR_ROUTER,                 /* MoE layers: [n_experts, hidden] */
+    TR_EXPERT_GATE, TR_EXPERT_UP, TR_EXPERT_DOWN, /* one per expert: names take (layer, expert) */
 };
+#define TR_IS_EXPERT(r) ((r) >= TR_EXPERT_GATE && (r) <= TR_EXPERT_DOWN)
 
 /* A dimension of a tensor, evaluated against the config (arch_dim). */
 enum tensor_dim {
@@ -35,12 +38,14 @@ enum tensor_dim {
     DIM_POS,                   /* max_pos + pos_offset (learned positions) */
     DIM_EMBED,                 /* embed_dim */
     DIM_QNORM, DIM_KNORM,      /* head_dim (per-head QK-norm) or the whole q / k width */
+    DIM_EXPERTS, DIM_MOE_FFN,  /* n_experts, an expert's FFN width */
 };
 
 /* When a tensor is present. */
 enum tensor_when {
     WHEN_ALWAYS = 0, WHEN_UNTIED, WHEN_QKV_BIAS, WHEN_O_BIAS, WHEN_QK_NORM, WHEN_PROJ, WHEN_FINAL_NORM,
     WHEN_NORM_BIAS, WHEN_FINAL_NORM_BIAS, WHEN_MLP_BIAS, WHEN_LEARNED_POS,
+    WHEN_MOE_LAYER, WHEN_DENSE_LAYER, /* per layer: its FFN is (is not) the MoE block */
 };
 
 struct tensor_desc {
@@ -86,6 +91,8 @@ const struct tensor_desc *arch_tensor(const struct arch *a, enum tensor_role r);
 /* The value of dimension d for config c; whether a tensor is present for c. */
 int64_t arch_dim(const struct model_config *c, enum tensor_dim d);
 int arch_present(const struct model_config *c, const struct tensor_desc *t);
+/* Whether a per-layer tensor is present in layer l (arch_present and the MoE layer kinds). */
+int arch_present_layer(const struct model_config *c, const struct tensor_desc *t, int l);
 /* "blocks" description of c's variants for `info` (norm, positions, residual, FFN, ...). */
 void arch_describe(const struct model_config *c, char *buf, size_t n);
 

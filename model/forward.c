@@ -16,6 +16,7 @@
 
 #include "blocks.h"
 #include "model.h"
+#include "moe.h"
 #include "ops.h"
 #include "parallel.h"
 
@@ -49,6 +50,7 @@ static size_t widest_in(const struct model_config *c)
     size_t w = c->hidden, a = (size_t)c->n_heads * c->head_dim, e = c->v.embed_dim;
     w = a > w ? a : w;
     w = e > w ? e : w;
+    w = (size_t)c->v.moe_ffn > w ? (size_t)c->v.moe_ffn : w;
     return (size_t)c->ffn > w ? (size_t)c->ffn : w;
 }
 
@@ -444,6 +446,31 @@ static void ffn_forward(struct pass *ps, const struct layer_weights *w, struct r
     linear_forward(rs->o, rs->hb2, &w->w_down, w->b_down, ps->T, &ps->lin);
 }
 
+/* in[T, hidden] -> o[T, hidden] through the MoE block (model/moe.h): router logits,
+ * routing (router_probs fires with the softmax over all experts), experts. */
+static enum ss_status moe_ffn_forward(struct pass *ps, const struct layer_weights *w, struct run_state *rs,
+                                      const float *in, int l, struct ss_error *err)
+{
+    const struct model_config *c = &rs->cfg;
+    int T = ps->T, E = c->v.n_experts, K = c->v.top_k;
+    struct moe_config mc = {E, K, c->hidden, c->v.moe_ffn, MOE_ROUTER_SOFTMAX_TOPK, c->v.norm_topk,
+                            MOE_GLU_SWIGLU, 0, 0};
+    struct moe_weights mw = {.router = w->router, .down = w->ex_down, .gate = w->ex_gate, .up = w->ex_up};
+    /* logits[T, E], probs[T, E], wt[T, K], idx[T, K] */
+    float *logits = malloc(sizeof(float) * (size_t)T * (2 * (size_t)E + K) + sizeof(int) * (size_t)T * K + 1);
+    if (!logits)
+        return ss_fail(err, SS_ERR_NOMEM, "moe: cannot allocate the router of %d positions", T);
+    float *probs = logits + (size_t)T * E, *wt = probs + (size_t)T * E;
+    int *idx = (int *)(wt + (size_t)T * K);
+    linear_forward(logits, in, &w->router, NULL, T, &ps->lin);
+    moe_route(&mc, logits, T, probs, idx, wt);
+    enum ss_status st = fire(ps, HOOK_ROUTER_PROBS, l, probs, 2, T, E, 0, -1, 0);
+    if (!st)
+        st = moe_experts_forward(rs->o, in, &mc, &mw, idx, wt, T, &ps->lin, err);
+    free(logits);
+    return st;
+}
+
 /* x += o, then (post-LN) x = norm(x). */
 static void residual_add(const struct model_config *c, float *x, const float *o, const float *nw, const float *nb,
                          int T)
@@ -509,7 +536,11 @@ static enum ss_status layer_forward(struct pass *ps, const struct model *m, stru
         in = rs->xn;
     }
     FIRE(ps, HOOK_FFN_NORM, l, in, 2, T, H, 0, -1, 0);
-    ffn_forward(ps, w, rs, in);
+    if (c->v.n_experts && c->v.layer_moe[l]) {
+        if ((st = moe_ffn_forward(ps, w, rs, in, l, ps->err)))
+            return st;
+    } else
+        ffn_forward(ps, w, rs, in);
     if (w->ffn_post_norm)
         norm_forward(v->norm, rs->o, rs->o, w->ffn_post_norm, NULL, T, H, c->rms_eps);
     FIRE(ps, HOOK_FFN_OUT, l, rs->o, 2, T, H, 0, -1, 0);

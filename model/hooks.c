@@ -4,7 +4,7 @@
 
 static const char *const names[HOOK_COUNT] = {
     "attn_norm", "q", "k", "v", "gate", "attn_scores", "attn_probs", "attn_out",
-    "attn_gated", "o_proj", "resid_mid", "ffn_norm", "ffn_out", "resid_post",
+    "attn_gated", "o_proj", "resid_mid", "ffn_norm", "router_probs", "ffn_out", "resid_post",
     "final_norm", "logits",
 };
 

@@ -26,6 +26,8 @@
  *   ffn_norm     l       [T, hidden]                the FFN's input (its norm's output; the layer input
  *                                                   under a parallel residual, the residual itself
  *                                                   for post-LN OPT and OLMo 2)
+ *   router_probs l       [T, n_experts]             MoE layers only: softmax over all experts of the
+ *                                                   router logits (before top-k; model/moe.h)
  *   ffn_out      l       [T, hidden]                what the FFN adds: down_proj output (after the
  *                                                   family's post-FFN norm if any)
  *   resid_post   l       [T, hidden]                residual leaving the layer
@@ -58,6 +60,7 @@ enum hook_point {
     HOOK_O_PROJ,
     HOOK_RESID_MID,
     HOOK_FFN_NORM,
+    HOOK_ROUTER_PROBS,
     HOOK_FFN_OUT,
     HOOK_RESID_POST,
     HOOK_FINAL_NORM,

@@ -25,7 +25,7 @@ struct spec {
 };
 
 /* The float32 / weight slot of a role (layer l for per-layer roles). */
-static void role_slot(struct model *m, int l, enum tensor_role r, float ***f, struct weight **w)
+static void role_slot(struct model *m, int l, int e, enum tensor_role r, float ***f, struct weight **w)
 {
     struct model_weights *mw = &m->w;
     struct layer_weights *lw = l >= 0 ? &mw->layers[l] : NULL;
@@ -62,21 +62,30 @@ static void role_slot(struct model *m, int l, enum tensor_role r, float ***f, st
     case TR_DOWN: *w = &lw->w_down; break;
     case TR_DOWN_B: *f = &lw->b_down; break;
     case TR_FFN_POST_NORM: *f = &lw->ffn_post_norm; break;
+    case TR_ROUTER: *w = &lw->router; break;
+    case TR_EXPERT_GATE: *w = &lw->ex_gate[e]; break;
+    case TR_EXPERT_UP: *w = &lw->ex_up[e]; break;
+    case TR_EXPERT_DOWN: *w = &lw->ex_down[e]; break;
     default: break;
     }
 }
 
 /* The name a table entry has in this checkpoint (without the optional prefix when
- * the checkpoint leaves it out). */
-static void spec_name(char *dst, size_t n, const char *fmt, int l, const char *strip)
+ * the checkpoint leaves it out); expert tensors take (layer, expert). */
+static void spec_name2(char *dst, size_t n, const char *fmt, int l, int e, const char *strip)
 {
     char full[128];
-    snprintf(full, sizeof full, fmt, l);
+    snprintf(full, sizeof full, fmt, l, e);
     size_t k = strip ? strlen(strip) : 0;
     snprintf(dst, n, "%s", k && !strncmp(full, strip, k) ? full + k : full);
 }
 
 /* The tensors the config implies (the family's table), with shapes and destinations. */
+static void spec_name(char *dst, size_t n, const char *fmt, int l, const char *strip)
+{
+    spec_name2(dst, n, fmt, l, 0, strip);
+}
+
 static int specs_build(struct model *m, struct spec *s, const char *strip)
 {
     const struct model_config *c = &m->cfg;
@@ -86,14 +95,15 @@ static int specs_build(struct model *m, struct spec *s, const char *strip)
         const struct tensor_desc *t = &a->tensors[i];
         if (!arch_present(c, t))
             continue;
-        int per_layer = t->role >= TR_LAYER_FIRST;
-        for (int l = 0; l < (per_layer ? c->n_layers : 1); l++) {
+        int per_layer = t->role >= TR_LAYER_FIRST, ne = TR_IS_EXPERT(t->role) ? c->v.n_experts : 1;
+        for (int l = 0; l < (per_layer ? c->n_layers : 1); l++)
+          for (int e = 0; e < ne && (!per_layer || arch_present_layer(c, t, l)); e++) {
             struct spec *p = &s[n++];
-            spec_name(p->name, sizeof p->name, t->name, l, strip);
+            spec_name2(p->name, sizeof p->name, t->name, l, e, strip);
             p->alt = t->alt;
             float **f;
             struct weight *w;
-            role_slot(m, per_layer ? l : -1, t->role, &f, &w);
+            role_slot(m, per_layer ? l : -1, e, t->role, &f, &w);
             p->slot = f, p->wslot = w;
             p->ndim = t->d1 ? 2 : 1;
             p->transposed = t->transposed;
@@ -252,7 +262,7 @@ static const char *layout_detect(struct model_config *c, const struct st_set *se
             spec_name(nm, sizeof nm, a->tensors[i].name, 0, strip);
             c->tied = st_find(set, nm) == NULL && !(a->tensors[i].alt && st_find(set, a->tensors[i].alt));
         }
-        *per_layer += a->tensors[i].role >= TR_LAYER_FIRST;
+        *per_layer += a->tensors[i].role < TR_LAYER_FIRST ? 0 : TR_IS_EXPERT(a->tensors[i].role) ? c->v.n_experts : 1;
     }
     return strip;
 }
@@ -319,7 +329,13 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     }
     m->w.layers = calloc(c->n_layers, sizeof *m->w.layers);
     specs = malloc(((size_t)c->n_layers * per_layer + a->n_tensors) * sizeof *specs);
-    if (!m->w.layers || !specs) {
+    size_t E = (size_t)c->v.n_experts;
+    if (E && m->w.layers && (m->w.experts = calloc((size_t)c->n_layers * 3 * E, sizeof *m->w.experts)))
+        for (int l = 0; l < c->n_layers; l++) {
+            struct weight *x = m->w.experts + (size_t)l * 3 * E;
+            m->w.layers[l].ex_gate = x, m->w.layers[l].ex_up = x + E, m->w.layers[l].ex_down = x + 2 * E;
+        }
+    if (!m->w.layers || !specs || (E && !m->w.experts)) {
         st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", dir);
         goto out;
     }
@@ -382,6 +398,7 @@ void model_free(struct model *m)
     }
     free(m->arena);
     free(m->w.layers);
+    free(m->w.experts);
     free(m->checks);
     free(m->wlog);
     m->st = m->arena = NULL;

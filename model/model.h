@@ -92,6 +92,10 @@ struct model_variant {
     int local_rope;            /* sliding layers use rope_local (gemma3) */
     struct rope_config rope_local;
     unsigned char layer_sliding[MODEL_MAX_LAYERS_TYPED]; /* 1: layer attends within sliding_window only */
+    /* mixture of experts (qwen3_moe, mixtral; model/moe.h): n_experts = 0 for dense families */
+    int n_experts, top_k, moe_ffn; /* experts, experts per token, expert FFN width */
+    int norm_topk;             /* the k chosen probabilities renormalised to sum 1 */
+    unsigned char layer_moe[MODEL_MAX_LAYERS_TYPED]; /* 1: the layer's FFN is the MoE block */
 };
 
 struct model_config {
@@ -144,6 +148,8 @@ struct layer_weights {
     struct weight w_down;      /* [hidden, ffn]                   down_proj (fc2) */
     float *b_up, *b_down;      /* [ffn], [hidden]                 FFN biases (or NULL) */
     float *ffn_post_norm;      /* [hidden]                        norm of the FFN output (gemma, olmo2) */
+    struct weight router;      /* [n_experts, hidden]             MoE layers: the router (mlp.gate) */
+    struct weight *ex_gate, *ex_up, *ex_down; /* [n_experts] views: [moe_ffn, hidden] x2, [hidden, moe_ffn] */
 };
 
 struct model_weights {
@@ -153,6 +159,7 @@ struct model_weights {
     float *final_norm, *final_norm_b; /* [hidden] */
     struct weight lm_head;     /* [vocab, embed_dim] (== embed when tied) */
     struct layer_weights *layers; /* [n_layers] */
+    struct weight *experts;    /* [n_layers, 3, n_experts] storage of the layers' ex_* views (or NULL) */
 };
 
 struct model {

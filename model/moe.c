@@ -105,8 +105,15 @@ enum ss_status moe_experts_forward(float *out, const float *x, const struct moe_
                 }
         if (!n)
             continue;
-        linear_forward(gu, xe, &mw->gate_up[e], mw->gate_up_b ? mw->gate_up_b + (size_t)e * 2 * I : NULL, n, ex);
-        moe_glu_forward(cfg, a, gu, n);
+        if (mw->gate_up) {
+            linear_forward(gu, xe, &mw->gate_up[e], mw->gate_up_b ? mw->gate_up_b + (size_t)e * 2 * I : NULL, n, ex);
+            moe_glu_forward(cfg, a, gu, n);
+        } else { /* gate [n, I] in gu, up [n, I] in a: a = silu(gate) * up */
+            linear_forward(gu, xe, &mw->gate[e], NULL, n, ex);
+            linear_forward(a, xe, &mw->up[e], NULL, n, ex);
+            for (size_t i = 0; i < (size_t)n * I; i++)
+                a[i] *= gu[i] / (1.0f + expf(-gu[i]));
+        }
         linear_forward(ye, a, &mw->down[e], mw->down_b ? mw->down_b + (size_t)e * H : NULL, n, ex);
         for (int r = 0; r < n; r++)
             for (int c = 0; c < H; c++)

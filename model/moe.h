@@ -31,10 +31,12 @@ struct moe_config {
 struct moe_weights {
     struct weight router;        /* [E, H] */
     const float *router_b;       /* [E] or NULL */
-    const struct weight *gate_up; /* E views of [2I, H] */
+    const struct weight *gate_up; /* E views of [2I, H], or NULL: gate and up below */
     const float *gate_up_b;      /* [E, 2I] or NULL */
     const struct weight *down;   /* E views of [H, I] */
     const float *down_b;         /* [E, H] or NULL */
+    const struct weight *gate, *up; /* with gate_up NULL: E views of [I, H] each (per-expert
+                                  * checkpoints: qwen3_moe, mixtral; SwiGLU only) */
 };
 
 /* From logits[T, E]: probs[T, E] = softmax over all E (what router statistics read),

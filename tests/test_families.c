@@ -21,6 +21,8 @@ static void test_tables(void)
         for (int j = 0; j < a->n_tensors; j++, n++) {
             const char *nm = a->tensors[j].name, *p = strstr(nm, "%d");
             int per_layer = a->tensors[j].role >= TR_LAYER_FIRST;
+            if (p && TR_IS_EXPERT(a->tensors[j].role)) /* experts: (layer, expert) */
+                p = strstr(p + 1, "%d");
             if (per_layer != (p != NULL) || (p && strstr(p + 1, "%")) || (!p && strchr(nm, '%'))) {
                 printf("  %s: bad name format '%s'\n", a->model_types[0], nm);
                 bad++;

@@ -24,6 +24,8 @@ struct capture {
     float *gate;    /* [L, T, nh, gd] */
     float *attn_out, *attn_gated; /* [L, T, nh, D] */
     float *logits;  /* [T, V] */
+    float *router;  /* [L, T, E] router_probs (MoE layers) */
+    char *router_seen; /* [L] */
     int bad_shape;  /* events whose shape disagrees with hooks.h */
 };
 
@@ -73,6 +75,13 @@ static int cap_hook(void *user, const struct hook_event *ev, struct ss_error *er
         n = (size_t)T * nh * D;
         memcpy((ev->point == HOOK_ATTN_OUT ? cp->attn_out : cp->attn_gated) + L * n, ev->data, n * 4);
         return 0;
+    case HOOK_ROUTER_PROBS: /* MoE layers only */
+        n = (size_t)T * c->v.n_experts;
+        if (ev->ndim != 2 || ev->shape[0] != T || ev->shape[1] != c->v.n_experts || !c->v.layer_moe[L])
+            cp->bad_shape++;
+        else
+            memcpy(cp->router + L * n, ev->data, n * 4), cp->router_seen[L] = 1;
+        return 0;
     case HOOK_LOGITS:
         if (ev->ndim != 2 || ev->shape[1] != c->vocab || ev->q0 + ev->shape[0] > T)
             cp->bad_shape++;
@@ -98,12 +107,14 @@ static void capture_init(struct capture *cp, const struct model_config *c, int T
     cp->attn_out = calloc(L * T * nh * D, 4);
     cp->attn_gated = calloc(L * T * nh * D, 4);
     cp->logits = calloc((size_t)T * c->vocab, 4);
+    cp->router = calloc(L * T * c->v.n_experts + 1, 4);
+    cp->router_seen = calloc(L, 1);
 }
 
 static void capture_free(struct capture *cp)
 {
     free(cp->probs), free(cp->scores), free(cp->hidden), free(cp->q), free(cp->k), free(cp->gate);
-    free(cp->attn_out), free(cp->attn_gated), free(cp->logits);
+    free(cp->attn_out), free(cp->attn_gated), free(cp->logits), free(cp->router), free(cp->router_seen);
 }
 
 /* Run m on tokens with every capture hook subscribed. */
@@ -113,7 +124,8 @@ static enum ss_status run_capture(const struct model *m, const int32_t *tok, int
     capture_init(cp, &m->cfg, T);
     struct hook_set hs;
     hook_set_init(&hs);
-    const char *pts[] = {"attn_scores", "attn_probs", "resid_post", "q", "k", "gate", "attn_out", "attn_gated", "logits"};
+    const char *pts[] = {"attn_scores", "attn_probs", "resid_post", "q",           "k",
+                         "gate",        "attn_out",   "attn_gated", "router_probs", "logits"};
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++)
         hook_set_add(&hs, pts[i], cap_hook, cp, err);
     struct run_state *rs;
@@ -203,6 +215,14 @@ static int fixture_check(const char *name)
                 snprintf(tn, sizeof tn, "gate.%d", l);
                 fails += fixture_compare(name, tn, cp.gate + l * T * nh * gd, &ex, tn, T * nh * gd, 1e-5);
             }
+            snprintf(tn, sizeof tn, "router_probs.%d", l);
+            size_t TE = (size_t)T * c->v.n_experts;
+            if (st_find(&ex, tn) || (c->v.n_experts && c->v.layer_moe[l])) { /* both sides agree which layers route */
+                if (!cp.router_seen[l])
+                    printf("  fixture %s: layer %d: no router_probs event\n", name, l), fails++;
+                fails += fixture_compare(name, tn, cp.router + l * TE, &ex, tn, TE, 1e-5);
+            } else if (cp.router_seen[l])
+                printf("  fixture %s: router_probs fired in dense layer %d\n", name, l), fails++;
         }
         if (cp.bad_shape)
             printf("  fixture %s: %d hook events with a wrong shape\n", name, cp.bad_shape), fails++;
@@ -785,7 +805,9 @@ static void hooks_check(int threads)
     int L = c.n_layers, tiles = (T + 3) / 4;
     for (int p = 0; p < HOOK_COUNT; p++) {
         int want = p == HOOK_ATTN_SCORES || p == HOOK_ATTN_PROBS ? L * c.n_heads * tiles
-                   : p == HOOK_FINAL_NORM ? 1 : p == HOOK_LOGITS ? tiles : L;
+                   : p == HOOK_FINAL_NORM ? 1 : p == HOOK_LOGITS ? tiles
+                   : p == HOOK_ROUTER_PROBS ? 0 /* dense model: MoE layers only (fixtures check it fires) */
+                                            : L;
         printf("  hook %-11s fired %3d times (expected %d)\n", hook_point_name(p), cv.count[p], want);
         CU_ASSERT_EQUAL(cv.count[p], want);
     }
