@@ -79,6 +79,13 @@ static void test_spellings(void)
 static const struct {
     const char *json, *field;
 } bad_configs[] = {
+#define QMOE "{\"model_type\":\"qwen3_moe\",\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":4," \
+             "\"intermediate_size\":96,\"vocab_size\":50,\"moe_intermediate_size\":32,\"num_experts\":4,"
+    {QMOE "\"num_experts_per_tok\":5}", "'num_experts_per_tok' must be in [1, min(experts, 64)]"},
+    {QMOE "\"num_experts_per_tok\":2,\"mlp_only_layers\":[2]}", "'mlp_only_layers' must list layer indices"},
+    {QMOE "\"num_experts_per_tok\":2,\"mlp_only_layers\":1}", "'mlp_only_layers' must be a list"},
+    {"{\"model_type\":\"mixtral\",\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":4,"
+     "\"intermediate_size\":96,\"vocab_size\":50,\"num_experts_per_tok\":2}", "'num_local_experts' is missing"},
     {"{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_head\":4,\"vocab_size\":50,\"n_positions\":32}", "'n_embd' is missing"},
     {"{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_embd\":64,\"n_head\":5,\"vocab_size\":50,\"n_positions\":32}", "'n_head'"},
     {"{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_embd\":64,\"n_head\":4,\"vocab_size\":50,\"n_positions\":32,"

@@ -167,6 +167,43 @@ static int fixture_compare(const char *name, const char *label, const float *got
     return bad;
 }
 
+/* The experts the router probabilities p[T, E] pick (top k, ties to the lower index, as
+ * model/moe.c routes) against transformers' router_idx.L [T, K]; 0 when all agree. */
+static int router_choice_check(const char *name, int l, const float *p, const struct st_set *ex, int T, int E, int K)
+{
+    char tn[64];
+    snprintf(tn, sizeof tn, "router_idx.%d", l);
+    const struct st_tensor *t = st_find(ex, tn);
+    if (!t || st_numel(t) != (size_t)T * K || t->dtype != ST_DTYPE_I32) {
+        printf("  fixture %s: %s missing or not I32 [%d, %d]\n", name, tn, T, K);
+        return 1;
+    }
+    int32_t *ref = malloc((size_t)T * K * 4);
+    st_read_raw(ex, t, ref);
+    int same = 0, bad = 0;
+    for (int i = 0; i < T; i++) {
+        int idx[64] = {0};
+        for (int k = 0; k < K && k < 64; k++) { /* k-th largest, ties to the lower index */
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++)
+                    taken |= idx[j] == e;
+                if (!taken && (best < 0 || p[(size_t)i * E + e] > p[(size_t)i * E + best]))
+                    best = e;
+            }
+            idx[k] = best;
+            if (best == ref[(size_t)i * K + k])
+                same++;
+            else
+                bad++;
+        }
+    }
+    printf("  fixture %s %s: %d of %d expert choices equal%s\n", name, tn, same, T * K, bad ? "  FAIL" : "");
+    free(ref);
+    return bad != 0;
+}
+
 /* 0 = passed, 1 = failed, -1 = absent */
 static int fixture_check(const char *name)
 {
@@ -221,6 +258,7 @@ static int fixture_check(const char *name)
                 if (!cp.router_seen[l])
                     printf("  fixture %s: layer %d: no router_probs event\n", name, l), fails++;
                 fails += fixture_compare(name, tn, cp.router + l * TE, &ex, tn, TE, 1e-5);
+                fails += router_choice_check(name, l, cp.router + l * TE, &ex, T, c->v.n_experts, c->v.top_k);
             } else if (cp.router_seen[l])
                 printf("  fixture %s: router_probs fired in dense layer %d\n", name, l), fails++;
         }
