@@ -51,10 +51,13 @@ size_t model_config_n_params(const struct model_config *c)
     size_t n = 0;
     for (int i = 0; i < a->n_tensors; i++) {
         const struct tensor_desc *t = &a->tensors[i];
-        if (!arch_present(c, t))
-            continue;
         size_t e = (size_t)arch_dim(c, t->d0) * (t->d1 ? (size_t)arch_dim(c, t->d1) : 1);
-        n += t->role >= TR_LAYER_FIRST ? e * c->n_layers : e;
+        if (t->role < TR_LAYER_FIRST) {
+            n += arch_present(c, t) ? e : 0;
+            continue;
+        }
+        for (int l = 0; l < c->n_layers; l++) /* per layer: MoE layers hold router and experts instead of the FFN */
+            n += arch_present_layer(c, t, l) ? e * (TR_IS_EXPERT(t->role) ? (size_t)c->v.n_experts : 1) : 0;
     }
     return n;
 }
