@@ -117,8 +117,11 @@ int cmd_info(int argc, char **argv)
     }
     const struct st_tensor *emb = st_find(&set, et->name);
     const char *pre = cfg.arch->optional_prefix; /* the Hub's GPT-2 leaves "transformer." out */
-    if (!emb && pre && !strncmp(et->name, pre, strlen(pre)))
-        emb = st_find(&set, et->name + strlen(pre));
+    if (!emb && pre && !strncmp(et->name, pre, strlen(pre))) {
+        char alias[160]; /* multimodal Gemma 3 Hub files: "language_model.model." for "model.language_model." */
+        snprintf(alias, sizeof alias, "%s%s", cfg.arch->prefix_alias ? cfg.arch->prefix_alias : "", et->name + strlen(pre));
+        emb = st_find(&set, alias);
+    }
     int n_files = set.n_files;
     char dtype[16];
     snprintf(dtype, sizeof dtype, "%s", emb ? emb->dtype_name : "?");

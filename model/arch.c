@@ -7,11 +7,11 @@
 #include "arch.h"
 
 extern const struct arch arch_llama, arch_gpt2, arch_gpt_neox, arch_opt, arch_phi3, arch_gemma2, arch_gemma3,
-    arch_olmo2, arch_qwen3_moe, arch_mixtral;
+    arch_gemma3_mm, arch_olmo2, arch_qwen3_moe, arch_mixtral;
 
-const struct arch *const arch_list[] = {&arch_llama, &arch_gpt2,   &arch_gpt_neox, &arch_opt,
-                                        &arch_phi3,  &arch_gemma2, &arch_gemma3,   &arch_olmo2,
-                                        &arch_qwen3_moe, &arch_mixtral, NULL};
+const struct arch *const arch_list[] = {&arch_llama,  &arch_gpt2,      &arch_gpt_neox, &arch_opt,
+                                        &arch_phi3,   &arch_gemma2,    &arch_gemma3,   &arch_gemma3_mm,
+                                        &arch_olmo2,  &arch_qwen3_moe, &arch_mixtral,  NULL};
 
 const struct arch *arch_find(const char *model_type)
 {

@@ -73,6 +73,10 @@ struct arch {
     /* The inverse of parse: c's keys into the config.json object j (synth); NULL when
      * the family has no synth preset. */
     void (*write_config)(struct json_t *j, const struct model_config *c);
+    const char *prefix_alias;  /* what a checkpoint may write in place of optional_prefix (NULL: nothing) */
+    /* Name prefixes of tensors stored beside the model's and ignored (NULL-terminated):
+     * a multimodal checkpoint's vision tower and projector. */
+    const char *const *ignored_prefixes;
 };
 
 /* Shared by the writers: "rope_parameters" of r (with partial_rotary_factor when < 1). */

@@ -13,25 +13,36 @@
 
 int arch_parse_llama_shapes(struct model_config *c, struct cfg_reader *r);
 
-#define L_(s) "model.layers.%d." s
-static const struct tensor_desc tensors[] = {
-    {TR_EMBED, "model.embed_tokens.weight", DIM_VOCAB, DIM_HIDDEN, WHEN_ALWAYS, 0},
-    {TR_FINAL_NORM, "model.norm.weight", DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0},
-    {TR_LM_HEAD, "lm_head.weight", DIM_VOCAB, DIM_HIDDEN, WHEN_UNTIED, 0},
-    {TR_ATTN_NORM, L_("input_layernorm.weight"), DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0},
-    {TR_Q, L_("self_attn.q_proj.weight"), DIM_Q, DIM_HIDDEN, WHEN_ALWAYS, 0},
-    {TR_K, L_("self_attn.k_proj.weight"), DIM_KV, DIM_HIDDEN, WHEN_ALWAYS, 0},
-    {TR_V, L_("self_attn.v_proj.weight"), DIM_KV, DIM_HIDDEN, WHEN_ALWAYS, 0},
-    {TR_O, L_("self_attn.o_proj.weight"), DIM_HIDDEN, DIM_ATTN, WHEN_ALWAYS, 0},
-    {TR_Q_NORM, L_("self_attn.q_norm.weight"), DIM_QNORM, DIM_NONE, WHEN_QK_NORM, 0},
-    {TR_K_NORM, L_("self_attn.k_norm.weight"), DIM_KNORM, DIM_NONE, WHEN_QK_NORM, 0},
-    {TR_ATTN_POST_NORM, L_("post_attention_layernorm.weight"), DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0},
-    {TR_FFN_NORM, L_("pre_feedforward_layernorm.weight"), DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0},
-    {TR_GATE, L_("mlp.gate_proj.weight"), DIM_FFN, DIM_HIDDEN, WHEN_ALWAYS, 0},
-    {TR_UP, L_("mlp.up_proj.weight"), DIM_FFN, DIM_HIDDEN, WHEN_ALWAYS, 0},
-    {TR_DOWN, L_("mlp.down_proj.weight"), DIM_HIDDEN, DIM_FFN, WHEN_ALWAYS, 0},
-    {TR_FFN_POST_NORM, L_("post_feedforward_layernorm.weight"), DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0},
-};
+/* One table, two spellings: Gemma2/3ForCausalLM ("model.") and the language model
+ * inside Gemma3ForConditionalGeneration ("model.language_model."). */
+#define GEMMA_TENSORS(P, HEAD, HEAD_ALT)                                                                       \
+    {TR_EMBED, P "embed_tokens.weight", DIM_VOCAB, DIM_HIDDEN, WHEN_ALWAYS, 0, NULL},                          \
+    {TR_FINAL_NORM, P "norm.weight", DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0, NULL},                              \
+    {TR_LM_HEAD, HEAD, DIM_VOCAB, DIM_HIDDEN, WHEN_UNTIED, 0, HEAD_ALT},                                       \
+    {TR_ATTN_NORM, P "layers.%d.input_layernorm.weight", DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0, NULL},          \
+    {TR_Q, P "layers.%d.self_attn.q_proj.weight", DIM_Q, DIM_HIDDEN, WHEN_ALWAYS, 0, NULL},                    \
+    {TR_K, P "layers.%d.self_attn.k_proj.weight", DIM_KV, DIM_HIDDEN, WHEN_ALWAYS, 0, NULL},                   \
+    {TR_V, P "layers.%d.self_attn.v_proj.weight", DIM_KV, DIM_HIDDEN, WHEN_ALWAYS, 0, NULL},                   \
+    {TR_O, P "layers.%d.self_attn.o_proj.weight", DIM_HIDDEN, DIM_ATTN, WHEN_ALWAYS, 0, NULL},                 \
+    {TR_Q_NORM, P "layers.%d.self_attn.q_norm.weight", DIM_QNORM, DIM_NONE, WHEN_QK_NORM, 0, NULL},            \
+    {TR_K_NORM, P "layers.%d.self_attn.k_norm.weight", DIM_KNORM, DIM_NONE, WHEN_QK_NORM, 0, NULL},            \
+    {TR_ATTN_POST_NORM, P "layers.%d.post_attention_layernorm.weight", DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0,   \
+     NULL},                                                                                                    \
+    {TR_FFN_NORM, P "layers.%d.pre_feedforward_layernorm.weight", DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0, NULL}, \
+    {TR_GATE, P "layers.%d.mlp.gate_proj.weight", DIM_FFN, DIM_HIDDEN, WHEN_ALWAYS, 0, NULL},                  \
+    {TR_UP, P "layers.%d.mlp.up_proj.weight", DIM_FFN, DIM_HIDDEN, WHEN_ALWAYS, 0, NULL},                      \
+    {TR_DOWN, P "layers.%d.mlp.down_proj.weight", DIM_HIDDEN, DIM_FFN, WHEN_ALWAYS, 0, NULL},                  \
+    {TR_FFN_POST_NORM, P "layers.%d.post_feedforward_layernorm.weight", DIM_HIDDEN, DIM_NONE, WHEN_ALWAYS, 0,  \
+     NULL},
+
+static const struct tensor_desc tensors[] = {GEMMA_TENSORS("model.", "lm_head.weight", NULL)};
+/* Gemma3ForConditionalGeneration's module names are "model.language_model.*" +
+ * "lm_head.weight" (a state_dict saved as is); its save_pretrained (transformers 5.17,
+ * checked: the "gemma3" -> "llava" conversion mapping, reversed on save) and the Hub's
+ * original files write "language_model.model.*" (+ "language_model.lm_head.weight" when
+ * untied), read through prefix_alias. */
+static const struct tensor_desc tensors_mm[] = {
+    GEMMA_TENSORS("model.language_model.", "lm_head.weight", "language_model.lm_head.weight")};
 
 /* What Gemma 2 and 3 share; `pattern` is the older every-Nth-layer-is-full rule. */
 static int parse_common(struct model_config *c, struct cfg_reader *r, int pattern)
@@ -101,6 +112,36 @@ static int parse_gemma3(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
+/* model_type "gemma3" (Gemma3ForConditionalGeneration): the language model's keys
+ * are under `text_config`, over Gemma3TextConfig's defaults for the keys absent
+ * there (the Hub's files give only a few); the vision settings are not read. */
+static int parse_gemma3_mm(struct model_config *c, struct cfg_reader *r)
+{
+    json_t *text = cfg_field(r, NULL, "text_config");
+    if (!text)
+        return cfg_fail(r, "text_config", "is missing (a gemma3 config nests the language model's settings there)");
+    if (!json_is_object(text))
+        return cfg_fail(r, "text_config", "must be an object");
+    json_t *merged = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:s, s:i, s:i}", "vocab_size",
+                               262208, "hidden_size", 2304, "intermediate_size", 9216, "num_hidden_layers", 26,
+                               "num_attention_heads", 8, "num_key_value_heads", 4, "head_dim", 256,
+                               "max_position_embeddings", 131072, "rms_norm_eps", 1e-6, "hidden_activation",
+                               "gelu_pytorch_tanh", "query_pre_attn_scalar", 256, "sliding_window", 4096);
+    if (!merged || json_object_update(merged, text)) {
+        json_decref(merged);
+        return cfg_fail(r, "text_config", "could not be read (out of memory)");
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s (text_config)", r->path);
+    json_t *root = r->root;
+    const char *top = r->path;
+    r->root = merged, r->path = path;
+    int rc = parse_gemma3(c, r);
+    r->root = root, r->path = top;
+    json_decref(merged);
+    return rc;
+}
+
 static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
 static void write_config(json_t *j, const struct model_config *c)
 {
@@ -130,6 +171,11 @@ static void write_config(json_t *j, const struct model_config *c)
 
 static const char *const types2[] = {"gemma2", NULL};
 static const char *const types3[] = {"gemma3_text", NULL};
+static const char *const types3mm[] = {"gemma3", NULL};
+/* Both spellings of the vision tower and projector (see tensors_mm; 5.17 writes
+ * "vision_tower.embeddings.*", older files "vision_tower.vision_model.*"). */
+static const char *const vision_prefixes[] = {"model.vision_tower.", "model.multi_modal_projector.", "vision_tower.",
+                                              "multi_modal_projector.", NULL};
 
 const struct arch arch_gemma2 = {
     types2,
@@ -148,10 +194,25 @@ const struct arch arch_gemma3 = {
     types3,
     "Gemma 2's layer plus per-head QK-norm (1 + w); sliding layers use rope_local_base_freq, full layers rope_theta "
     "with the scaling",
-    "attention_bias true; multimodal gemma3 checkpoints (model_type gemma3: give the text part as gemma3_text)",
+    "attention_bias true",
     parse_gemma3,
     tensors,
     sizeof tensors / sizeof tensors[0],
     NULL,
     NULL,
+};
+
+/* The text part of a multimodal Gemma 3 checkpoint: the same layers; the vision tower
+ * and multi-modal projector tensors are ignored by name prefix (sinkscope feeds text
+ * only), any other tensor is still refused. */
+const struct arch arch_gemma3_mm = {
+    .model_types = types3mm,
+    .summary = "Gemma 3 text layers (text_config) of a multimodal checkpoint; vision tower and projector ignored",
+    .refuses = "attention_bias true; a gemma3 config without text_config",
+    .parse = parse_gemma3_mm,
+    .tensors = tensors_mm,
+    .n_tensors = sizeof tensors_mm / sizeof tensors_mm[0],
+    .optional_prefix = "model.language_model.",
+    .prefix_alias = "language_model.model.",
+    .ignored_prefixes = vision_prefixes,
 };

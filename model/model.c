@@ -70,20 +70,24 @@ static void role_slot(struct model *m, int l, int e, enum tensor_role r, float *
     }
 }
 
-/* The name a table entry has in this checkpoint (without the optional prefix when
- * the checkpoint leaves it out); expert tensors take (layer, expert). */
-static void spec_name2(char *dst, size_t n, const char *fmt, int l, int e, const char *strip)
+/* The name a table entry has in this checkpoint: the optional prefix `strip` left
+ * out, or spelled `with` instead (the family's prefix_alias), when the checkpoint does
+ * so; expert tensors take (layer, expert). */
+static void spec_name2(char *dst, size_t n, const char *fmt, int l, int e, const char *strip, const char *with)
 {
     char full[128];
     snprintf(full, sizeof full, fmt, l, e);
     size_t k = strip ? strlen(strip) : 0;
-    snprintf(dst, n, "%s", k && !strncmp(full, strip, k) ? full + k : full);
+    if (k && !strncmp(full, strip, k))
+        snprintf(dst, n, "%s%s", with ? with : "", full + k);
+    else
+        snprintf(dst, n, "%s", full);
 }
 
 /* The tensors the config implies (the family's table), with shapes and destinations. */
-static void spec_name(char *dst, size_t n, const char *fmt, int l, const char *strip)
+static void spec_name(char *dst, size_t n, const char *fmt, int l, const char *strip, const char *with)
 {
-    spec_name2(dst, n, fmt, l, 0, strip);
+    spec_name2(dst, n, fmt, l, 0, strip, with);
 }
 
 static int specs_build(struct model *m, struct spec *s, const char *strip)
@@ -99,7 +103,7 @@ static int specs_build(struct model *m, struct spec *s, const char *strip)
         for (int l = 0; l < (per_layer ? c->n_layers : 1); l++)
           for (int e = 0; e < ne && (!per_layer || arch_present_layer(c, t, l)); e++) {
             struct spec *p = &s[n++];
-            spec_name2(p->name, sizeof p->name, t->name, l, e, strip);
+            spec_name2(p->name, sizeof p->name, t->name, l, e, strip, a->prefix_alias);
             p->alt = t->alt;
             float **f;
             struct weight *w;
@@ -245,21 +249,22 @@ static enum ss_status weights_place(struct model *m, const struct st_set *set, c
 }
 
 /* What the files say about the layout: the prefix the Hub's older files leave out
- * (GPT-2: "transformer."; returned, or NULL), tying (no output head stored) and the
+ * (GPT-2: "transformer.") or spell otherwise (multimodal Gemma 3: "language_model.model."
+ * for "model.language_model."; returned, or NULL), tying (no output head stored) and the
  * per-layer entries of the family's table. */
 static const char *layout_detect(struct model_config *c, const struct st_set *set, int *per_layer)
 {
     const struct arch *a = c->arch;
     const char *strip = NULL;
     char nm[128];
-    spec_name(nm, sizeof nm, a->tensors[0].name, 0, a->optional_prefix);
+    spec_name(nm, sizeof nm, a->tensors[0].name, 0, a->optional_prefix, a->prefix_alias);
     if (a->optional_prefix && !st_find(set, a->tensors[0].name) && st_find(set, nm))
         strip = a->optional_prefix;
     c->tied = 1;
     *per_layer = 0;
     for (int i = 0; i < a->n_tensors; i++) {
         if (a->tensors[i].role == TR_LM_HEAD) {
-            spec_name(nm, sizeof nm, a->tensors[i].name, 0, strip);
+            spec_name(nm, sizeof nm, a->tensors[i].name, 0, strip, a->prefix_alias);
             c->tied = st_find(set, nm) == NULL && !(a->tensors[i].alt && st_find(set, a->tensors[i].alt));
         }
         *per_layer += a->tensors[i].role < TR_LAYER_FIRST ? 0 : TR_IS_EXPERT(a->tensors[i].role) ? c->v.n_experts : 1;
@@ -319,7 +324,7 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
     char last[128];
     for (int i = 0; i < a->n_tensors; i++)
         if (a->tensors[i].role >= TR_LAYER_FIRST) {
-            spec_name(last, sizeof last, a->tensors[i].name, c->n_layers - 1, strip);
+            spec_name(last, sizeof last, a->tensors[i].name, c->n_layers - 1, strip, a->prefix_alias);
             break;
         }
     if ((int64_t)c->n_layers * 4 + 1 > set.n_tensors || !st_find(&set, last)) {
@@ -361,6 +366,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
         int known = ends_with(t->name, ".rotary_emb.inv_freq");
         for (int j = 0; a->ignored && a->ignored[j] && !known; j++)
             known = ends_with(t->name, a->ignored[j]);
+        for (int j = 0; a->ignored_prefixes && a->ignored_prefixes[j] && !known; j++)
+            known = !strncmp(t->name, a->ignored_prefixes[j], strlen(a->ignored_prefixes[j]));
         for (int j = 0; j < ns && !known; j++)
             known = ts[j] == t;
         if (!known)

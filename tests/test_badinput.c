@@ -231,6 +231,7 @@ static void st_index_huge(const char *d)
 static void c_no_layers(json_t *c) { json_object_del(c, "num_hidden_layers"); }
 static void c_heads_string(json_t *c) { json_object_set_new(c, "num_attention_heads", json_string("four")); }
 static void c_model_type(json_t *c) { json_object_set_new(c, "model_type", json_string("mamba")); }
+static void c_gemma3_no_text(json_t *c) { json_object_set_new(c, "model_type", json_string("gemma3")); }
 static void c_zero_heads(json_t *c) { json_object_set_new(c, "num_attention_heads", json_integer(0)); }
 static void c_kv_3(json_t *c) { json_object_set_new(c, "num_key_value_heads", json_integer(3)); }
 static void c_layers_float(json_t *c) { json_object_set_new(c, "num_hidden_layers", json_real(2.5)); }
@@ -252,6 +253,7 @@ CONFIG_SETUP(cfg_missing_field, c_no_layers)
 CONFIG_SETUP(cfg_mistyped_field, c_heads_string)
 CONFIG_SETUP(cfg_unknown_type, c_model_type)
 CONFIG_SETUP(cfg_zero_heads, c_zero_heads)
+CONFIG_SETUP(cfg_gemma3_no_text, c_gemma3_no_text)
 CONFIG_SETUP(cfg_kv_not_divisor, c_kv_3)
 CONFIG_SETUP(cfg_fractional, c_layers_float)
 CONFIG_SETUP(cfg_layers_huge, c_layers_huge)
@@ -636,7 +638,7 @@ const struct case_setup badinput_setups[] = {
     SETUP(st_overlap), SETUP(st_out_of_range), SETUP(st_reversed), SETUP(st_byte_size),
     SETUP(st_dtype_unsupported), SETUP(st_dtype_unknown), SETUP(st_missing_tensor), SETUP(st_shape_vs_config),
     SETUP(st_no_weights), SETUP(st_missing_shard), SETUP(st_shard_traversal), SETUP(cfg_missing_field),
-    SETUP(cfg_mistyped_field), SETUP(cfg_unknown_type), SETUP(cfg_zero_heads), SETUP(cfg_kv_not_divisor),
+    SETUP(cfg_mistyped_field), SETUP(cfg_unknown_type), SETUP(cfg_gemma3_no_text), SETUP(cfg_zero_heads), SETUP(cfg_kv_not_divisor),
     SETUP(cfg_fractional), SETUP(cfg_layers_huge), SETUP(cfg_yarn_factor_0), SETUP(cfg_not_json),
     SETUP(cfg_missing), SETUP(tok_wordpiece), SETUP(tok_no_vocab), SETUP(tok_bad_merge),
     SETUP(tok_bad_pretok), SETUP(tok_backtrack), SETUP(plain_file), SETUP(tok_config_huge), SETUP(st_index_huge), SETUP(tok_no_vocab_model), SETUP(tok_not_json), SETUP(with_tokenizer),

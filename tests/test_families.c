@@ -115,6 +115,8 @@ static const struct {
      "\"intermediate_size\":96,\"vocab_size\":50,\"query_pre_attn_scalar\":0}", "'query_pre_attn_scalar' must be positive"},
     {"{\"model_type\":\"gemma3_text\",\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":4,"
      "\"intermediate_size\":96,\"vocab_size\":50,\"layer_types\":[\"full_attention\",\"local\"]}", "'layer_types' must hold"},
+    {"{\"model_type\":\"gemma3\",\"vision_config\":{}}", "'text_config' is missing"},
+    {"{\"model_type\":\"gemma3\",\"text_config\":[]}", "'text_config' must be an object"},
     {"{\"model_type\":\"olmo2\",\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":4,"
      "\"intermediate_size\":96,\"vocab_size\":50,\"attention_bias\":true}", "'attention_bias' true is not supported"},
     {"{\"model_type\":\"olmo2\",\"hidden_size\":64,\"num_attention_heads\":4,\"intermediate_size\":96,"
@@ -176,12 +178,49 @@ static void test_learned_positions(void)
     model_free(&m);
 }
 
+/* A multimodal gemma3 config reads the text part: the sparse text_config of the Hub's
+ * files (Gemma3TextConfig's defaults for the rest) = the gemma3_text fixture's config;
+ * a bad field inside it names text_config; an unexpected tensor is still refused. */
+static void test_gemma3_multimodal(void)
+{
+    struct model_config a, b;
+    struct ss_error e = {0};
+    CU_ASSERT_EQUAL_FATAL(parse_file(&a, "tests/fixtures/gemma3_f16/config.json", &e), SS_OK);
+    CU_ASSERT_EQUAL_FATAL(parse_file(&b, "tests/fixtures/gemma3mm_hub/config.json", &e), SS_OK);
+    int same = a.n_layers == b.n_layers && a.hidden == b.hidden && a.n_heads == b.n_heads &&
+               a.n_kv_heads == b.n_kv_heads && a.head_dim == b.head_dim && a.ffn == b.ffn && a.vocab == b.vocab &&
+               a.max_pos == b.max_pos && a.rms_eps == b.rms_eps && a.qk_norm == b.qk_norm && a.window == b.window &&
+               !memcmp(&a.rope, &b.rope, sizeof a.rope) && !memcmp(&a.v, &b.v, sizeof a.v);
+    printf("  gemma3mm_hub (sparse text_config) reads as gemma3_f16: %d\n", same);
+    CU_ASSERT(same);
+    const char *bad = "{\"model_type\":\"gemma3\",\"text_config\":{\"query_pre_attn_scalar\":0}}";
+    CU_ASSERT_EQUAL(model_config_parse(&b, bad, "ck/config.json", &e), SS_ERR_INPUT);
+    printf("  -> %s\n", e.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ck/config.json (text_config): field 'query_pre_attn_scalar'"));
+    /* every stored tensor but the vision ones is the text model's: an extra one is refused */
+    char dir[] = "/tmp/ss_g3mm_XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp tests/fixtures/gemma3mm_hub/config.json tests/fixtures/gemma3mm_hub/model.safetensors %s/ && "
+             "sed -i 's/multi_modal_projector.mm_input/multi_modal_projektor.mm_input/' " /* same length: the header stays valid */
+             "%s/model.safetensors", dir, dir);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    struct model m;
+    CU_ASSERT_EQUAL(model_load(&m, dir, &e), SS_ERR_INPUT);
+    printf("  -> %s\n", e.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "unexpected tensor 'multi_modal_projektor.mm_input_projection_weight'"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 SS_SUITE(families)
 {
     CU_pSuite s = CU_add_suite("families", NULL, NULL);
     CU_add_test(s, "every family's tensor table is well formed", test_tables);
     CU_add_test(s, "the Hub's and transformers 5's config spellings agree", test_spellings);
     CU_add_test(s, "a missing or contradictory field names the file and the field", test_bad_configs);
+    CU_add_test(s, "multimodal gemma3: text_config with defaults, vision tensors ignored, others refused",
+                test_gemma3_multimodal);
     CU_add_test(s, "presets have the real models' parameter counts", test_presets);
     CU_add_test(s, "learned positions bound the sequence length", test_learned_positions);
 }
