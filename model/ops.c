@@ -76,22 +76,6 @@ void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float sc
         }
 }
 
-void rope_forward(float *x, const float *cos_t, const float *sin_t, int T, int n, int D, int stride)
-{
-    int half = D / 2;
-    for (int p = 0; p < T; p++) {
-        const float *c = cos_t + (size_t)p * half, *s = sin_t + (size_t)p * half;
-        for (int h = 0; h < n; h++) {
-            float *v = x + (size_t)p * stride + (size_t)h * D;
-            for (int i = 0; i < half; i++) {
-                float a = v[i], b = v[i + half];
-                v[i] = a * c[i] - b * s[i];
-                v[i + half] = b * c[i] + a * s[i];
-            }
-        }
-    }
-}
-
 void softmax_rows(float *s, int nq, int nk)
 {
     for (int i = 0; i < nq; i++) {

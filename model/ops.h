@@ -38,9 +38,6 @@ void linear_forward_rows(float *out, const float *x, const struct weight *w, con
 /* cos/sin[T, D/2] of angle p * inv_freq[i], times `scale` (yarn attention factor). */
 void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D);
 
-/* Rotate-half RoPE in place on x[T, n, D] rows of stride `stride` floats per position:
- * pairs (i, i + D/2) rotated by the angle of frequency i. */
-void rope_forward(float *x, const float *cos_t, const float *sin_t, int T, int n, int D, int stride);
 
 /* Softmax of each row of s[nq, nk] over its entries that are not -INFINITY
  * (those become 0). Query row i sits at absolute position q0 + i. */
