@@ -447,7 +447,8 @@ static void ffn_forward(struct pass *ps, const struct layer_weights *w, struct r
 }
 
 /* in[T, hidden] -> o[T, hidden] through the MoE block (model/moe.h): router logits,
- * routing (router_probs fires with the softmax over all experts), experts. */
+ * routing (router_probs fires with the softmax over all experts, router_weights with
+ * the weights applied), experts. */
 static enum ss_status moe_ffn_forward(struct pass *ps, const struct layer_weights *w, struct run_state *rs,
                                       const float *in, int l, struct ss_error *err)
 {
@@ -465,6 +466,12 @@ static enum ss_status moe_ffn_forward(struct pass *ps, const struct layer_weight
     linear_forward(logits, in, &w->router, NULL, T, &ps->lin);
     moe_route(&mc, logits, T, probs, idx, wt);
     enum ss_status st = fire(ps, HOOK_ROUTER_PROBS, l, probs, 2, T, E, 0, -1, 0);
+    if (!st && hook_set_wants(ps->hooks, HOOK_ROUTER_WEIGHTS)) { /* probs is free again: dense weights */
+        memset(probs, 0, sizeof(float) * (size_t)T * E);
+        for (size_t i = 0; i < (size_t)T * K; i++)
+            probs[i / K * E + idx[i]] = wt[i];
+        st = fire(ps, HOOK_ROUTER_WEIGHTS, l, probs, 2, T, E, 0, -1, 0);
+    }
     if (!st)
         st = moe_experts_forward(rs->o, in, &mc, &mw, idx, wt, T, &ps->lin, err);
     free(logits);

@@ -3,9 +3,9 @@
 #include <string.h>
 
 static const char *const names[HOOK_COUNT] = {
-    "attn_norm", "q", "k", "v", "gate", "attn_scores", "attn_probs", "attn_out",
-    "attn_gated", "o_proj", "resid_mid", "ffn_norm", "router_probs", "ffn_out", "resid_post",
-    "final_norm", "logits",
+    "attn_norm", "q", "k", "v", "gate", "attn_scores", "attn_probs", "attn_sink", "attn_out",
+    "attn_gated", "o_proj", "resid_mid", "ffn_norm", "router_probs", "router_weights", "ffn_out",
+    "resid_post", "final_norm", "logits",
 };
 
 const char *hook_point_name(enum hook_point p)

@@ -17,7 +17,12 @@
  *   attn_scores  l       [nq, nk] tile              pre-softmax q.k/sqrt(D) for head `head`,
  *                                                   queries q0..q0+nq, keys 0..nk (nk = q0+nq);
  *                                                   masked (key > query) entries are -INFINITY
- *   attn_probs   l       [nq, nk] tile              softmax of the above; masked entries are 0
+ *   attn_probs   l       [nq, nk] tile              softmax of the above; masked entries are 0. With
+ *                                                   learned sinks (gpt_oss) the sink logit joins the
+ *                                                   softmax and a row sums to 1 - its attn_sink share
+ *   attn_sink    l       [T, n_heads]               learned-sink checkpoints only (gpt_oss): per query
+ *                                                   and head, the softmax share taken by the head's
+ *                                                   sink logit; fires once per layer, after all heads
  *   attn_out     l       [T, n_heads, D]            attention output (SDPA) before the gate
  *   attn_gated   l       [T, n_heads, D]            attn_out * gate (== attn_out when ungated)
  *   o_proj       l       [T, hidden]                what attention adds to the residual: o_proj output,
@@ -28,6 +33,9 @@
  *                                                   for post-LN OPT and OLMo 2)
  *   router_probs l       [T, n_experts]             MoE layers only: softmax over all experts of the
  *                                                   router logits (before top-k; model/moe.h)
+ *   router_weights l     [T, n_experts]             MoE layers only: the weight each expert's output
+ *                                                   gets per token (0 for experts not chosen; the k
+ *                                                   chosen ones after the family's renormalisation)
  *   ffn_out      l       [T, hidden]                what the FFN adds: down_proj output (after the
  *                                                   family's post-FFN norm if any)
  *   resid_post   l       [T, hidden]                residual leaving the layer
@@ -55,12 +63,14 @@ enum hook_point {
     HOOK_GATE,
     HOOK_ATTN_SCORES,
     HOOK_ATTN_PROBS,
+    HOOK_ATTN_SINK,
     HOOK_ATTN_OUT,
     HOOK_ATTN_GATED,
     HOOK_O_PROJ,
     HOOK_RESID_MID,
     HOOK_FFN_NORM,
     HOOK_ROUTER_PROBS,
+    HOOK_ROUTER_WEIGHTS,
     HOOK_FFN_OUT,
     HOOK_RESID_POST,
     HOOK_FINAL_NORM,
@@ -110,7 +120,7 @@ static inline int hook_set_wants(const struct hook_set *h, enum hook_point p)
  * and before the pass uses the tensor downstream, so the change propagates: an
  * edit of resid_post is what the next layer reads, an edit of gate is the gate
  * that multiplies attn_out. Attention and logits tiles (attn_scores, attn_probs,
- * logits) are not editable: attention is changed through the mask options of
+ * logits) and the readouts attn_sink, router_probs and router_weights are not editable: attention is changed through the mask options of
  * struct forward_opts (model/model.h) instead. Edits are given per forward call
  * (forward_opts.edits), in the order they run. */
 typedef int (*hook_edit_fn)(void *user, const struct hook_event *ev, float *data, struct ss_error *err);
@@ -125,7 +135,9 @@ struct hook_edit {
 /* 1 when edits may subscribe to p (whole tensors), else 0. */
 static inline int hook_point_editable(enum hook_point p)
 {
-    return p >= 0 && p < HOOK_COUNT && p != HOOK_ATTN_SCORES && p != HOOK_ATTN_PROBS && p != HOOK_LOGITS;
+    /* tiles, and the readouts of routing and sinks (editing them would change nothing downstream) */
+    return p >= 0 && p < HOOK_COUNT && p != HOOK_ATTN_SCORES && p != HOOK_ATTN_PROBS && p != HOOK_ATTN_SINK &&
+           p != HOOK_ROUTER_PROBS && p != HOOK_ROUTER_WEIGHTS && p != HOOK_LOGITS;
 }
 
 #endif
