@@ -96,6 +96,8 @@ struct model_variant {
     int n_experts, top_k, moe_ffn; /* experts, experts per token, expert FFN width */
     int norm_topk;             /* the k chosen probabilities renormalised to sum 1 */
     unsigned char layer_moe[MODEL_MAX_LAYERS_TYPED]; /* 1: the layer's FFN is the MoE block */
+    int attn_sinks;            /* 1: every head has a learned sink logit that joins its softmax (gpt_oss;
+                                * the attn_sink hook point fires) */
 };
 
 struct model_config {
