@@ -99,5 +99,9 @@ int arch_present(const struct model_config *c, const struct tensor_desc *t);
 int arch_present_layer(const struct model_config *c, const struct tensor_desc *t, int l);
 /* "blocks" description of c's variants for `info` (norm, positions, residual, FFN, ...). */
 void arch_describe(const struct model_config *c, char *buf, size_t n);
+/* The shape keys Llama-style configs share (layers, hidden, heads, KV heads, FFN, vocab,
+ * head_dim, eps, tying, RoPE): model/arch_llama.c; read by phi3, gemma, olmo2 and the MoE
+ * families too. Non-zero after a failure (r holds it). */
+int arch_parse_llama_shapes(struct model_config *c, struct cfg_reader *r);
 
 #endif

@@ -11,8 +11,6 @@
 #include "arch.h"
 #include "config_read.h"
 
-int arch_parse_llama_shapes(struct model_config *c, struct cfg_reader *r);
-
 /* One table, two spellings: Gemma2/3ForCausalLM ("model.") and the language model
  * inside Gemma3ForConditionalGeneration ("model.language_model."). */
 #define GEMMA_TENSORS(P, HEAD, HEAD_ALT)                                                                       \

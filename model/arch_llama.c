@@ -29,7 +29,7 @@ static const struct tensor_desc tensors[] = {
     {TR_DOWN, L_("mlp.down_proj.weight"), DIM_HIDDEN, DIM_FFN, WHEN_ALWAYS, 0},
 };
 
-/* The keys Llama-style configs share (also read by phi3, gemma and olmo2). */
+/* model/arch.h */
 int arch_parse_llama_shapes(struct model_config *c, struct cfg_reader *r)
 {
     double eps;

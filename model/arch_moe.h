@@ -6,7 +6,6 @@
 #include "arch.h"
 #include "config_read.h"
 
-int arch_parse_llama_shapes(struct model_config *c, struct cfg_reader *r);
 /* n_experts (ne_key, else num_local_experts), num_experts_per_tok, silu, RoPE; bounded. */
 int arch_parse_moe(struct model_config *c, struct cfg_reader *r, const char *ne_key);
 

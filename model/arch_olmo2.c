@@ -6,8 +6,6 @@
 #include "arch.h"
 #include "config_read.h"
 
-int arch_parse_llama_shapes(struct model_config *c, struct cfg_reader *r);
-
 #define L_(s) "model.layers.%d." s
 static const struct tensor_desc tensors[] = {
     {TR_EMBED, "model.embed_tokens.weight", DIM_VOCAB, DIM_HIDDEN, WHEN_ALWAYS, 0},
