@@ -83,36 +83,27 @@ static enum ss_status map_layers(struct plot_ctx *c, struct plot_run *r, int *ou
     return SS_OK;
 }
 
-/* Position of head `head` inside the dumped heads of dset (attribute `heads` when
- * only some were dumped), or -1 with err set. */
+/* Position of head `head` inside the dumped heads of dset, or -1 with err set. */
 static int dumped_head_index(struct plot_run *r, const char *dset, int head, int n_dumped,
                              struct ss_error *err)
 {
-    char buf[2048];
-    struct ss_error e;
-    if (runfile_attr_string(r->rf, dset, "heads", buf, sizeof buf, &e) == SS_OK) {
-        int k = 0;
-        for (char *p = buf; *p;) {
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (end == p) {
-                p++;
-                continue;
-            }
-            if (v == head && k < n_dumped)
-                return k;
-            k++;
-            p = end;
-        }
-        ss_fail(err, SS_ERR_INPUT, "%s: head %d was not dumped in %s (heads %s): run with --dump attention --heads %d",
-                r->path, head, dset, buf, head);
+    int *heads = malloc(sizeof(int) * (size_t)(n_dumped > 0 ? n_dumped : 1)), k = 0;
+    if (!heads) {
+        ss_fail(err, SS_ERR_NOMEM, "out of memory");
         return -1;
     }
-    if (head < 0 || head >= n_dumped) {
-        ss_fail(err, SS_ERR_INPUT, "%s: --head %d out of range: %s has heads 0..%d", r->path, head, dset, n_dumped - 1);
+    if (runfile_dumped_heads(r->rf, dset, n_dumped, r->n_heads, heads, err)) {
+        free(heads);
         return -1;
     }
-    return head;
+    while (k < n_dumped && heads[k] != head)
+        k++;
+    free(heads);
+    if (k < n_dumped)
+        return k;
+    ss_fail(err, SS_ERR_INPUT, "%s: head %d was not dumped in %s: run with --dump attention --heads %d", r->path,
+            head, dset, head);
+    return -1;
 }
 
 /* The map as drawn: n x n pixels, each the mean of a pool x pool block of positions. */
@@ -302,7 +293,7 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
     struct gp *g = &c->g;
     const struct plot_options *o = c->o;
     int layer[PLOT_MAX_RUNS], H[PLOT_MAX_RUNS], T[PLOT_MAX_RUNS], pool[PLOT_MAX_RUNS], ntk[PLOT_MAX_RUNS], most = 1;
-    int first[PLOT_MAX_RUNS];
+    int first[PLOT_MAX_RUNS], model_head[PLOT_MAX_RUNS][64]; /* the head's number in the model */
     char names[PLOT_MAX_RUNS * 64][32];
     int n_files = 0;
     for (int i = 0; i < c->n_runs; i++) {
@@ -332,6 +323,15 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
         if (nd != 4)
             return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, head, query, key]", r->path, d);
         H[i] = (int)(sh[1] > 64 ? 64 : sh[1]);
+        int *hd = sh[1] > 0 && sh[1] <= r->n_heads ? malloc(sizeof(int) * (size_t)sh[1]) : NULL;
+        if (!hd)
+            return ss_fail(err, SS_ERR_INPUT, "%s: %s holds %lld heads (the model has %d)", r->path, d,
+                           (long long)sh[1], r->n_heads);
+        st = runfile_dumped_heads(r->rf, d, (int)sh[1], r->n_heads, hd, err);
+        memcpy(model_head[i], hd, sizeof(int) * (size_t)H[i]);
+        free(hd);
+        if (st)
+            return st;
         if (H[i] > most)
             most = H[i];
         first[i] = n_files;
@@ -372,30 +372,11 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
                     gp_printf(g, "set multiplot next\n");
                     continue;
                 }
-                /* the head's number in the model (the dump may hold selected heads) */
-                char buf[2048];
-                struct ss_error e;
-                int model_head = h;
-                if (runfile_attr_string(r->rf, d, "heads", buf, sizeof buf, &e) == SS_OK) {
-                    char *p = buf;
-                    for (int k = 0; *p && k <= h;) {
-                        char *end;
-                        long v = strtol(p, &end, 10);
-                        if (end == p) {
-                            p++;
-                            continue;
-                        }
-                        if (k == h)
-                            model_head = (int)v;
-                        k++;
-                        p = end;
-                    }
-                }
                 char title[200];
                 if (same)
-                    snprintf(title, sizeof title, "%s, head %d", r->label, model_head);
+                    snprintf(title, sizeof title, "%s, head %d", r->label, model_head[i][h]);
                 else
-                    snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layer[i] + 1, model_head);
+                    snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layer[i] + 1, model_head[i][h]);
                 /* token labels only where panels have room for them */
                 int words = ntok == ntk[i] && ntk[i] <= 16 && c->w_in / (bc * c->n_runs) >= 1.6;
                 map_panel(c, names[first[i] + h], T[i], pool[i], ntk[i], words ? toks : NULL, title, 8,

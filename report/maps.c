@@ -117,32 +117,18 @@ static enum ss_status tokens_json(struct runfile *rf, int seq, int N, json_t *ar
     return SS_OK;
 }
 
-/* Dumped heads of a layer: the `heads` attribute (--heads), else 0..n-1. */
+/* Dumped heads of a layer (runfile_dumped_heads) appended to arr. */
 static enum ss_status dumped_heads(struct runfile *rf, const char *dset, int n, int H, json_t *arr,
                                    struct ss_error *err)
 {
-    char buf[4096];
-    struct ss_error e;
-    int k = 0;
-    if (runfile_attr_string(rf, dset, "heads", buf, sizeof buf, &e) == SS_OK)
-        for (char *p = buf, *end; *p && k < n; p = end) {
-            long v = strtol(p, &end, 10);
-            if (end == p) {
-                end = p + 1;
-                continue;
-            }
-            if (v < 0 || v >= H)
-                return ss_fail(err, SS_ERR_INPUT, "%s: %s names head %ld (the model has %d)", runfile_path(rf), dset,
-                               v, H);
-            json_array_append_new(arr, json_integer(v));
-            k++;
-        }
-    if (k && k != n)
-        return ss_fail(err, SS_ERR_INPUT, "%s: %s holds %d heads but its attribute heads names %d", runfile_path(rf),
-                       dset, n, k);
-    for (; k < n; k++)
-        json_array_append_new(arr, json_integer(k));
-    return SS_OK;
+    int *heads = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    if (!heads)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
+    enum ss_status s = runfile_dumped_heads(rf, dset, n, H, heads, err);
+    for (int k = 0; !s && k < n; k++)
+        json_array_append_new(arr, json_integer(heads[k]));
+    free(heads);
+    return s;
 }
 
 /* One layer: shape check, each head's causal half encoded. */

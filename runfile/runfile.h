@@ -73,6 +73,12 @@ enum ss_status runfile_attr_string(struct runfile *rf, const char *obj, const ch
 enum ss_status runfile_attr_double(struct runfile *rf, const char *obj, const char *name,
                                    double *v, struct ss_error *err);
 
+/* The model's head numbers of the n_dumped heads of attention-map dataset dset (axis 1):
+ * its `heads` attribute (written by run --heads), else 0..n_dumped-1. SS_ERR_INPUT when
+ * the attribute does not hold exactly n_dumped heads, each in 0..n_heads-1. */
+enum ss_status runfile_dumped_heads(struct runfile *rf, const char *dset, int n_dumped, int n_heads, int *heads,
+                                    struct ss_error *err);
+
 /* Names of the root attributes in creation order (at most RUNFILE_MAX_ATTRS, names of at
  * most 255 bytes; caller frees with runfile_strings_free). For provenance listings that
  * show attributes this reader does not know (interventions of newer runs). */

@@ -108,6 +108,34 @@ enum ss_status runfile_attr_double(struct runfile *rf, const char *obj, const ch
     return s;
 }
 
+enum ss_status runfile_dumped_heads(struct runfile *rf, const char *dset, int n_dumped, int n_heads, int *heads,
+                                    struct ss_error *err)
+{
+    for (int h = 0; h < n_dumped; h++)
+        heads[h] = h;
+    if (!rf_link_exists(rf->file, dset) || H5Aexists_by_name(rf->file, dset, "heads", H5P_DEFAULT) <= 0)
+        return SS_OK;
+    hid_t a = rf_attr_open(rf, dset, "heads", err);
+    if (a < 0)
+        return SS_ERR_INPUT;
+    double *v = NULL;
+    size_t m = 0;
+    enum ss_status s = SS_OK;
+    if (rf_attr_numbers(a, &v, &m) != 0)
+        s = RF_FAIL(rf, err, "attribute 'heads' of %s is not a list of head numbers", dset);
+    else if (m != (size_t)n_dumped)
+        s = RF_FAIL(rf, err, "%s holds %d heads but its attribute 'heads' names %zu", dset, n_dumped, m);
+    for (size_t i = 0; !s && i < m; i++) {
+        if (!(v[i] >= 0 && v[i] < n_heads && v[i] == (int)v[i]))
+            s = RF_FAIL(rf, err, "attribute 'heads' of %s names head %g (the model has %d)", dset, v[i], n_heads);
+        else
+            heads[i] = (int)v[i];
+    }
+    free(v);
+    H5Aclose(a);
+    return s;
+}
+
 enum ss_status runfile_attr_names(struct runfile *rf, char ***out, int *n, struct ss_error *err)
 {
     *out = NULL;

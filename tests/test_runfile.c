@@ -184,6 +184,17 @@ static void test_slab_and_dumps(void)
     char buf[64];
     CU_ASSERT_EQUAL(runfile_attr_string(rf, "/attention/layer_00", "heads", buf, sizeof buf, &e), SS_OK);
     CU_ASSERT_STRING_EQUAL(buf, "0,1");
+    int hd[3] = {-1, -1, -1};
+    CU_ASSERT_EQUAL(runfile_dumped_heads(rf, "/attention/layer_00", 2, 4, hd, &e), SS_OK);
+    CU_ASSERT(hd[0] == 0 && hd[1] == 1);
+    CU_ASSERT_EQUAL(runfile_dumped_heads(rf, "/gates/layer_00", 3, 4, hd, &e), SS_OK); /* no attribute: 0..n-1 */
+    CU_ASSERT(hd[0] == 0 && hd[1] == 1 && hd[2] == 2);
+    CU_ASSERT_EQUAL(runfile_dumped_heads(rf, "/attention/layer_00", 3, 4, hd, &e), SS_ERR_INPUT);
+    printf("    %s\n", e.msg);
+    CU_ASSERT(strncmp(e.msg, path, strlen(path)) == 0 && strstr(e.msg, "names 2"));
+    CU_ASSERT_EQUAL(runfile_dumped_heads(rf, "/attention/layer_00", 2, 1, hd, &e), SS_ERR_INPUT);
+    printf("    %s\n", e.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "names head 1 (the model has 1)"));
     int nd;
     int64_t sh[4];
     CU_ASSERT_EQUAL(runfile_shape(rf, "/gates/layer_00", &nd, sh, &e), SS_OK);
