@@ -182,11 +182,54 @@ static enum ss_status parse_entry(const char *path, const char *name, json_t *e,
     return SS_OK;
 }
 
-/* Check the header of file index fi (already mapped) and append its tensors to s. */
-static enum ss_status parse_header(struct st_set *s, int fi, struct ss_error *err)
+/* __metadata__: null, or an object of strings (the reference reader's rule). */
+static enum ss_status metadata_check(const char *path, json_t *val, struct ss_error *err)
 {
-    struct st_file *f = &s->files[fi];
+    if (json_is_null(val)) /* the reference reads it as an optional map */
+        return SS_OK;
+    if (!json_is_object(val))
+        return ss_fail(err, SS_ERR_INPUT, "%s: __metadata__ is not an object", path);
+    const char *mk;
+    json_t *mv;
+    json_object_foreach(val, mk, mv) if (!json_is_string(mv))
+        return ss_fail(err, SS_ERR_INPUT, "%s: __metadata__ value of '%s' is not a string", path, mk);
+    return SS_OK;
+}
+
+/* Sorted by offsets, the tensors s->tensors[first..] of file f must tile [0, data length) exactly. */
+static enum ss_status tiling_check(const struct st_set *s, int first, const struct st_file *f, struct ss_error *err)
+{
     const char *path = f->path;
+    int cnt = s->n_tensors - first;
+    struct st_tensor **ord = malloc((cnt + 1) * sizeof *ord);
+    if (!ord)
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < cnt; i++)
+        ord[i] = &s->tensors[first + i];
+    qsort(ord, cnt, sizeof *ord, cmp_offsets);
+    uint64_t pos = 0;
+    enum ss_status st = SS_OK;
+    for (int i = 0; i < cnt && !st; i++) {
+        if (ord[i]->begin != pos)
+            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': data_offsets [%llu, %llu) %s (expected to begin at %llu)",
+                         path, ord[i]->name, (unsigned long long)ord[i]->begin, (unsigned long long)ord[i]->end,
+                         ord[i]->begin < pos ? "overlap the previous tensor" : "leave a hole before them",
+                         (unsigned long long)pos);
+        pos = ord[i]->end;
+    }
+    free(ord);
+    if (!st && pos != f->size - f->data_off)
+        st = ss_fail(err, SS_ERR_INPUT, "%s: tensor data ends at byte %llu but the file has %zu bytes (%s)", path,
+                     (unsigned long long)(f->data_off + pos), f->size,
+                     pos > f->size - f->data_off ? "truncated or out-of-range offsets" : "trailing bytes");
+    return st;
+}
+
+/* The header's JSON of file f: its 8-byte little-endian length checked against the file. */
+static enum ss_status header_load(struct st_file *f, json_t **out, struct ss_error *err)
+{
+    const char *path = f->path;
+    *out = NULL;
     if (f->size < 8)
         return ss_fail(err, SS_ERR_INPUT, "%s: truncated: %zu bytes, a safetensors file has at least 8", path, f->size);
     uint64_t n = 0;
@@ -205,16 +248,28 @@ static enum ss_status parse_header(struct st_set *s, int fi, struct ss_error *er
     json_t *h = json_loadb((const char *)f->map + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
     if (!h)
         return ss_fail(err, SS_ERR_INPUT, "%s: header is not valid JSON: %s (at byte %d)", path, je.text, je.position);
-    enum ss_status st = SS_OK;
     if (!json_is_object(h)) {
-        st = ss_fail(err, SS_ERR_INPUT, "%s: header is not a JSON object", path);
-        goto out;
+        json_decref(h);
+        return ss_fail(err, SS_ERR_INPUT, "%s: header is not a JSON object", path);
     }
+    *out = h;
+    return SS_OK;
+}
+
+/* Check the header of file index fi (already mapped) and append its tensors to s. */
+static enum ss_status parse_header(struct st_set *s, int fi, struct ss_error *err)
+{
+    struct st_file *f = &s->files[fi];
+    const char *path = f->path;
+    json_t *h;
+    enum ss_status st = header_load(f, &h, err);
+    if (st)
+        return st;
     size_t n_new = json_object_size(h);
     struct st_tensor *nt = realloc(s->tensors, (s->n_tensors + n_new + 1) * sizeof *nt);
     if (!nt) {
-        st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory for the tensor table", path);
-        goto out;
+        json_decref(h);
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory for the tensor table", path);
     }
     s->tensors = nt;
     int first = s->n_tensors;
@@ -222,56 +277,23 @@ static enum ss_status parse_header(struct st_set *s, int fi, struct ss_error *er
     json_t *val;
     json_object_foreach(h, key, val) {
         if (!strcmp(key, "__metadata__")) {
-            if (json_is_null(val)) /* the reference reads it as an optional map */
-                continue;
-            if (!json_is_object(val)) {
-                st = ss_fail(err, SS_ERR_INPUT, "%s: __metadata__ is not an object", path);
-                goto out;
-            }
-            const char *mk;
-            json_t *mv;
-            json_object_foreach(val, mk, mv) if (!json_is_string(mv)) {
-                st = ss_fail(err, SS_ERR_INPUT, "%s: __metadata__ value of '%s' is not a string", path, mk);
-                goto out;
-            }
+            if ((st = metadata_check(path, val, err)))
+                break;
             continue;
         }
         struct st_tensor *t = &s->tensors[s->n_tensors];
         memset(t, 0, sizeof *t);
         t->file = fi;
         if ((st = parse_entry(path, key, val, t, err)))
-            goto out;
+            break;
         if (!(t->name = strdup(key))) {
             st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
-            goto out;
+            break;
         }
         s->n_tensors++;
     }
-    /* Sorted by offsets, the tensors must tile [0, data length) exactly. */
-    int cnt = s->n_tensors - first;
-    struct st_tensor **ord = malloc((cnt + 1) * sizeof *ord);
-    if (!ord) {
-        st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    for (int i = 0; i < cnt; i++)
-        ord[i] = &s->tensors[first + i];
-    qsort(ord, cnt, sizeof *ord, cmp_offsets);
-    uint64_t pos = 0;
-    for (int i = 0; i < cnt && !st; i++) {
-        if (ord[i]->begin != pos)
-            st = ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': data_offsets [%llu, %llu) %s (expected to begin at %llu)",
-                         path, ord[i]->name, (unsigned long long)ord[i]->begin, (unsigned long long)ord[i]->end,
-                         ord[i]->begin < pos ? "overlap the previous tensor" : "leave a hole before them",
-                         (unsigned long long)pos);
-        pos = ord[i]->end;
-    }
-    free(ord);
-    if (!st && pos != f->size - f->data_off)
-        st = ss_fail(err, SS_ERR_INPUT, "%s: tensor data ends at byte %llu but the file has %zu bytes (%s)", path,
-                     (unsigned long long)(f->data_off + pos), f->size,
-                     pos > f->size - f->data_off ? "truncated or out-of-range offsets" : "trailing bytes");
-out:
+    if (!st)
+        st = tiling_check(s, first, f, err);
     json_decref(h);
     return st;
 }
