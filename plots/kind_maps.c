@@ -288,74 +288,92 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
     return SS_OK;
 }
 
+/* One run's panels of the head grid: the layer, its dumped heads (at most 64) and their maps. */
+struct grid_run {
+    int layer, H, T, pool, ntk, first; /* first: index of its first data file in names */
+    int head[64];              /* the model's number of each dumped head */
+};
+
+/* The layer the head grid shows for run r: the first of --layers, else the dumped layer
+ * nearest three quarters of the depth. */
+static enum ss_status grid_layer_pick(struct plot_ctx *c, struct plot_run *r, int *layer, struct ss_error *err)
+{
+    if (nearest_dumped(r, 0) < 0)
+        return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
+    if (!c->o->layers) {
+        int want = 3 * r->n_layers / 4 - 1;
+        *layer = nearest_dumped(r, want < 0 ? 0 : want);
+        return SS_OK;
+    }
+    int picked[PLOT_MAX_LAYERS], np;
+    enum ss_status s = plot_run_layers(c, r, picked, &np, err);
+    if (s)
+        return s;
+    *layer = picked[0];
+    if (!has_attn(r, *layer))
+        return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d", r->path,
+                       *layer, HINT_ATTN, *layer);
+    return SS_OK;
+}
+
+/* Fill gr for run r, writing one data file per head into names from *n_files on. */
+static enum ss_status grid_run_load(struct plot_ctx *c, struct plot_run *r, struct grid_run *gr, char (*names)[32],
+                                    int *n_files, struct ss_error *err)
+{
+    char d[64];
+    int nd;
+    int64_t sh[4];
+    enum ss_status st = grid_layer_pick(c, r, &gr->layer, err);
+    if (st)
+        return st;
+    attn_name(r, gr->layer, d, sizeof d);
+    if ((st = runfile_shape(r->rf, d, &nd, sh, err)))
+        return st;
+    if (nd != 4)
+        return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, head, query, key]", r->path, d);
+    gr->H = (int)(sh[1] > 64 ? 64 : sh[1]);
+    int *hd = sh[1] > 0 && sh[1] <= r->n_heads ? malloc(sizeof(int) * (size_t)sh[1]) : NULL;
+    if (!hd)
+        return ss_fail(err, SS_ERR_INPUT, "%s: %s holds %lld heads (the model has %d)", r->path, d, (long long)sh[1],
+                       r->n_heads);
+    st = runfile_dumped_heads(r->rf, d, (int)sh[1], r->n_heads, hd, err);
+    memcpy(gr->head, hd, sizeof(int) * (size_t)gr->H);
+    free(hd);
+    gr->first = *n_files;
+    for (int h = 0; !st && h < gr->H; h++) {
+        struct map_img im = {0};
+        st = read_map(c, r, gr->layer, h, &im, err);
+        gr->T = im.n;
+        gr->pool = im.pool;
+        gr->ntk = im.n_tok;
+        if (!st)
+            st = gp_data(&c->g, im.px, (size_t)im.n * (size_t)im.n, names[(*n_files)++], err);
+        free(im.px);
+    }
+    return st;
+}
+
 enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
 {
     struct gp *g = &c->g;
     const struct plot_options *o = c->o;
-    int layer[PLOT_MAX_RUNS], H[PLOT_MAX_RUNS], T[PLOT_MAX_RUNS], pool[PLOT_MAX_RUNS], ntk[PLOT_MAX_RUNS], most = 1;
-    int first[PLOT_MAX_RUNS], model_head[PLOT_MAX_RUNS][64]; /* the head's number in the model */
+    struct grid_run gr[PLOT_MAX_RUNS];
     char names[PLOT_MAX_RUNS * 64][32];
-    int n_files = 0;
+    int n_files = 0, most = 1;
     for (int i = 0; i < c->n_runs; i++) {
-        struct plot_run *r = &c->runs[i];
-        char d[64];
-        int nd;
-        int64_t sh[4];
-        if (nearest_dumped(r, 0) < 0)
-            return ss_fail(err, SS_ERR_INPUT, "%s has no attention maps: %s", r->path, HINT_ATTN);
-        if (o->layers) {
-            int picked[PLOT_MAX_LAYERS], np;
-            enum ss_status s = plot_run_layers(c, r, picked, &np, err);
-            if (s)
-                return s;
-            layer[i] = picked[0];
-            if (!has_attn(r, layer[i]))
-                return ss_fail(err, SS_ERR_INPUT, "%s has no attention map of layer index %d: %s --layers %d",
-                               r->path, layer[i], HINT_ATTN, layer[i]);
-        } else {
-            int want = 3 * r->n_layers / 4 - 1;
-            layer[i] = nearest_dumped(r, want < 0 ? 0 : want);
-        }
-        attn_name(r, layer[i], d, sizeof d);
-        enum ss_status st = runfile_shape(r->rf, d, &nd, sh, err);
+        enum ss_status st = grid_run_load(c, &c->runs[i], &gr[i], names, &n_files, err);
         if (st)
             return st;
-        if (nd != 4)
-            return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, head, query, key]", r->path, d);
-        H[i] = (int)(sh[1] > 64 ? 64 : sh[1]);
-        int *hd = sh[1] > 0 && sh[1] <= r->n_heads ? malloc(sizeof(int) * (size_t)sh[1]) : NULL;
-        if (!hd)
-            return ss_fail(err, SS_ERR_INPUT, "%s: %s holds %lld heads (the model has %d)", r->path, d,
-                           (long long)sh[1], r->n_heads);
-        st = runfile_dumped_heads(r->rf, d, (int)sh[1], r->n_heads, hd, err);
-        memcpy(model_head[i], hd, sizeof(int) * (size_t)H[i]);
-        free(hd);
-        if (st)
-            return st;
-        if (H[i] > most)
-            most = H[i];
-        first[i] = n_files;
-        for (int h = 0; h < H[i]; h++) {
-            struct map_img im = {0};
-            st = read_map(c, r, layer[i], h, &im, err);
-            T[i] = im.n;
-            pool[i] = im.pool;
-            ntk[i] = im.n_tok;
-            if (!st)
-                st = gp_data(g, im.px, (size_t)im.n * (size_t)im.n, names[n_files++], err);
-            free(im.px);
-            if (st)
-                return st;
-        }
+        most = gr[i].H > most ? gr[i].H : most;
     }
     int bc = (int)ceil(sqrt((double)most)), br = (most + bc - 1) / bc;
     plot_style_page(c);
     char mt[256];
     int same = 1;
     for (int i = 1; i < c->n_runs; i++)
-        same &= layer[i] == layer[0];
+        same &= gr[i].layer == gr[0].layer;
     if (same)
-        snprintf(mt, sizeof mt, "Attention maps of every head, layer %d (query down, key across)", layer[0] + 1);
+        snprintf(mt, sizeof mt, "Attention maps of every head, layer %d (query down, key across)", gr[0].layer + 1);
     else
         snprintf(mt, sizeof mt, "Attention maps of every head (query down, key across)");
     gp_printf(g, "set multiplot layout %d,%d title %s\n", br, bc * c->n_runs, gp_text(g, mt));
@@ -364,22 +382,20 @@ enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err)
             struct plot_run *r = &c->runs[i];
             int ntok = 0;
             char **toks = plot_tokens(r, o->seq, &ntok);
-            char d[64];
-            attn_name(r, layer[i], d, sizeof d);
             for (int cc = 0; cc < bc; cc++) {
                 int h = rr * bc + cc;
-                if (h >= H[i]) {
+                if (h >= gr[i].H) {
                     gp_printf(g, "set multiplot next\n");
                     continue;
                 }
                 char title[200];
                 if (same)
-                    snprintf(title, sizeof title, "%s, head %d", r->label, model_head[i][h]);
+                    snprintf(title, sizeof title, "%s, head %d", r->label, gr[i].head[h]);
                 else
-                    snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, layer[i] + 1, model_head[i][h]);
+                    snprintf(title, sizeof title, "%s, layer %d, head %d", r->label, gr[i].layer + 1, gr[i].head[h]);
                 /* token labels only where panels have room for them */
-                int words = ntok == ntk[i] && ntk[i] <= 16 && c->w_in / (bc * c->n_runs) >= 1.6;
-                map_panel(c, names[first[i] + h], T[i], pool[i], ntk[i], words ? toks : NULL, title, 8,
+                int words = ntok == gr[i].ntk && gr[i].ntk <= 16 && c->w_in / (bc * c->n_runs) >= 1.6;
+                map_panel(c, names[gr[i].first + h], gr[i].T, gr[i].pool, gr[i].ntk, words ? toks : NULL, title, 8,
                           MAP_SHARED | (rr == 0 ? MAP_TOPROW : 0));
             }
             plot_strings_free(toks, ntok);
