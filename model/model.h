@@ -144,6 +144,7 @@ struct layer_weights {
     struct weight wqkv;        /* [3*n_heads*head_dim, hidden]    fused per head (gpt_neox), else unused */
     float *bqkv;               /* [3*n_heads*head_dim]            its bias */
     float *q_norm, *k_norm;    /* [head_dim] or whole width       QK-norm (or NULL) */
+    float *sinks;              /* [n_heads]                       learned sink logits (gpt_oss; or NULL) */
     float *attn_post_norm;     /* [hidden]                        norm of the attention output (gemma, olmo2) */
     float *ffn_norm, *ffn_norm_b; /* [hidden]                     norm before the FFN (post_attention_layernorm) */
     struct weight w_gate, w_up; /* [ffn, hidden]                  gate_proj / up_proj (ungated: up = fc1) */
