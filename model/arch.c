@@ -7,11 +7,12 @@
 #include "arch.h"
 
 extern const struct arch arch_llama, arch_gpt2, arch_gpt_neox, arch_opt, arch_phi3, arch_gemma2, arch_gemma3,
-    arch_gemma3_mm, arch_olmo2, arch_qwen3_moe, arch_mixtral;
+    arch_gemma3_mm, arch_olmo2, arch_qwen3_moe, arch_mixtral, arch_gpt_oss;
 
 const struct arch *const arch_list[] = {&arch_llama,  &arch_gpt2,      &arch_gpt_neox, &arch_opt,
                                         &arch_phi3,   &arch_gemma2,    &arch_gemma3,   &arch_gemma3_mm,
-                                        &arch_olmo2,  &arch_qwen3_moe, &arch_mixtral,  NULL};
+                                        &arch_olmo2,  &arch_qwen3_moe, &arch_mixtral,  &arch_gpt_oss,
+                                        NULL};
 
 const struct arch *arch_find(const char *model_type)
 {
@@ -62,6 +63,8 @@ int64_t arch_dim(const struct model_config *c, enum tensor_dim d)
     case DIM_KNORM: return c->v.qk_norm_whole ? kv : D;
     case DIM_EXPERTS: return c->v.n_experts;
     case DIM_MOE_FFN: return c->v.moe_ffn;
+    case DIM_2MOE_FFN: return 2 * (int64_t)c->v.moe_ffn;
+    case DIM_HEADS: return c->n_heads;
     default: return 0;
     }
 }
@@ -79,8 +82,33 @@ int arch_present(const struct model_config *c, const struct tensor_desc *t)
     case WHEN_FINAL_NORM_BIAS: return c->v.norm_bias && !c->v.no_final_norm;
     case WHEN_MLP_BIAS: return c->v.mlp_bias;
     case WHEN_LEARNED_POS: return c->v.pos == POS_LEARNED;
+    case WHEN_EXPERTS_PLAIN: return !c->v.experts_mxfp4;
+    case WHEN_EXPERTS_MXFP4: return c->v.experts_mxfp4;
     default: return 1;
     }
+}
+
+int arch_stored_shape(const struct model_config *c, const struct tensor_desc *t, int64_t s[4])
+{
+    int64_t a = arch_dim(c, t->d0), b = t->d1 ? arch_dim(c, t->d1) : 0;
+    if (!TR_IS_STACKED(t->role)) {
+        s[0] = t->transposed ? b : a, s[1] = t->transposed ? a : b;
+        return b ? 2 : 1;
+    }
+    s[0] = c->v.n_experts, s[1] = a, s[2] = b, s[3] = 16;
+    if (TR_IS_BLOCKS(t->role) || TR_IS_SCALES(t->role)) {
+        s[2] = b / 32;
+        return TR_IS_BLOCKS(t->role) ? 4 : 3;
+    }
+    return b ? 3 : 2;
+}
+
+size_t arch_tensor_params(const struct model_config *c, const struct tensor_desc *t)
+{
+    size_t n = (size_t)arch_dim(c, t->d0) * (t->d1 ? (size_t)arch_dim(c, t->d1) : 1);
+    if (TR_IS_SCALES(t->role))
+        return 0;
+    return TR_IS_STACKED(t->role) ? n * (size_t)c->v.n_experts : n;
 }
 
 int arch_present_layer(const struct model_config *c, const struct tensor_desc *t, int l)

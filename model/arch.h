@@ -28,8 +28,17 @@ enum tensor_role {
     TR_DOWN, TR_DOWN_B, TR_FFN_POST_NORM,
     TR_ROUTER,                 /* MoE layers: [n_experts, hidden] */
     TR_EXPERT_GATE, TR_EXPERT_UP, TR_EXPERT_DOWN, /* one per expert: names take (layer, expert) */
+    TR_SINKS, TR_ROUTER_B,     /* learned sink logits [n_heads], router bias [n_experts] (gpt_oss) */
+    /* all experts of a layer in one tensor, [E, d0, d1] (gpt_oss): the matrices stored [in, out]
+     * (`transposed`), the biases [E, d0]; MXFP4: blocks [E, d0, d1/32, 16] and scales
+     * [E, d0, d1/32] U8 of the [out = d0, in = d1] matrices (model/mxfp4.h) */
+    TR_EXPERTS_GATE_UP, TR_EXPERTS_GATE_UP_B, TR_EXPERTS_DOWN, TR_EXPERTS_DOWN_B,
+    TR_EXPERTS_GATE_UP_BLOCKS, TR_EXPERTS_GATE_UP_SCALES, TR_EXPERTS_DOWN_BLOCKS, TR_EXPERTS_DOWN_SCALES,
 };
 #define TR_IS_EXPERT(r) ((r) >= TR_EXPERT_GATE && (r) <= TR_EXPERT_DOWN)
+#define TR_IS_STACKED(r) ((r) >= TR_EXPERTS_GATE_UP && (r) <= TR_EXPERTS_DOWN_SCALES)
+#define TR_IS_BLOCKS(r) ((r) == TR_EXPERTS_GATE_UP_BLOCKS || (r) == TR_EXPERTS_DOWN_BLOCKS)
+#define TR_IS_SCALES(r) ((r) == TR_EXPERTS_GATE_UP_SCALES || (r) == TR_EXPERTS_DOWN_SCALES)
 
 /* A dimension of a tensor, evaluated against the config (arch_dim). */
 enum tensor_dim {
@@ -39,6 +48,7 @@ enum tensor_dim {
     DIM_EMBED,                 /* embed_dim */
     DIM_QNORM, DIM_KNORM,      /* head_dim (per-head QK-norm) or the whole q / k width */
     DIM_EXPERTS, DIM_MOE_FFN,  /* n_experts, an expert's FFN width */
+    DIM_2MOE_FFN, DIM_HEADS,   /* twice the expert FFN width (fused gate/up), n_heads */
 };
 
 /* When a tensor is present. */
@@ -46,6 +56,7 @@ enum tensor_when {
     WHEN_ALWAYS = 0, WHEN_UNTIED, WHEN_QKV_BIAS, WHEN_O_BIAS, WHEN_QK_NORM, WHEN_PROJ, WHEN_FINAL_NORM,
     WHEN_NORM_BIAS, WHEN_FINAL_NORM_BIAS, WHEN_MLP_BIAS, WHEN_LEARNED_POS,
     WHEN_MOE_LAYER, WHEN_DENSE_LAYER, /* per layer: its FFN is (is not) the MoE block */
+    WHEN_EXPERTS_PLAIN, WHEN_EXPERTS_MXFP4, /* stacked experts as floats / as MXFP4 blocks + scales */
 };
 
 struct tensor_desc {
@@ -91,6 +102,13 @@ extern const struct arch *const arch_list[];
 
 /* The first table entry of role r, or NULL. */
 const struct tensor_desc *arch_tensor(const struct arch *a, enum tensor_role r);
+
+/* The stored shape of t (ndim returned, at most 4 dims): [d0(, d1)], Conv1D's [d1, d0], or
+ * the stacked experts' [E, d0(, d1)] / blocks [E, d0, d1/32, 16] / scales [E, d0, d1/32]. */
+int arch_stored_shape(const struct model_config *c, const struct tensor_desc *t, int64_t shape[4]);
+/* Parameters t holds per layer (per expert tensor for TR_IS_EXPERT): MXFP4 blocks count two
+ * a byte, their scales none. */
+size_t arch_tensor_params(const struct model_config *c, const struct tensor_desc *t);
 
 /* The value of dimension d for config c; whether a tensor is present for c. */
 int64_t arch_dim(const struct model_config *c, enum tensor_dim d);

@@ -1,7 +1,8 @@
 /* model/attention.c — causal softmax attention of one layer, head by head in tiles of
  * attn_tile query rows: scores[nq, nk] = Q K^T / sqrt(D) for keys 0..nk = q0+nq, never a
  * T x T buffer; up to `threads` tiles of a head are computed at once, and their hooks
- * fire in tile order. */
+ * fire in tile order. With learned sinks (gpt_oss) each head's sink logit joins every
+ * row's softmax; its share per (query, head) fires as attn_sink after all heads. */
 #include <cblas.h>
 #include <math.h>
 
@@ -20,6 +21,7 @@ struct attn_job {
     int W;                     /* this layer's window (0: full causal) */
     float scale, cap;          /* score scale; soft-cap (0: none) */
     const struct attn_mask *mask; /* --mask-keys, --sink-tokens (model/mask.c) */
+    const float *sinks;        /* [n_heads] learned sink logits joining the softmax (gpt_oss), or NULL */
 };
 
 static void attn_tile_geometry(const struct attn_job *j, int b, int *qa, int *nq)
@@ -53,8 +55,12 @@ static void attn_tile_run(void *ctx, int b, int worker)
         for (int i = 0; i < nq; i++)
             attn_mask_row(j->mask, W, qa + i, S + (size_t)i * nk, nk);
     }
-    if (j->stages & ATTN_SOFTMAX)
-        softmax_rows(S, nq, nk);
+    if (j->stages & ATTN_SOFTMAX) {
+        if (j->sinks) /* one more column per row; its share goes to sink_share[q, h] */
+            softmax_rows_sink(S, nq, nk, j->sinks[j->h], rs->sink_share + (size_t)qa * nh + j->h, nh);
+        else
+            softmax_rows(S, nq, nk);
+    }
     if (j->stages & ATTN_PV)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, nk, 1.0f, S, nk, rs->v + (size_t)(j->h / G) * D,
                     nkv * D, 0.0f, rs->att + ((size_t)qa * nh + j->h) * D, nh * D);
@@ -85,11 +91,12 @@ enum ss_status attention_forward(struct pass *ps, struct run_state *rs, int laye
         {ATTN_SCORES, HOOK_ATTN_SCORES}, {ATTN_SOFTMAX, HOOK_ATTN_PROBS}, {ATTN_PV, HOOK_COUNT}};
     int T = ps->T, at = rs->attn_tile;
     int batch = ps->threads < rs->n_scores ? ps->threads : rs->n_scores;
+    const float *sinks = c->v.attn_sinks ? ps->m->w.layers[layer].sinks : NULL;
     for (int h = 0; h < rs->cfg.n_heads; h++)
         for (int q0 = 0; q0 < T; q0 += batch * at) {
             int n = (T - q0 + at - 1) / at;
             n = n < batch ? n : batch;
-            struct attn_job j = {rs, T, h, q0, 0, W, scale, c->v.attn_softcap, ps->mask};
+            struct attn_job j = {rs, T, h, q0, 0, W, scale, c->v.attn_softcap, ps->mask, sinks};
             for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
                 j.stages |= plan[i].stage; /* stages run together up to a hook somebody hears */
                 int hook = plan[i].after != HOOK_COUNT && hook_set_wants(ps->hooks, plan[i].after);
@@ -102,5 +109,7 @@ enum ss_status attention_forward(struct pass *ps, struct run_state *rs, int laye
                     return st;
             }
         }
+    if (sinks) /* every head's share of every query is in: [T, n_heads] */
+        FIRE(ps, HOOK_ATTN_SINK, layer, rs->sink_share, 2, T, rs->cfg.n_heads, 0, -1, 0);
     return SS_OK;
 }

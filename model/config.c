@@ -51,7 +51,7 @@ size_t model_config_n_params(const struct model_config *c)
     size_t n = 0;
     for (int i = 0; i < a->n_tensors; i++) {
         const struct tensor_desc *t = &a->tensors[i];
-        size_t e = (size_t)arch_dim(c, t->d0) * (t->d1 ? (size_t)arch_dim(c, t->d1) : 1);
+        size_t e = arch_tensor_params(c, t);
         if (t->role < TR_LAYER_FIRST) {
             n += arch_present(c, t) ? e : 0;
             continue;

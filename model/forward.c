@@ -157,16 +157,20 @@ static enum ss_status moe_ffn_forward(struct pass *ps, const struct layer_weight
 {
     const struct model_config *c = &rs->cfg;
     int T = ps->T, E = c->v.n_experts, K = c->v.top_k;
-    struct moe_config mc = {E, K, c->hidden, c->v.moe_ffn, MOE_ROUTER_SOFTMAX_TOPK, c->v.norm_topk,
-                            MOE_GLU_SWIGLU, 0, 0};
-    struct moe_weights mw = {.router = w->router, .down = w->ex_down, .gate = w->ex_gate, .up = w->ex_up};
+    struct moe_config mc = {E, K, c->hidden, c->v.moe_ffn,
+                            c->v.router_topk_softmax ? MOE_ROUTER_TOPK_SOFTMAX : MOE_ROUTER_SOFTMAX_TOPK, c->v.norm_topk,
+                            c->v.glu_limit > 0 ? MOE_GLU_CLAMPED : MOE_GLU_SWIGLU, 1.702f, c->v.glu_limit};
+    struct moe_weights mw = {.router = w->router, .router_b = w->router_b, .down = w->ex_down, .down_b = w->ex_down_b,
+                             .gate = w->ex_gate, .up = w->ex_up};
+    if (c->v.glu_limit > 0) /* fused, interleaved gate/up with biases (gpt_oss) */
+        mw.gate_up = w->ex_gate_up, mw.gate_up_b = w->ex_gate_up_b;
     /* logits[T, E], probs[T, E], wt[T, K], idx[T, K] */
     float *logits = malloc(sizeof(float) * (size_t)T * (2 * (size_t)E + K) + sizeof(int) * (size_t)T * K + 1);
     if (!logits)
         return ss_fail(err, SS_ERR_NOMEM, "moe: cannot allocate the router of %d positions", T);
     float *probs = logits + (size_t)T * E, *wt = probs + (size_t)T * E;
     int *idx = (int *)(wt + (size_t)T * K);
-    linear_forward(logits, in, &w->router, NULL, T, &ps->lin);
+    linear_forward(logits, in, &w->router, w->router_b, T, &ps->lin);
     moe_route(&mc, logits, T, probs, idx, wt);
     enum ss_status st = forward_fire(ps, HOOK_ROUTER_PROBS, l, probs, 2, T, E, 0, -1, 0);
     if (!st && hook_set_wants(ps->hooks, HOOK_ROUTER_WEIGHTS)) { /* probs is free again: dense weights */

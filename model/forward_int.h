@@ -28,6 +28,7 @@ struct run_state {
                                 * project_out (only when embed_dim != hidden) */
     float *logits;             /* [logits_tile, vocab] (positions held at once) */
     float *wscratch;           /* [n_scores, LINEAR_SLICE, widest weight row] float32 weight rows */
+    float *sink_share;         /* [T, n_heads] softmax share of the learned sinks (cfg.v.attn_sinks only) */
     void *arena;
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "moe.h"
 
 /* float32 values of the 1-D tensors model_load converts (norms, biases) */
 static size_t small_floats(const struct model_config *c)
@@ -21,7 +22,21 @@ static size_t small_floats(const struct model_config *c)
         per += H;
     if (c->qk_norm)
         per += 2 * (size_t)c->head_dim;
+    if (c->v.attn_sinks)
+        per += (size_t)c->n_heads;
+    if (c->v.glu_limit > 0) /* gpt_oss: router and expert biases */
+        per += (size_t)c->v.n_experts * (1 + 2 * (size_t)c->v.moe_ffn + H);
     return per * c->n_layers + H;
+}
+
+/* The MoE step's temporaries (router logits/probabilities/choices, gathered tokens, expert
+ * outputs: model/moe.h), allocated per layer and freed after it. */
+static size_t moe_bytes(const struct model_config *c, int max_T)
+{
+    if (!c->v.n_experts)
+        return 0;
+    struct moe_config mc = {c->v.n_experts, c->v.top_k, c->hidden, c->v.moe_ffn, 0, 0, 0, 0, 0};
+    return moe_step_bytes(&mc, max_T);
 }
 
 void run_memory_plan(struct run_memory *rm, const struct model_config *c, size_t stored_bytes, int max_T,
@@ -31,7 +46,7 @@ void run_memory_plan(struct run_memory *rm, const struct model_config *c, size_t
     rm->threads = forward_opts_threads(opts);
     rm->small = small_floats(c) * sizeof(float);
     rm->scratch = run_state_scratch_bytes(c, opts);
-    rm->activations = run_state_bytes(c, max_T, opts) - rm->scratch;
+    rm->activations = run_state_bytes(c, max_T, opts) - rm->scratch + moe_bytes(c, max_T);
     rm->total = rm->weights + rm->small + rm->scratch + rm->activations;
 }
 

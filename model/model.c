@@ -19,9 +19,10 @@ struct spec {
     char name[96];
     const char *alt;           /* the tensor's other name (tensor_desc.alt), or NULL */
     float **slot;
-    struct weight *wslot;
+    struct weight *wslot;      /* stacked experts: the first of n_experts views */
     int ndim, transposed;
-    int64_t shape[2];
+    int64_t shape[4];
+    const struct tensor_desc *desc;
 };
 
 /* The float32 / weight slot of a role (layer l for per-layer roles). */
@@ -66,6 +67,12 @@ static void role_slot(struct model *m, int l, int e, enum tensor_role r, float *
     case TR_EXPERT_GATE: *w = &lw->ex_gate[e]; break;
     case TR_EXPERT_UP: *w = &lw->ex_up[e]; break;
     case TR_EXPERT_DOWN: *w = &lw->ex_down[e]; break;
+    case TR_SINKS: *f = &lw->sinks; break;
+    case TR_ROUTER_B: *f = &lw->router_b; break;
+    case TR_EXPERTS_GATE_UP: case TR_EXPERTS_GATE_UP_BLOCKS: case TR_EXPERTS_GATE_UP_SCALES: *w = lw->ex_gate_up; break;
+    case TR_EXPERTS_DOWN: case TR_EXPERTS_DOWN_BLOCKS: case TR_EXPERTS_DOWN_SCALES: *w = lw->ex_down; break;
+    case TR_EXPERTS_GATE_UP_B: *f = &lw->ex_gate_up_b; break;
+    case TR_EXPERTS_DOWN_B: *f = &lw->ex_down_b; break;
     default: break;
     }
 }
@@ -109,10 +116,9 @@ static int specs_build(struct model *m, struct spec *s, const char *strip)
             struct weight *w;
             role_slot(m, per_layer ? l : -1, e, t->role, &f, &w);
             p->slot = f, p->wslot = w;
-            p->ndim = t->d1 ? 2 : 1;
-            p->transposed = t->transposed;
-            p->shape[0] = arch_dim(c, t->transposed ? t->d1 : t->d0);
-            p->shape[1] = t->d1 ? arch_dim(c, t->transposed ? t->d0 : t->d1) : 0;
+            p->desc = t;
+            p->ndim = arch_stored_shape(c, t, p->shape);
+            p->transposed = t->transposed && !TR_IS_STACKED(t->role); /* stacked: read transposed in place */
         }
     }
     return n;
@@ -192,6 +198,27 @@ static enum ss_status read_config_text(struct model *m, const char *dir, struct 
     return SS_OK;
 }
 
+/* The E views of a layer's stacked experts (model/arch.h TR_EXPERTS_*) over the mapped
+ * bytes at p: matrices stored [in, out] read transposed; MXFP4 blocks are the views' data,
+ * their scales (placed after them) complete each view. */
+static void stacked_place(const struct spec *s, const uint8_t *p, enum st_dtype dt, struct weight_check *chk)
+{
+    enum tensor_role r = s->desc->role;
+    int64_t E = s->shape[0], a = s->shape[1], b = s->shape[2];
+    size_t es = dt == ST_DTYPE_F32 ? 4 : 2;
+    for (int64_t e = 0; e < E; e++) {
+        struct weight *w = &s->wslot[e];
+        if (TR_IS_SCALES(r)) {
+            w->scales = p + (size_t)(e * a * b);
+        } else if (TR_IS_BLOCKS(r)) { /* [out = a, in = 32 b] */
+            *w = weight_mxfp4(p + (size_t)(e * a * b * 16), NULL, a, b * 32);
+            w->check = chk;
+        } else { /* stored [in = a, out = b] */
+            *w = (struct weight){p + (size_t)(e * a * b) * es, (enum weight_dtype)dt, b, a, chk, NULL, 1};
+        }
+    }
+}
+
 /* Point every matrix at its mapped bytes (with its NaN/Inf check) and convert the
  * small tensors into one float32 arena. ts[i] is the validated tensor of specs[i]. */
 static enum ss_status weights_place(struct model *m, const struct st_set *set, const struct spec *specs,
@@ -215,6 +242,11 @@ static enum ss_status weights_place(struct model *m, const struct st_set *set, c
         const struct st_tensor *t = ts[i];
         const struct st_file *f = &set->files[t->file];
         m->checks[i] = (struct weight_check){f->path, t->name, 0, m->wlog};
+        if (specs[i].wslot && TR_IS_STACKED(specs[i].desc->role)) {
+            stacked_place(&specs[i], f->map + f->data_off + t->begin, t->dtype, &m->checks[i]);
+            m->mapped_bytes += t->end - t->begin;
+            continue;
+        }
         if (specs[i].wslot && !specs[i].transposed) {
             *specs[i].wslot = (struct weight){f->map + f->data_off + t->begin, (enum weight_dtype)t->dtype,
                                               specs[i].shape[0], specs[i].shape[1], &m->checks[i]};
@@ -294,7 +326,13 @@ static const struct st_tensor *spec_check(const struct st_set *set, const struct
                 a, b);
         return NULL;
     }
-    if (t->dtype != ST_DTYPE_F32 && t->dtype != ST_DTYPE_BF16 && t->dtype != ST_DTYPE_F16) {
+    int packed = TR_IS_BLOCKS(p->desc->role) || TR_IS_SCALES(p->desc->role);
+    if (packed != !strcmp(t->dtype_name, "U8")) {
+        ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': dtype %s, but MXFP4 %s are U8", st_path(set, t), t->name,
+                t->dtype_name, packed ? "blocks and scales" : "blocks and scales only");
+        return NULL;
+    }
+    if (!packed && t->dtype != ST_DTYPE_F32 && t->dtype != ST_DTYPE_BF16 && t->dtype != ST_DTYPE_F16) {
         ss_fail(err, SS_ERR_INPUT, "%s: tensor '%s': unsupported dtype %s (F32, BF16 and F16 are)", st_path(set, t),
                 t->name, t->dtype_name);
         return NULL;
@@ -339,6 +377,7 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
         for (int l = 0; l < c->n_layers; l++) {
             struct weight *x = m->w.experts + (size_t)l * 3 * E;
             m->w.layers[l].ex_gate = x, m->w.layers[l].ex_up = x + E, m->w.layers[l].ex_down = x + 2 * E;
+            m->w.layers[l].ex_gate_up = x;
         }
     if (!m->w.layers || !specs || (E && !m->w.experts)) {
         st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", dir);
@@ -359,7 +398,7 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
             break;
         }
         ts[i] = t;
-        total += st_numel(t);
+        total += TR_IS_SCALES(specs[i].desc->role) ? 0 : st_numel(t) * (TR_IS_BLOCKS(specs[i].desc->role) ? 2 : 1);
     }
     for (int i = 0; i < set.n_tensors && !st; i++) {
         const struct st_tensor *t = &set.tensors[i];

@@ -98,6 +98,11 @@ struct model_variant {
     unsigned char layer_moe[MODEL_MAX_LAYERS_TYPED]; /* 1: the layer's FFN is the MoE block */
     int attn_sinks;            /* 1: every head has a learned sink logit that joins its softmax (gpt_oss;
                                 * the attn_sink hook point fires) */
+    int router_topk_softmax;   /* 1: top-k of the router logits, softmax over the k (gpt_oss); 0: softmax
+                                * over all experts, then top-k (norm_topk) */
+    float glu_limit;           /* > 0: the experts' interleaved clamped SwiGLU with this limit and alpha
+                                * 1.702 (gpt_oss swiglu_limit; model/moe.h); 0: SwiGLU */
+    int experts_mxfp4;         /* 1: stacked experts stored as MXFP4 blocks + scales (quant_method mxfp4) */
 };
 
 struct model_config {
@@ -144,6 +149,7 @@ struct layer_weights {
     struct weight wqkv;        /* [3*n_heads*head_dim, hidden]    fused per head (gpt_neox), else unused */
     float *bqkv;               /* [3*n_heads*head_dim]            its bias */
     float *q_norm, *k_norm;    /* [head_dim] or whole width       QK-norm (or NULL) */
+    float *sinks;              /* [n_heads]                       learned sink logits (gpt_oss; or NULL) */
     float *attn_post_norm;     /* [hidden]                        norm of the attention output (gemma, olmo2) */
     float *ffn_norm, *ffn_norm_b; /* [hidden]                     norm before the FFN (post_attention_layernorm) */
     struct weight w_gate, w_up; /* [ffn, hidden]                  gate_proj / up_proj (ungated: up = fc1) */
@@ -151,6 +157,10 @@ struct layer_weights {
     float *b_up, *b_down;      /* [ffn], [hidden]                 FFN biases (or NULL) */
     float *ffn_post_norm;      /* [hidden]                        norm of the FFN output (gemma, olmo2) */
     struct weight router;      /* [n_experts, hidden]             MoE layers: the router (mlp.gate) */
+    float *router_b;           /* [n_experts]                     its bias (gpt_oss; or NULL) */
+    struct weight *ex_gate_up; /* [n_experts] views of [2*moe_ffn, hidden], gate/up rows interleaved (gpt_oss;
+                                * the storage of ex_gate: a family fills one or the other) */
+    float *ex_gate_up_b, *ex_down_b; /* [n_experts, 2*moe_ffn], [n_experts, hidden] expert biases (or NULL) */
     struct weight *ex_gate, *ex_up, *ex_down; /* [n_experts] views: [moe_ffn, hidden] x2, [hidden, moe_ffn] */
 };
 

@@ -79,6 +79,14 @@ static void moe_glu_forward(const struct moe_config *cfg, float *a, const float 
     }
 }
 
+size_t moe_step_bytes(const struct moe_config *cfg, int T)
+{
+    size_t t = (size_t)T, E = cfg->n_experts, K = cfg->top_k, H = cfg->hidden, I = cfg->ffn;
+    size_t router = sizeof(float) * t * (2 * E + K) + sizeof(int) * t * K + 1;
+    size_t experts = sizeof(float) * t * (3 * H + 3 * I + 1) + sizeof(int) * (t ? t : 1);
+    return router + experts;
+}
+
 enum ss_status moe_experts_forward(float *out, const float *x, const struct moe_config *cfg,
                                    const struct moe_weights *mw, const int *idx, const float *w, int T,
                                    const struct linear_exec *ex, struct ss_error *err)

@@ -44,6 +44,10 @@ struct moe_weights {
  * w[T, K] their weights as cfg->router says. */
 void moe_route(const struct moe_config *cfg, const float *logits, int T, float *probs, int *idx, float *w);
 
+/* Bytes one MoE step of T positions allocates: the router's logits, probabilities, weights
+ * and choices (model/forward.c) and moe_experts_forward's scratch. */
+size_t moe_step_bytes(const struct moe_config *cfg, int T);
+
 /* out[T, H] = sum over k of w[t, k] * expert_{idx[t, k]}(x[t]). Experts run in index
  * order, each over its tokens in position order, so every token's sum has a fixed
  * order whatever the thread count. */

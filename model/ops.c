@@ -106,6 +106,33 @@ void softmax_rows(float *s, int nq, int nk)
     }
 }
 
+void softmax_rows_sink(float *s, int nq, int nk, float sink, float *share, int share_stride)
+{
+    for (int i = 0; i < nq; i++) {
+        float *r = s + (size_t)i * nk, mx = sink, *sh = share + (size_t)i * share_stride;
+        int nan = sink != sink;
+        for (int j = 0; j < nk; j++) {
+            mx = r[j] > mx ? r[j] : mx;
+            nan |= r[j] != r[j];
+        }
+        if (nan) {
+            for (int j = 0; j < nk; j++)
+                r[j] = NAN;
+            *sh = NAN;
+            continue;
+        }
+        float sum = *sh = expf(sink - mx); /* the max is finite: the sink is never masked */
+        for (int j = 0; j < nk; j++) {
+            r[j] = expf(r[j] - mx);
+            sum += r[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < nk; j++)
+            r[j] *= inv;
+        *sh *= inv;
+    }
+}
+
 void swiglu_forward(float *h, const float *g, size_t n)
 {
     for (size_t i = 0; i < n; i++)

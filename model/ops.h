@@ -43,6 +43,11 @@ void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float sc
  * (those become 0). Query row i sits at absolute position q0 + i. */
 void softmax_rows(float *s, int nq, int nk);
 
+/* softmax_rows with one more logit per row, `sink`, that joins each softmax and is then
+ * dropped: row entries sum to 1 - share[i * share_stride], the sink's share (gpt_oss's
+ * learned sinks). A row of NaN scores gives NaN entries and share. */
+void softmax_rows_sink(float *s, int nq, int nk, float sink, float *share, int share_stride);
+
 /* h[n] = silu(g[n]) * h[n]  (SwiGLU) */
 void swiglu_forward(float *h, const float *g, size_t n);
 

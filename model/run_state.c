@@ -32,7 +32,7 @@ static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int
         T * H, T * H, T * ((size_t)model_config_q_out(c) + 2 * kv * D), T * nh * D, T * kv * D, T * kv * D,
         T * nh * gd, T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn,
         (size_t)ns * at * T, T * R / 2, T * R / 2, two * T * R / 2, two * T * R / 2, T * E, (size_t)lt * c->vocab,
-        (size_t)ns * LINEAR_SLICE * forward_widest_in(c),
+        (size_t)ns * LINEAR_SLICE * forward_widest_in(c), c->v.attn_sinks ? T * nh : 0,
     };
     int k = (int)(sizeof sz / sizeof sz[0]);
     for (int i = 0; i < k; i++)
@@ -132,7 +132,7 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
     madvise(rs->arena, tot * sizeof(float), MADV_HUGEPAGE);
     float **bufs[] = {&rs->x, &rs->xn, &rs->qg, &rs->q, &rs->k, &rs->v, &rs->gate, &rs->att, &rs->attg,
                       &rs->o, &rs->hb, &rs->hb2, &rs->scores, &rs->cos_t, &rs->sin_t, &rs->cos2, &rs->sin2,
-                      &rs->xe, &rs->logits, &rs->wscratch};
+                      &rs->xe, &rs->logits, &rs->wscratch, &rs->sink_share};
     float *p = rs->arena;
     for (int i = 0; i < k; i++) {
         *bufs[i] = n[i] ? p : NULL;

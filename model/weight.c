@@ -27,10 +27,29 @@ struct weight weight_mxfp4(const uint8_t *blocks, const uint8_t *scales, int64_t
     return (struct weight){blocks, WEIGHT_MXFP4, rows, cols, NULL, scales};
 }
 
+/* dst[n, cols] = rows r0.. of a view stored [cols, rows]: for each stored row j, its
+ * values r0..r0+n (contiguous) become column j of dst; returns how many are NaN/Inf. */
+static size_t rows_convert_transposed(const struct weight *w, int64_t r0, int64_t n, float *dst)
+{
+    size_t es = w->dtype == WEIGHT_F32 ? 4 : 2, bad = 0;
+    float tmp[256];
+    for (int64_t j = 0; j < w->cols; j++)
+        for (int64_t i0 = 0; i0 < n; i0 += 256) {
+            size_t m = n - i0 < 256 ? (size_t)(n - i0) : 256;
+            bad += st_convert_f32((enum st_dtype)w->dtype, (const char *)w->data + ((size_t)j * w->rows + r0 + i0) * es,
+                                  m, tmp);
+            for (size_t i = 0; i < m; i++)
+                dst[(size_t)(i0 + i) * w->cols + j] = tmp[i];
+        }
+    return bad;
+}
+
 /* dst[n, cols] = rows r0.. of w as float32; returns how many are NaN/Inf. */
 static size_t rows_convert(const struct weight *w, int64_t r0, int64_t n, float *dst)
 {
     size_t count = (size_t)n * w->cols, bad = 0;
+    if (w->transposed && w->dtype != WEIGHT_MXFP4)
+        return rows_convert_transposed(w, r0, n, dst);
     if (w->dtype != WEIGHT_MXFP4)
         return st_convert_f32((enum st_dtype)w->dtype, (const char *)w->data + (size_t)r0 * w->cols * 
                               (w->dtype == WEIGHT_F32 ? 4 : 2), count, dst);
@@ -113,7 +132,7 @@ void weight_rows_f32(const struct weight *w, int64_t r0, int64_t n, float *dst)
 
 const float *weight_rows_direct(const struct weight *w, int64_t r0)
 {
-    if (w->dtype != WEIGHT_F32 || (uintptr_t)w->data % 4 || w->check)
+    if (w->dtype != WEIGHT_F32 || (uintptr_t)w->data % 4 || w->check || w->transposed)
         return NULL;
     return (const float *)w->data + (size_t)r0 * w->cols;
 }

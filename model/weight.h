@@ -39,6 +39,8 @@ struct weight {
     int64_t rows, cols;
     struct weight_check *check; /* NULL: not checked (float32 views built in memory) */
     const uint8_t *scales;     /* WEIGHT_MXFP4: [rows, cols/32] E8M0 exponents (data = the [rows, cols/32, 16] blocks) */
+    int transposed;            /* F32/BF16/F16 stored [cols, rows] ([in, out]: gpt_oss's unquantised experts):
+                                * a row of the view is a column of the data, gathered when converted */
 };
 
 /* A float32 view of data[rows, cols] (not checked for NaN/Inf). */

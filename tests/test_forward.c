@@ -26,6 +26,9 @@ struct capture {
     float *logits;  /* [T, V] */
     float *router;  /* [L, T, E] router_probs (MoE layers) */
     char *router_seen; /* [L] */
+    float *router_w;   /* [L, T, E] router_weights (MoE layers) */
+    float *sink;       /* [L, T, nh] attn_sink (learned sinks) */
+    char *sink_seen;   /* [L] */
     int bad_shape;  /* events whose shape disagrees with hooks.h */
 };
 
@@ -82,6 +85,20 @@ static int cap_hook(void *user, const struct hook_event *ev, struct ss_error *er
         else
             memcpy(cp->router + L * n, ev->data, n * 4), cp->router_seen[L] = 1;
         return 0;
+    case HOOK_ROUTER_WEIGHTS:
+        n = (size_t)T * c->v.n_experts;
+        if (ev->ndim != 2 || ev->shape[0] != T || ev->shape[1] != c->v.n_experts || !c->v.layer_moe[L])
+            cp->bad_shape++;
+        else
+            memcpy(cp->router_w + L * n, ev->data, n * 4);
+        return 0;
+    case HOOK_ATTN_SINK: /* learned sinks only, once per layer */
+        n = (size_t)T * nh;
+        if (ev->ndim != 2 || ev->shape[0] != T || ev->shape[1] != nh || !c->v.attn_sinks || cp->sink_seen[L])
+            cp->bad_shape++;
+        else
+            memcpy(cp->sink + L * n, ev->data, n * 4), cp->sink_seen[L] = 1;
+        return 0;
     case HOOK_LOGITS:
         if (ev->ndim != 2 || ev->shape[1] != c->vocab || ev->q0 + ev->shape[0] > T)
             cp->bad_shape++;
@@ -109,12 +126,16 @@ static void capture_init(struct capture *cp, const struct model_config *c, int T
     cp->logits = calloc((size_t)T * c->vocab, 4);
     cp->router = calloc(L * T * c->v.n_experts + 1, 4);
     cp->router_seen = calloc(L, 1);
+    cp->router_w = calloc(L * T * c->v.n_experts + 1, 4);
+    cp->sink = calloc(L * T * nh, 4);
+    cp->sink_seen = calloc(L, 1);
 }
 
 static void capture_free(struct capture *cp)
 {
     free(cp->probs), free(cp->scores), free(cp->hidden), free(cp->q), free(cp->k), free(cp->gate);
     free(cp->attn_out), free(cp->attn_gated), free(cp->logits), free(cp->router), free(cp->router_seen);
+    free(cp->router_w), free(cp->sink), free(cp->sink_seen);
 }
 
 /* Run m on tokens with every capture hook subscribed. */
@@ -125,7 +146,8 @@ static enum ss_status run_capture(const struct model *m, const int32_t *tok, int
     struct hook_set hs;
     hook_set_init(&hs);
     const char *pts[] = {"attn_scores", "attn_probs", "resid_post", "q",           "k",
-                         "gate",        "attn_out",   "attn_gated", "router_probs", "logits"};
+                         "gate",        "attn_out",   "attn_gated", "router_probs", "logits",
+                         "router_weights", "attn_sink"};
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++)
         hook_set_add(&hs, pts[i], cap_hook, cp, err);
     struct run_state *rs;
@@ -204,6 +226,71 @@ static int router_choice_check(const char *name, int l, const float *p, const st
     return bad != 0;
 }
 
+/* The router_weights events w[T, E] (dense: 0 for experts not chosen) against transformers'
+ * router_w.L [T, K] placed at router_idx.L. */
+static int router_weights_check(const char *name, int l, const float *w, const struct st_set *ex, int T, int E, int K)
+{
+    char tw[64], ti[64];
+    snprintf(tw, sizeof tw, "router_w.%d", l);
+    snprintf(ti, sizeof ti, "router_idx.%d", l);
+    const struct st_tensor *a = st_find(ex, tw), *b = st_find(ex, ti);
+    if (!a || !b || st_numel(a) != (size_t)T * K || st_numel(b) != (size_t)T * K || b->dtype != ST_DTYPE_I32) {
+        printf("  fixture %s: %s / %s missing or not [%d, %d]\n", name, tw, ti, T, K);
+        return 1;
+    }
+    float *wk = malloc((size_t)T * K * 4), *ref = calloc((size_t)T * E, 4);
+    int32_t *idx = malloc((size_t)T * K * 4);
+    struct ss_error e = {0};
+    st_read_f32(ex, a, wk, NULL, &e);
+    st_read_raw(ex, b, idx);
+    for (size_t i = 0; i < (size_t)T * K; i++)
+        if (idx[i] >= 0 && idx[i] < E)
+            ref[i / K * E + idx[i]] = wk[i];
+    double d = test_max_abs_diff(w, ref, (size_t)T * E);
+    int bad = !(d <= 1e-5);
+    printf("  fixture %s tensor %s (dense at %s): max |diff| = %.3g (tol 1e-05)%s\n", name, tw, ti, d,
+           bad ? "  FAIL" : "");
+    free(wk), free(ref), free(idx);
+    return bad;
+}
+
+/* MXFP4 checkpoints: layer 0's experts as model/mxfp4.c decodes them against transformers'
+ * convert_moe_packed_tensors (mxfp4_gate_up.0 [E, H, 2I], mxfp4_down.0 [E, I, H]), element
+ * by element; 0 when absent. */
+static int mxfp4_check(const char *name, const struct model *m, const struct st_set *ex)
+{
+    static const char *const tn[2] = {"mxfp4_gate_up.0", "mxfp4_down.0"};
+    int fails = 0;
+    for (int p = 0; p < 2; p++) {
+        const struct st_tensor *t = st_find(ex, tn[p]);
+        if (!t)
+            continue;
+        const struct weight *w = p ? m->w.layers[0].ex_down : m->w.layers[0].ex_gate_up;
+        int64_t E = m->cfg.v.n_experts, R = w[0].rows, C = w[0].cols;
+        if (w[0].dtype != WEIGHT_MXFP4 || st_numel(t) != (size_t)(E * R * C)) {
+            printf("  fixture %s: %s: not MXFP4 experts of %lld x %lld x %lld\n", name, tn[p], (long long)E,
+                   (long long)C, (long long)R);
+            fails++;
+            continue;
+        }
+        float *ref = malloc(st_numel(t) * 4), *got = malloc(st_numel(t) * 4), *rows = malloc((size_t)(R * C) * 4);
+        struct ss_error e = {0};
+        st_read_f32(ex, t, ref, NULL, &e);
+        for (int64_t x = 0; x < E; x++) { /* [out, in] rows -> transformers' [E, in, out] */
+            weight_rows_f32(&w[x], 0, R, rows);
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t c = 0; c < C; c++)
+                    got[(x * C + c) * R + r] = rows[r * C + c];
+        }
+        double d = test_max_abs_diff(got, ref, st_numel(t));
+        printf("  fixture %s tensor %s: dequantised weights max |diff| = %.3g (tol 0)%s\n", name, tn[p], d,
+               d != 0 ? "  FAIL" : "");
+        fails += d != 0;
+        free(ref), free(got), free(rows);
+    }
+    return fails;
+}
+
 /* 0 = passed, 1 = failed, -1 = absent */
 static int fixture_check(const char *name)
 {
@@ -259,11 +346,19 @@ static int fixture_check(const char *name)
                     printf("  fixture %s: layer %d: no router_probs event\n", name, l), fails++;
                 fails += fixture_compare(name, tn, cp.router + l * TE, &ex, tn, TE, 1e-5);
                 fails += router_choice_check(name, l, cp.router + l * TE, &ex, T, c->v.n_experts, c->v.top_k);
+                fails += router_weights_check(name, l, cp.router_w + l * TE, &ex, T, c->v.n_experts, c->v.top_k);
             } else if (cp.router_seen[l])
                 printf("  fixture %s: router_probs fired in dense layer %d\n", name, l), fails++;
+            snprintf(tn, sizeof tn, "attn_sink.%d", l);
+            if (st_find(&ex, tn) || c->v.attn_sinks) { /* both sides agree the model has learned sinks */
+                if (!cp.sink_seen[l])
+                    printf("  fixture %s: layer %d: no attn_sink event\n", name, l), fails++;
+                fails += fixture_compare(name, tn, cp.sink + l * T * nh, &ex, tn, T * nh, 1e-5);
+            }
         }
         if (cp.bad_shape)
             printf("  fixture %s: %d hook events with a wrong shape\n", name, cp.bad_shape), fails++;
+        fails += mxfp4_check(name, &m, &ex);
     }
     capture_free(&cp);
     free(tok);
@@ -746,6 +841,7 @@ static void test_threads_identical(void)
 struct coverage {
     const struct model_config *c;
     int T, count[HOOK_COUNT], bad, last_point, last_layer, last_head, next_q0;
+    double rowsum[8 * 16];     /* learned sinks: [head, query] attn_probs row sums of the layer */
 };
 
 static int cov_hook(void *user, const struct hook_event *ev, struct ss_error *err)
@@ -757,7 +853,7 @@ static int cov_hook(void *user, const struct hook_event *ev, struct ss_error *er
         [HOOK_ATTN_NORM] = {T, H}, [HOOK_Q] = {T, nh, D}, [HOOK_K] = {T, nkv, D}, [HOOK_V] = {T, nkv, D},
         [HOOK_ATTN_OUT] = {T, nh, D}, [HOOK_GATE] = {T, nh, model_config_gate_dim(c)}, [HOOK_ATTN_GATED] = {T, nh, D},
         [HOOK_O_PROJ] = {T, H}, [HOOK_RESID_MID] = {T, H}, [HOOK_FFN_NORM] = {T, H}, [HOOK_FFN_OUT] = {T, H},
-        [HOOK_RESID_POST] = {T, H}, [HOOK_FINAL_NORM] = {T, H},
+        [HOOK_RESID_POST] = {T, H}, [HOOK_FINAL_NORM] = {T, H}, [HOOK_ATTN_SINK] = {T, nh},
     };
     int p = ev->point;
     cv->count[p]++;
@@ -782,11 +878,13 @@ static int cov_hook(void *user, const struct hook_event *ev, struct ss_error *er
                     if (ev->data[(size_t)i * ev->shape[1] + j] != -INFINITY)
                         cv->bad++;
         } else {
-            for (int i = 0; i < nq; i++) {
+            for (int i = 0; i < nq; i++) { /* rows sum to 1, or to 1 - the sink share (checked at attn_sink) */
                 double s = 0;
                 for (int j = 0; j < ev->shape[1]; j++)
                     s += ev->data[(size_t)i * ev->shape[1] + j];
-                if (fabs(s - 1) > 1e-5)
+                if (c->v.attn_sinks)
+                    cv->rowsum[ev->head * T + ev->q0 + i] = s;
+                else if (fabs(s - 1) > 1e-5)
                     cv->bad++;
             }
         }
@@ -801,6 +899,13 @@ static int cov_hook(void *user, const struct hook_event *ev, struct ss_error *er
     }
     if (p == HOOK_ATTN_NORM)
         cv->last_head = -1, cv->next_q0 = 0;
+    if (p == HOOK_ATTN_SINK) /* after every head's tiles: share in [0, 1], row sum + share = 1 */
+        for (int q = 0; q < T && ev->ndim == 2 && ev->shape[1] == nh; q++)
+            for (int h = 0; h < nh; h++) {
+                float sh = ev->data[(size_t)q * nh + h];
+                if (!(sh >= 0 && sh <= 1) || fabs(cv->rowsum[h * T + q] + sh - 1) > 1e-5)
+                    cv->bad++;
+            }
     int nd = want[p][2] ? 3 : 2;
     if (ev->ndim != nd || ev->shape[0] != want[p][0] || ev->shape[1] != want[p][1] ||
         (nd == 3 && ev->shape[2] != want[p][2]))
@@ -819,13 +924,19 @@ static int stop_hook(void *user, const struct hook_event *ev, struct ss_error *e
     return ss_fail(err, SS_ERR_INTERRUPTED, "stopped at %s", hook_point_name(ev->point)), 1;
 }
 
-/* Hook order and shapes, single-threaded and with 3 threads (tiles computed in batches). */
-static void hooks_check(int threads)
+/* Hook order and shapes, single-threaded and with 3 threads (tiles computed in batches);
+ * with learned sinks (gpt_oss's attention) attn_sink fires once per layer and the
+ * attn_probs rows sum to 1 - its share. */
+static void hooks_check(int threads, int sinks)
 {
     struct model_config c;
     tiny_config(&c, GATE_KIND_ELEMENTWISE);
+    c.v.attn_sinks = sinks;
     struct model m;
     tiny_build(&m, &c, 5);
+    static const float sink_logits[4] = {-1.5f, 0.0f, 1.0f, 3.0f}; /* n_heads of tiny_config */
+    for (int l = 0; sinks && l < c.n_layers; l++)
+        m.w.layers[l].sinks = (float *)sink_logits;
     int T = 9;
     int32_t tok[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     struct coverage cv = {&c, T, {0}, 0, -1, -2, -1, 0};
@@ -844,10 +955,11 @@ static void hooks_check(int threads)
     for (int p = 0; p < HOOK_COUNT; p++) {
         int want = p == HOOK_ATTN_SCORES || p == HOOK_ATTN_PROBS ? L * c.n_heads * tiles
                    : p == HOOK_FINAL_NORM ? 1 : p == HOOK_LOGITS ? tiles
-                   : p == HOOK_ROUTER_PROBS || p == HOOK_ROUTER_WEIGHTS || p == HOOK_ATTN_SINK
-                       ? 0 /* dense model without sinks: MoE / gpt_oss only (their fixtures check them) */
-                                            : L;
-        printf("  hook %-11s fired %3d times (expected %d)\n", hook_point_name(p), cv.count[p], want);
+                   : p == HOOK_ROUTER_PROBS || p == HOOK_ROUTER_WEIGHTS
+                       ? 0 /* dense model: MoE layers only (their fixtures check them) */
+                   : p == HOOK_ATTN_SINK ? (sinks ? L : 0) : L;
+        printf("  hook %-11s fired %3d times (expected %d)%s\n", hook_point_name(p), cv.count[p], want,
+               sinks ? " [learned sinks]" : "");
         CU_ASSERT_EQUAL(cv.count[p], want);
     }
     printf("  hook events breaking hooks.h: %d\n", cv.bad);
@@ -865,8 +977,10 @@ static void hooks_check(int threads)
 
 static void test_hooks(void)
 {
-    hooks_check(1);
-    hooks_check(3);
+    hooks_check(1, 0);
+    hooks_check(3, 0);
+    hooks_check(1, 1);
+    hooks_check(3, 1);
 }
 
 SS_SUITE(forward)
