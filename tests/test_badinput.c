@@ -51,12 +51,12 @@ static void copy_model(const char *dir)
     CU_ASSERT_EQUAL(sh("cp '%s'/model.safetensors '%s'/", case_model(), dir), 0);
 }
 
-/* Rewrite dir/model.safetensors with its header passed through edit (data region kept). */
-static void edit_header(const char *dir, void (*edit)(json_t *h))
+/* dir/model.safetensors = src's with its header passed through edit (data region kept). */
+static void edit_header_from(const char *src, const char *dir, void (*edit)(json_t *h))
 {
     size_t n = 0;
     char p[1024];
-    snprintf(p, sizeof p, "%s/model.safetensors", case_model());
+    snprintf(p, sizeof p, "%s/model.safetensors", src);
     char *buf = test_read_file(p, &n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     uint64_t hl = 0;
@@ -80,17 +80,27 @@ static void edit_header(const char *dir, void (*edit)(json_t *h))
     free(buf);
 }
 
-/* Rewrite dir/config.json passed through edit. */
-static void edit_config(const char *dir, void (*edit)(json_t *c))
+static void edit_header(const char *dir, void (*edit)(json_t *h))
+{
+    edit_header_from(case_model(), dir, edit);
+}
+
+/* dir/config.json = src's passed through edit. */
+static void edit_config_from(const char *src, const char *dir, void (*edit)(json_t *c))
 {
     char p[1024];
-    snprintf(p, sizeof p, "%s/config.json", case_model());
+    snprintf(p, sizeof p, "%s/config.json", src);
     json_t *c = json_load_file(p, 0, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     edit(c);
     snprintf(p, sizeof p, "%s/config.json", dir);
     CU_ASSERT_EQUAL(json_dump_file(c, p, JSON_INDENT(2)), 0);
     json_decref(c);
+}
+
+static void edit_config(const char *dir, void (*edit)(json_t *c))
+{
+    edit_config_from(case_model(), dir, edit);
 }
 
 static json_t *tensor(json_t *h, const char *name)
@@ -630,6 +640,76 @@ static void st_nan_weights(const char *d)
     free(buf);
 }
 
+/* ---- gpt_oss breakers: a broken copy of tests/fixtures/gpt_oss_{mxfp4,bf16} ---- */
+
+#define OSS_MX "tests/fixtures/gpt_oss_mxfp4"
+#define OSS_BF "tests/fixtures/gpt_oss_bf16"
+static void oss_copy(const char *src, const char *d, int config, int weights)
+{
+    if (config)
+        CU_ASSERT_EQUAL(sh("cp '%s'/config.json '%s'/", src, d), 0);
+    if (weights)
+        CU_ASSERT_EQUAL(sh("cp '%s'/model.safetensors '%s'/", src, d), 0);
+}
+static void h_rename(json_t *h, const char *from, const char *to)
+{
+    json_t *t = json_incref(tensor(h, from));
+    json_object_del(h, from);
+    json_object_set_new(h, to, t);
+}
+static void h_oss_no_sinks(json_t *h) { h_rename(h, "model.layers.1.self_attn.sinks", "model.layers.1.self_attn.sinkz"); }
+static void h_oss_sinks_2x2(json_t *h)
+{
+    json_object_set_new(tensor(h, "model.layers.1.self_attn.sinks"), "shape", json_pack("[ii]", 2, 2));
+}
+static void h_oss_blocks_shape(json_t *h) /* the same bytes in another shape */
+{
+    json_object_set_new(tensor(h, "model.layers.0.mlp.experts.gate_up_proj_blocks"), "shape",
+                        json_pack("[iiii]", 5, 64, 4, 16));
+}
+static void h_oss_blocks_i8(json_t *h)
+{
+    json_object_set_new(tensor(h, "model.layers.2.mlp.experts.down_proj_scales"), "dtype", json_string("I8"));
+}
+static void h_oss_gate_up_out_in(json_t *h) /* [E, out, in] instead of save_pretrained's [E, in, out] */
+{
+    json_object_set_new(tensor(h, "model.layers.0.mlp.experts.gate_up_proj"), "shape", json_pack("[iii]", 5, 128, 64));
+}
+static void h_oss_no_router_bias(json_t *h) { h_rename(h, "model.layers.2.mlp.router.bias", "model.layers.2.mlp.router.b"); }
+static void c_oss_quant_gptq(json_t *c)
+{
+    json_object_set_new(c, "quantization_config", json_pack("{s:s}", "quant_method", "gptq"));
+}
+static void c_oss_quant_mxfp4(json_t *c)
+{
+    json_object_set_new(c, "quantization_config", json_pack("{s:s}", "quant_method", "mxfp4"));
+}
+static void c_oss_limit_neg(json_t *c) { json_object_set_new(c, "swiglu_limit", json_real(-7)); }
+static void c_oss_types_short(json_t *c) { json_object_set_new(c, "layer_types", json_pack("[ss]", "sliding_attention", "full_attention")); }
+#define OSS_HEADER(fn, src, ed)                \
+    static void fn(const char *d)              \
+    {                                          \
+        oss_copy(src, d, 1, 0);                \
+        edit_header_from(src, d, ed);          \
+    }
+#define OSS_CONFIG(fn, src, ed)                \
+    static void fn(const char *d)              \
+    {                                          \
+        oss_copy(src, d, 0, 1);                \
+        edit_config_from(src, d, ed);          \
+    }
+OSS_HEADER(oss_no_sinks, OSS_MX, h_oss_no_sinks)
+OSS_HEADER(oss_sinks_shape, OSS_MX, h_oss_sinks_2x2)
+OSS_HEADER(oss_blocks_shape, OSS_MX, h_oss_blocks_shape)
+OSS_HEADER(oss_scales_dtype, OSS_MX, h_oss_blocks_i8)
+OSS_HEADER(oss_gate_up_orientation, OSS_BF, h_oss_gate_up_out_in)
+OSS_HEADER(oss_no_router_bias, OSS_BF, h_oss_no_router_bias)
+OSS_CONFIG(oss_quant_unknown, OSS_MX, c_oss_quant_gptq)
+OSS_CONFIG(oss_mxfp4_config_bf16_files, OSS_BF, c_oss_quant_mxfp4)
+OSS_CONFIG(oss_limit_negative, OSS_BF, c_oss_limit_neg)
+OSS_CONFIG(oss_layer_types_short, OSS_BF, c_oss_types_short)
+static void oss_valid(const char *d) { oss_copy(OSS_MX, d, 1, 1); }
+
 /* ---- the named setups (tests/cases/badinput.test refers to them by name) ---- */
 
 #define SETUP(fn) {#fn, fn}
@@ -651,5 +731,8 @@ const struct case_setup badinput_setups[] = {
     SETUP(out_dangling_symlink), SETUP(out_stale_tmp), SETUP(prompt_dir), SETUP(st_nan_weights),
     SETUP(cfg_layers_1e9), SETUP(cfg_max_pos_0), SETUP(cfg_heads_2_32), SETUP(cfg_max_pos_4),
     SETUP(tok_json_dir), SETUP(tok_bos_unknown),
+    SETUP(oss_valid), SETUP(oss_no_sinks), SETUP(oss_sinks_shape), SETUP(oss_blocks_shape), SETUP(oss_scales_dtype),
+    SETUP(oss_gate_up_orientation), SETUP(oss_no_router_bias), SETUP(oss_quant_unknown),
+    SETUP(oss_mxfp4_config_bf16_files), SETUP(oss_limit_negative), SETUP(oss_layer_types_short),
     {NULL, NULL},
 };

@@ -181,7 +181,7 @@ static void expect_error(const char *fmt, const char *type, const char *needle)
 
 static void test_errors(void)
 {
-    expect_error("{" BASE "}", "mamba", "unknown model type 'mamba' (supported: qwen3, qwen2, llama, mistral, gpt2, gpt_neox, opt, phi3, gemma2, gemma3_text, gemma3, olmo2, qwen3_moe, mixtral)");
+    expect_error("{" BASE "}", "mamba", "unknown model type 'mamba' (supported: qwen3, qwen2, llama, mistral, gpt2, gpt_neox, opt, phi3, gemma2, gemma3_text, gemma3, olmo2, qwen3_moe, mixtral, gpt_oss)");
     expect_error("{\"num_hidden_layers\":2}", "", "'model_type'");
     expect_error("{\"model_type\":\"%s\",\"num_hidden_layers\":2,\"num_attention_heads\":4,\"intermediate_size\":96,"
                  "\"vocab_size\":100}", "qwen3", "'hidden_size' is missing");
