@@ -108,9 +108,14 @@ int cmd_info(int argc, char **argv)
     const struct tensor_desc *lm = arch_tensor(cfg.arch, TR_LM_HEAD), *et = arch_tensor(cfg.arch, TR_EMBED);
     cfg.tied = !lm || (!st_find(&set, lm->name) && !(lm->alt && st_find(&set, lm->alt)));
     size_t stored = 0, stored_bytes = 0;
-    int dt_count[4] = {0};
+    int dt_count[4] = {0}, mxfp4 = 0;
     for (int i = 0; i < set.n_tensors; i++) {
-        stored += st_numel(&set.tensors[i]);
+        const struct st_tensor *t = &set.tensors[i];
+        size_t nl = strlen(t->name), packed = !strcmp(t->dtype_name, "U8") && nl > 7;
+        /* MXFP4 (gpt_oss): a *_blocks byte holds two parameters, *_scales hold none */
+        int blocks = packed && !strcmp(t->name + nl - 7, "_blocks"), scales = packed && !strcmp(t->name + nl - 7, "_scales");
+        mxfp4 += blocks || scales;
+        stored += scales ? 0 : st_numel(t) * (blocks ? 2 : 1);
         stored_bytes += set.tensors[i].end - set.tensors[i].begin;
         if (set.tensors[i].dtype <= ST_DTYPE_I32)
             dt_count[set.tensors[i].dtype]++;
@@ -155,8 +160,12 @@ int cmd_info(int argc, char **argv)
         printf("               queries of heads g*%d+j at [j*%d, j*%d+%d), j < %d\n", G, D, D, D, G);
         printf("               gates   of heads g*%d+j at [%d + j*%d, %d + j*%d+%d)\n", G, G * D, gd, G * D, gd, gd);
     }
-    printf("dtype          %s (tensors: %d F32, %d BF16, %d F16)\n", dtype, dt_count[ST_DTYPE_F32],
+    printf("dtype          %s (tensors: %d F32, %d BF16, %d F16", dtype, dt_count[ST_DTYPE_F32],
            dt_count[ST_DTYPE_BF16], dt_count[ST_DTYPE_F16]);
+    printf(mxfp4 ? ", %d U8 MXFP4 blocks/scales)\n" : ")\n", mxfp4);
+    if (cfg.v.n_experts)
+        printf("experts        %d, top-%d per token, expert FFN %d%s\n", cfg.v.n_experts, cfg.v.top_k, cfg.v.moe_ffn,
+               cfg.v.experts_mxfp4 ? ", MXFP4" : "");
     printf("parameters     %zu stored (%.3f B); config implies %zu\n", stored, stored * 1e-9, model_config_n_params(&cfg));
     struct forward_opts fo = {0};
     struct run_memory rm;

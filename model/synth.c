@@ -48,6 +48,16 @@ static int family_preset(struct model_config *c, const char *p)
         for (int l = 0; l < c->n_layers; l++)
             c->v.layer_sliding[l] = l % 2 == 0;
         c->bos_token_id = 2, c->eos_token_id = 1;
+    } else if (!strcmp(p, "gpt-oss-20b")) { /* openai/gpt-oss-20b: MXFP4 experts, the rest bf16 (--dtype) */
+        strcpy(c->model_type, "gpt_oss");
+        c->n_layers = 24, c->hidden = 2880, c->n_heads = 64, c->n_kv_heads = 8, c->head_dim = 64, c->ffn = 2880;
+        c->vocab = 201088, c->max_pos = 131072, c->rms_eps = 1e-5f, c->tied = 0, c->window = 128;
+        c->qkv_bias = c->o_bias = 1, c->eos_token_id = 200002;
+        c->v.n_experts = 32, c->v.top_k = 4, c->v.glu_limit = 7, c->v.experts_mxfp4 = 1;
+        c->rope = (struct rope_config){.type = ROPE_TYPE_YARN, .theta = 150000, .factor = 32, .original_max_pos = 4096,
+                                       .beta_fast = 32, .beta_slow = 1, .truncate = 0};
+        for (int l = 0; l < c->n_layers; l++)
+            c->v.layer_sliding[l] = l % 2 == 0;
     } else if (!strcmp(p, "olmo-2-1b")) { /* allenai/OLMo-2-0425-1B */
         strcpy(c->model_type, "olmo2");
         c->n_layers = 16, c->hidden = 2048, c->n_heads = 16, c->n_kv_heads = 16, c->head_dim = 128, c->ffn = 8192;
@@ -157,9 +167,19 @@ enum ss_status synth_write_config(const char *path, const struct model_config *c
 
 struct synth_tensor {
     char name[96];
-    int64_t d0, d1;            /* d1 = 0 for vectors */
+    int ndim;
+    int64_t shape[4];          /* as stored (model/arch.h arch_stored_shape) */
     float mean, std;
+    int u8;                    /* MXFP4: 1 blocks (random nibbles), 2 scales (exponent `mean`) */
 };
+
+static uint64_t numel_of(const struct synth_tensor *t)
+{
+    uint64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= (uint64_t)t->shape[i];
+    return n;
+}
 
 /* Mean and spread of a role's values (see the header comment). */
 static void role_init(const struct model_config *c, enum tensor_role r, int64_t in, float *mean, float *std)
@@ -174,6 +194,8 @@ static void role_init(const struct model_config *c, enum tensor_role r, int64_t 
     case TR_ATTN_NORM_B: case TR_FFN_NORM_B: case TR_FINAL_NORM_B: case TR_Q_B: case TR_K_B: case TR_V_B:
     case TR_QKV_B: case TR_O_B: case TR_UP_B: case TR_DOWN_B: *std = 0.1f; break;
     case TR_Q: case TR_K: case TR_QKV: *std = 2 * s; break;
+    case TR_SINKS: *std = 1; break;
+    case TR_ROUTER_B: case TR_EXPERTS_GATE_UP_B: case TR_EXPERTS_DOWN_B: *std = 0.1f; break;
     default: break;
     }
 }
@@ -182,9 +204,12 @@ static void tensor_add(const struct model_config *c, const struct tensor_desc *d
 {
     snprintf(t->name, sizeof t->name, d->name, l);
     int64_t d0 = arch_dim(c, d->d0), d1 = d->d1 ? arch_dim(c, d->d1) : 0;
-    t->d0 = d->transposed ? d1 : d0; /* Conv1D: stored [in, out] */
-    t->d1 = d->transposed ? d0 : d1;
-    role_init(c, d->role, d1 ? d1 : d0, &t->mean, &t->std);
+    t->ndim = arch_stored_shape(c, d, t->shape);
+    t->u8 = TR_IS_BLOCKS(d->role) ? 1 : TR_IS_SCALES(d->role) ? 2 : 0;
+    /* fan-in: d1 of an [out, in] matrix, d0 of one stored [in, out] (transposed), else the length */
+    role_init(c, d->role, d->transposed ? d0 : d1 ? d1 : d0, &t->mean, &t->std);
+    if (t->u8 == 2) /* 2^e x random E2M1 (rms 2.93) has the spread 1/sqrt(in) */
+        t->mean = (float)(127 + lround(log2(1 / (sqrt((double)d1) * 2.93))));
 }
 
 /* The family's tensors (model/arch.h): the embeddings, layer by layer, then the rest. */
@@ -258,11 +283,13 @@ static enum ss_status write_tensors(const char *path, const struct model_config 
     json_object_set_new(h, "__metadata__", json_pack("{s:s,s:s}", "format", "pt", "generator", "sinkscope synth"));
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
-        uint64_t numel = (uint64_t)ts[i].d0 * (ts[i].d1 ? (uint64_t)ts[i].d1 : 1), end = off + numel * esz;
-        json_t *shape = ts[i].d1 ? json_pack("[I,I]", (json_int_t)ts[i].d0, (json_int_t)ts[i].d1)
-                                 : json_pack("[I]", (json_int_t)ts[i].d0);
-        json_object_set_new(h, ts[i].name, json_pack("{s:s,s:o,s:[I,I]}", "dtype", o->bf16 ? "BF16" : "F32", "shape",
-                                                     shape, "data_offsets", (json_int_t)off, (json_int_t)end));
+        uint64_t numel = numel_of(&ts[i]), end = off + numel * (ts[i].u8 ? 1 : esz);
+        json_t *shape = json_array();
+        for (int k = 0; k < ts[i].ndim; k++)
+            json_array_append_new(shape, json_integer(ts[i].shape[k]));
+        json_object_set_new(h, ts[i].name, json_pack("{s:s,s:o,s:[I,I]}", "dtype",
+                                                     ts[i].u8 ? "U8" : o->bf16 ? "BF16" : "F32", "shape", shape,
+                                                     "data_offsets", (json_int_t)off, (json_int_t)end));
         off = end;
     }
     char *hs = json_dumps(h, JSON_COMPACT);
@@ -288,10 +315,17 @@ static enum ss_status write_tensors(const char *path, const struct model_config 
     uint16_t *hb = malloc(CHUNK * sizeof *hb);
     ok = ok && buf && hb;
     for (int i = 0; ok && i < n; i++) {
-        uint64_t numel = (uint64_t)ts[i].d0 * (ts[i].d1 ? (uint64_t)ts[i].d1 : 1);
+        uint64_t numel = numel_of(&ts[i]);
         uint64_t state = o->seed * 0x2545f4914f6cdd1dull ^ name_hash(ts[i].name);
         for (uint64_t a = 0; ok && a < numel; a += CHUNK) {
             size_t m = numel - a < CHUNK ? (size_t)(numel - a) : CHUNK;
+            if (ts[i].u8) { /* MXFP4 blocks: any byte is two E2M1 values; scales: one exponent */
+                uint8_t *b = (uint8_t *)hb;
+                for (size_t j = 0; j < m; j++)
+                    b[j] = ts[i].u8 == 1 ? (uint8_t)(splitmix(&state) >> 56) : (uint8_t)ts[i].mean;
+                ok = fwrite(b, 1, m, f) == m;
+                continue;
+            }
             fill_normal(buf, m, ts[i].mean, ts[i].std, &state);
             if (o->bf16) {
                 for (size_t j = 0; j < m; j++)

@@ -8,7 +8,7 @@
 #include "model.h"
 
 /* Real models' shapes (the paper's 1B release for gated-1b). */
-#define SYNTH_PRESETS "tiny, qwen3-0.6b, llama-3.2-1b, llama-3.1-8b, gated-1b, gpt2, pythia-1b, gemma-2-2b, olmo-2-1b"
+#define SYNTH_PRESETS "tiny, qwen3-0.6b, llama-3.2-1b, llama-3.1-8b, gated-1b, gpt2, pythia-1b, gemma-2-2b, olmo-2-1b, gpt-oss-20b"
 
 struct synth_opts {
     const char *preset;        /* one of SYNTH_PRESETS */

@@ -300,6 +300,17 @@ static void test_commands(void)
     so.preset = "qwen3-0.6b", so.layers = 3;
     CU_ASSERT_EQUAL(synth_config(&c, &so, &e), SS_OK);
     CU_ASSERT(c.n_layers == 3 && c.hidden == 1024 && c.head_dim == 128 && c.vocab == 151936 && c.ffn == 3072);
+    /* gpt-oss-20b: its config.json read back, 20.9 B parameters (MXFP4 blocks count two a byte) */
+    so.preset = "gpt-oss-20b", so.layers = 0;
+    CU_ASSERT_EQUAL(synth_config(&c, &so, &e), SS_OK);
+    size_t np = model_config_n_params(&c);
+    printf("  gpt-oss-20b: %zu parameters\n", np);
+    CU_ASSERT(c.n_layers == 24 && c.hidden == 2880 && c.n_heads == 64 && c.n_kv_heads == 8 && c.head_dim == 64 &&
+              c.v.n_experts == 32 && c.v.top_k == 4 && c.v.moe_ffn == 2880 && c.vocab == 201088 && c.window == 128 &&
+              c.v.layer_sliding[0] && !c.v.layer_sliding[1] && c.v.attn_sinks && c.v.experts_mxfp4 &&
+              c.v.glu_limit == 7 && c.rope.type == ROPE_TYPE_YARN && c.rope.factor == 32 &&
+              c.rope.original_max_pos == 4096 && !c.rope.truncate && c.qkv_bias && c.o_bias);
+    CU_ASSERT(np > 20.8e9 && np < 21.0e9);
 }
 
 /* ---- bad checkpoints ------------------------------------------------------------ */
