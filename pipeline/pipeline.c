@@ -402,7 +402,8 @@ static enum ss_status make_probes(struct run_ctx *c, const struct selection *sel
     const struct model_config *cfg = &c->m->cfg;
     struct probes_opts po = {
         .shape = {cfg->n_layers, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim, cfg->hidden, cfg->vocab,
-                  model_config_gate_dim(cfg), c->seqs.T, attn_mask_window(&c->ri.mask, cfg), c->ri.mask.sink_tokens},
+                  model_config_gate_dim(cfg), c->seqs.T, attn_mask_window(&c->ri.mask, cfg), c->ri.mask.sink_tokens,
+                  cfg->v.n_experts, cfg->v.top_k, cfg->v.n_experts > 0 ? cfg->v.layer_moe : NULL, cfg->v.attn_sinks},
         .n_seqs = c->seqs.n,
         .sink_epsilon = a->sink_epsilon,
         .stats = !a->no_stats,

@@ -317,12 +317,13 @@ static enum ss_status write_dims(struct probes *p, struct h5w *w, int n_seqs, st
         {"gate_dim", c->gate_dim > 0 ? c->gate_dim : 1, NULL},
         {"hidden_dim", c->hidden, NULL},
         {"vocab", c->vocab, NULL},
+        {"expert", c->n_experts, NULL}, /* MoE checkpoints only */
     };
     enum ss_status s = SS_OK;
     for (size_t i = 0; i < sizeof dims / sizeof *dims && !s; i++) {
         const struct rf_dim *sd = rf_dim_find(dims[i].name);
-        if (!strcmp(dims[i].name, "attn_head") && ns == c->n_heads)
-            continue; /* all heads: the dumps use "head" */
+        if ((!strcmp(dims[i].name, "attn_head") && ns == c->n_heads) || dims[i].n <= 0)
+            continue; /* all heads: the dumps use "head"; no experts: a dense checkpoint */
         s = h5w_dim(w, dims[i].name, dims[i].n, dims[i].values, sd->long_name, "1", err);
     }
     for (int i = 0; i < rf_n_dims && !s; i++) { /* categorical axes name their values */

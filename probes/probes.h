@@ -47,6 +47,11 @@ struct probes_shape {
     int T;
     int window;                /* sliding window (keys a query sees); 0 = full causal */
     int sink_tokens;           /* keys k < sink_tokens stay visible under the window */
+    /* mixture of experts (probes/stat_router.c): n_experts = 0 for dense checkpoints */
+    int n_experts, top_k;
+    const unsigned char *layer_moe; /* [n_layers] 1: the layer routes (router_* events fire); not
+                                     * owned: the model config's, alive for the run; NULL when dense */
+    int attn_sinks;            /* 1: learned per-head sink logits (the attn_sink point fires) */
 };
 
 /* ---- per-sequence accumulators (probes/stats.c) ----------------------------

@@ -10,7 +10,7 @@
 
 #include "stat.h"
 
-#define MAX_RESULTS 64
+#define MAX_RESULTS RF_N_DATASETS /* at most one of each */
 
 struct stat_results {
     struct probes_results *res;

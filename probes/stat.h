@@ -45,6 +45,8 @@ struct stat_module {
     const char *name;
     uint32_t points;           /* STAT_POINT(HOOK_...) of every hook point it reduces */
     int gated_only;            /* 1: only for gated checkpoints (gate_dim > 0) */
+    int moe_only;              /* 1: only for mixture-of-experts checkpoints (n_experts > 0) */
+    int sinks_only;            /* 1: only for learned-sink checkpoints (attn_sinks) */
     /* per-sequence accumulator: its size in doubles, its state before the first event */
     size_t (*seq_size)(const struct probes_shape *c);
     void (*seq_reset)(double *acc, const struct probes_shape *c);
@@ -78,7 +80,7 @@ void stat_add(double *dst, const double *src, size_t n);
 
 /* The modules (stat_<name>.c). */
 extern const struct stat_module stat_attention, stat_attn_output, stat_gates, stat_activations,
-    stat_values, stat_likelihood;
+    stat_values, stat_likelihood, stat_router, stat_sink;
 
 /* GCC: vectorize these branch-free loops even at -O1/-O2 (clang has no such attribute). */
 #if defined(__GNUC__) && !defined(__clang__)

@@ -14,6 +14,7 @@
  * probes/stat_<name>.c and its line here. */
 static const struct stat_module *const STAT_MODULES[] = {
     &stat_attention, &stat_attn_output, &stat_gates, &stat_activations, &stat_values, &stat_likelihood,
+    &stat_router, &stat_sink,
 };
 #define N_MODULES (int)(sizeof STAT_MODULES / sizeof STAT_MODULES[0])
 
@@ -30,7 +31,9 @@ const char *probes_stream_name(int stream)
 /* Is module m computed for a run of this shape? */
 static int module_on(int m, const struct probes_shape *c)
 {
-    return !STAT_MODULES[m]->gated_only || c->gate_dim > 0;
+    const struct stat_module *sm = STAT_MODULES[m];
+    return (!sm->gated_only || c->gate_dim > 0) && (!sm->moe_only || c->n_experts > 0) &&
+           (!sm->sinks_only || c->attn_sinks);
 }
 
 uint32_t probes_stat_points(const struct probes_shape *c)
@@ -41,7 +44,7 @@ uint32_t probes_stat_points(const struct probes_shape *c)
             points |= STAT_MODULES[m]->points;
     if (c->gate_dim <= 0) /* the gate point never fires without a gate */
         points &= ~STAT_POINT(HOOK_GATE);
-    return points;
+    return points; /* router and sink points: only their modules (moe_only, sinks_only) want them */
 }
 
 /* ---- per-sequence accumulators ---------------------------------------------------- */
@@ -51,7 +54,9 @@ enum ss_status seq_stats_init(struct seq_stats *s, const struct probes_shape *sh
     memset(s, 0, sizeof *s);
     s->shape = *shape;
     if (shape->n_layers <= 0 || shape->n_heads <= 0 || shape->T <= 0 || shape->hidden <= 0 ||
-        shape->head_dim <= 0 || shape->n_kv_heads <= 0 || shape->vocab <= 0 || shape->gate_dim < 0)
+        shape->head_dim <= 0 || shape->n_kv_heads <= 0 || shape->vocab <= 0 || shape->gate_dim < 0 ||
+        shape->n_experts < 0 || (shape->n_experts > 0 && (!shape->layer_moe || shape->top_k <= 0 ||
+                                                          shape->top_k > shape->n_experts)))
         return ss_fail(err, SS_ERR_INTERNAL, "probes: bad run shape");
     for (int m = 0; m < N_MODULES; m++) {
         s->off[m] = s->n;

@@ -29,6 +29,7 @@ const struct rf_dim rf_dims[] = {
     {"gate_dim", "gate dimension", NULL},
     {"hidden_dim", "hidden dimension", NULL},
     {"vocab", "vocabulary id", NULL},
+    {"expert", "expert of a MoE layer (0-based)", NULL},
 };
 const int rf_n_dims = sizeof rf_dims / sizeof rf_dims[0];
 

@@ -31,6 +31,10 @@
       "sink rate of key 0 at sink_epsilon", "1") \
     X(SUMMARY_N_TOKENS, "/summary/n_tokens", RF_F64, RF_ALWAYS, D(), \
       "tokens evaluated (seq x pos)", "1") \
+    X(SUMMARY_ROUTER_ENTROPY_NORM, "/summary/router_entropy_norm", RF_F64, RF_MOE, D(), \
+      "router_entropy_norm averaged over the MoE layers", "1") \
+    X(SUMMARY_LEARNED_SINK_SHARE, "/summary/learned_sink_share", RF_F64, RF_SINKS, D(), \
+      "learned_sink_share averaged over layers and heads", "probability") \
     X(FIRST_TOKEN_SHARE, "/stats/first_token_share", RF_F64, RF_ALWAYS, D("layer", "head"), \
       "mean attention on key 0 over queries q >= 1", "probability") \
     X(FIRST_TOKEN_SHARE_INCL0, "/stats/first_token_share_incl0", RF_F64, RF_ALWAYS, D("layer", "head"), \
@@ -99,6 +103,26 @@
       "||h_0|| / mean_{t>=1} ||h_t|| of the layer output", "1") \
     X(VALUE_NORM, "/stats/value_norm", RF_F64, RF_ALWAYS, D("layer", "pos"), \
       "||v|| by position, mean over KV heads", "1") \
+    X(MOE_LAYER, "/stats/moe_layer", RF_I32, RF_MOE, D("layer"), \
+      "1: the layer's FFN is routed to experts, 0: dense", "1") \
+    X(EXPERT_LOAD, "/stats/expert_load", RF_F64, RF_MOE, D("layer", "expert"), \
+      "share of the layer's routed token slots taken by the expert (NaN: dense layer)", "1") \
+    X(EXPERT_LOAD_POS0, "/stats/expert_load_pos0", RF_F64, RF_MOE, D("layer", "expert"), \
+      "expert_load over position 0 of every sequence", "1") \
+    X(EXPERT_LOAD_REST, "/stats/expert_load_rest", RF_F64, RF_MOE, D("layer", "expert"), \
+      "expert_load over positions >= 1", "1") \
+    X(EXPERT_WEIGHT_MEAN, "/stats/expert_weight_mean", RF_F64, RF_MOE, D("layer", "expert"), \
+      "mean router weight over the tokens that chose the expert (NaN: never chosen)", "1") \
+    X(ROUTER_ENTROPY, "/stats/router_entropy", RF_F64, RF_MOE, D("layer"), \
+      "entropy of the router softmax over all experts, mean over tokens (NaN: dense layer)", "nats") \
+    X(ROUTER_ENTROPY_NORM, "/stats/router_entropy_norm", RF_F64, RF_MOE, D("layer"), \
+      "router_entropy / ln(n_experts)", "1") \
+    X(LEARNED_SINK_SHARE, "/stats/learned_sink_share", RF_F64, RF_SINKS, D("layer", "head"), \
+      "softmax share of the head's learned sink logit, mean over queries q >= 1", "probability") \
+    X(LEARNED_SINK_SHARE_INCL0, "/stats/learned_sink_share_incl0", RF_F64, RF_SINKS, D("layer", "head"), \
+      "softmax share of the head's learned sink logit, mean over all queries", "probability") \
+    X(LEARNED_SINK_SHARE_LAYER, "/stats/learned_sink_share_layer", RF_F64, RF_SINKS, D("layer"), \
+      "learned_sink_share averaged over heads", "probability") \
     X(NLL, "/stats/nll", RF_F32, RF_ALWAYS, D("seq", "pos"), \
       "negative log-likelihood of the next token (NaN at the last position)", "nats") \
     X(ATTENTION, "/attention/layer_LL", RF_DUMP_T, RF_DUMP, D("seq", "head", "query", "key"), \
@@ -130,6 +154,8 @@ enum rf_type {
 enum rf_when {
     RF_ALWAYS,         /* every run file */
     RF_GATED,          /* gated checkpoints only (gate_kind != none) */
+    RF_MOE,            /* mixture-of-experts checkpoints only (n_experts > 0) */
+    RF_SINKS,          /* learned-sink checkpoints only (gpt_oss) */
     RF_WITH_TOKENIZER, /* runs with a tokenizer (not --token-ids without one) */
     RF_DUMP,           /* with --dump; LL in the path is the layer (rf_layer_path) */
 };

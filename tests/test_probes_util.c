@@ -33,6 +33,45 @@ static void fill(float *x, size_t n, unsigned seed, unsigned tag, unsigned layer
         x[i] = (float)((unit(seed, tag, layer, (unsigned)i, 0) * 2 - 1) * scale);
 }
 
+/* Learned-sink share of (layer l, head h) at query q: in [0.05, 0.65). */
+static double sink_share(unsigned seed, int l, int h, int q)
+{
+    return 0.05 + 0.6 * unit(seed, 12, l * 131 + h, q, 0);
+}
+
+/* router_probs [T, E] (softmax of random logits) and router_weights [T, E] (the top-k of each
+ * token renormalised, 0 elsewhere) of MoE layer l, as model/moe.c would emit them. */
+static int fire_router(const struct hook_set *hooks, const struct probes_shape *sh, unsigned seed, int l,
+                       struct ss_error *err)
+{
+    int T = sh->T, E = sh->n_experts, K = sh->top_k;
+    float *p = calloc((size_t)T * E, sizeof *p), *w = calloc((size_t)T * E, sizeof *w);
+    for (int t = 0; t < T; t++) {
+        float *pt = p + (size_t)t * E, *wt = w + (size_t)t * E;
+        double sum = 0, chosen = 0;
+        for (int e = 0; e < E; e++)
+            sum += pt[e] = (float)exp(4 * unit(seed, 13, l, t, e));
+        for (int e = 0; e < E; e++)
+            pt[e] = (float)(pt[e] / sum);
+        for (int k = 0; k < K; k++) { /* the k largest, ties to the lower expert */
+            int best = -1;
+            for (int e = 0; e < E; e++)
+                if (wt[e] == 0 && (best < 0 || pt[e] > pt[best]))
+                    best = e;
+            wt[best] = pt[best];
+            chosen += pt[best];
+        }
+        for (int e = 0; e < E; e++)
+            wt[e] = (float)(wt[e] / chosen);
+    }
+    int rc = emit(hooks, HOOK_ROUTER_PROBS, l, p, 2, T, E, 0, -1, 0, T, err);
+    if (!rc)
+        rc = emit(hooks, HOOK_ROUTER_WEIGHTS, l, w, 2, T, E, 0, -1, 0, T, err);
+    free(p);
+    free(w);
+    return rc;
+}
+
 int test_fire_sequence(const struct hook_set *hooks, const struct probes_shape *sh, unsigned seed,
                        int tile, struct ss_error *err)
 {
@@ -61,11 +100,19 @@ int test_fire_sequence(const struct hook_set *hooks, const struct probes_shape *
                         row[k] = (float)s;
                         sum += s;
                     }
+                    if (sh->attn_sinks) /* the sink's share leaves the keys 1 - s */
+                        sum /= 1 - sink_share(seed, l, h, q);
                     for (int k = 0; k < nk; k++)
                         row[k] = (float)(row[k] / sum);
                 }
                 rc = emit(hooks, HOOK_ATTN_PROBS, l, t, 2, nq, nk, 0, h, q0, T, err);
             }
+        if (sh->attn_sinks && !rc) { /* [T, H] after all heads' tiles */
+            for (int q = 0; q < T; q++)
+                for (int h = 0; h < H; h++)
+                    y[(size_t)q * H + h] = (float)sink_share(seed, l, h, q);
+            rc = emit(hooks, HOOK_ATTN_SINK, l, y, 2, T, H, 0, -1, 0, T, err);
+        }
         fill(y, (size_t)T * H * D, seed, 3, l, 1.0);
         if (!rc)
             rc = emit(hooks, HOOK_ATTN_OUT, l, y, 3, T, H, D, -1, 0, T, err);
@@ -77,6 +124,10 @@ int test_fire_sequence(const struct hook_set *hooks, const struct probes_shape *
         }
         static const enum hook_point streams[4] = {HOOK_O_PROJ, HOOK_RESID_MID, HOOK_FFN_OUT, HOOK_RESID_POST};
         for (int s = 0; s < 4 && !rc; s++) {
+            if (s == 2 && sh->n_experts > 0 && sh->layer_moe[l]) /* routing fires before ffn_out */
+                rc = fire_router(hooks, sh, seed, l, err);
+            if (rc)
+                break;
             fill(x, (size_t)T * sh->hidden, seed, 5 + s, l, 1.0);
             x[(size_t)(l % T) * sh->hidden] = 50.0f * (l + 1) * (s + 1); /* a massive entry */
             rc = emit(hooks, streams[s], l, x, 2, T, sh->hidden, 0, -1, 0, T, err);
@@ -107,8 +158,8 @@ void test_feed_sequence(struct seq_stats *s, unsigned seed, int tile)
     seq_stats_reset(s, tokens);
     struct hook_set h;
     hook_set_init(&h);
-    const char *points[] = {"v", "attn_probs", "attn_out", "gate", "attn_gated", "o_proj",
-                            "resid_mid", "ffn_out", "resid_post", "logits"};
+    const char *points[] = {"v", "attn_probs", "attn_sink", "attn_out", "gate", "attn_gated", "o_proj",
+                            "resid_mid", "router_probs", "router_weights", "ffn_out", "resid_post", "logits"};
     for (size_t i = 0; i < sizeof points / sizeof *points; i++)
         hook_set_add(&h, points[i], to_stats, s, NULL);
     test_fire_sequence(&h, &s->shape, seed, tile, NULL);
