@@ -51,6 +51,15 @@ struct analyze_run {
     /* interventions (root attributes; "" / 0 in files without them, docs/EXPERIMENTS.md) */
     char interventions[512], rope_scaling[64], context_sweep[128];
     int attn_window, sink_tokens;
+    /* mixture of experts (analyze/moe.c; n_experts 0, NULL and NaN when the run has no routing statistics) */
+    int n_experts;
+    int *moe_layer;            /* [layer] 1: routed, 0: dense */
+    double *expert_load, *expert_load_pos0, *expert_load_rest; /* [layer, expert]; NaN rows: dense layers */
+    double *router_entropy_norm_l; /* [layer] */
+    double router_entropy_norm;    /* /summary */
+    /* learned sinks (NULL and NaN when absent) */
+    double *lsink_h, *lsink_l; /* [layer, head] over queries q >= 1; [layer] */
+    double learned_sink_share; /* /summary */
     /* loss by position (from /stats/nll): mean NLL of the predictions made at positions
      * [b * ANALYZE_LOSS_BUCKET, (b+1) * ANALYZE_LOSS_BUCKET), b < n_loss; NULL without /stats/nll */
     double *loss_pos;

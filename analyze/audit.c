@@ -141,9 +141,11 @@ static json_t *audit_json(const struct analyze_run *r, const char *mask, const s
     json_t *wh = json_array();
     for (int i = 0; i < nh; i++) {
         size_t k = (size_t)heads[i].layer * r->n_heads + heads[i].head;
-        json_array_append_new(wh, json_pack("{s:i,s:i,s:o,s:o}", "layer", heads[i].layer, "head", heads[i].head,
-                                            "first_token_share", json_num(r->fts[k]), "sink_alpha0",
-                                            json_num(r->alpha0[k])));
+        json_t *x = json_pack("{s:i,s:i,s:o,s:o}", "layer", heads[i].layer, "head", heads[i].head,
+                              "first_token_share", json_num(r->fts[k]), "sink_alpha0", json_num(r->alpha0[k]));
+        if (r->lsink_h)
+            json_object_set_new(x, "learned_sink_share", json_num(r->lsink_h[k]));
+        json_array_append_new(wh, x);
     }
     json_object_set_new(o, "worst_heads", wh);
     json_t *wa = json_array();
@@ -161,6 +163,10 @@ static json_t *audit_json(const struct analyze_run *r, const char *mask, const s
     json_object_set_new(o, "gate_mean", json_num(r->gate_mean));
     json_object_set_new(o, "perplexity", json_num(r->perplexity));
     json_object_set_new(o, "sink_rate", json_num(r->sink_rate));
+    if (r->lsink_h)
+        json_object_set_new(o, "learned_sink_share", json_num(r->learned_sink_share));
+    if (r->moe_layer)
+        json_object_set_new(o, "router_entropy_norm", json_num(r->router_entropy_norm));
     json_t *ls = json_array();
     for (int l = 0; l < r->n_layers; l++) {
         json_t *x = json_object();
@@ -170,6 +176,9 @@ static json_t *audit_json(const struct analyze_run *r, const char *mask, const s
         json_object_set_new(x, "sink_alpha0", json_num(r->alpha0_layer[l]));
         json_object_set_new(x, "sink_heads", json_integer(r->sink_heads[l]));
         json_object_set_new(x, "max_activation", json_num(layer_act(r, l)));
+        if (r->lsink_l)
+            json_object_set_new(x, "learned_sink_share", json_num(r->lsink_l[l]));
+        analyze_routing_json(x, r, l);
         json_array_append_new(ls, x);
     }
     json_object_set_new(o, "layers", ls);
@@ -298,6 +307,8 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
         table_col(&th, "head", "head", CELL_KIND_INT);
         table_col(&th, "first_token_share", "F-Attn", CELL_KIND_PROB);
         table_col(&th, "sink_alpha0", "alpha_0", CELL_KIND_PROB);
+        if (r->lsink_h) /* does a learned sink take what key 0 does not? */
+            table_col(&th, "learned_sink_share", "learned sink", CELL_KIND_PROB);
         for (int i = 0; i < nh; i++) {
             int row = table_row(&th);
             size_t k = (size_t)heads[i].layer * H + heads[i].head;
@@ -305,6 +316,8 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
             table_num(&th, row, 1, heads[i].head);
             table_num(&th, row, 2, r->fts[k]);
             table_num(&th, row, 3, r->alpha0[k]);
+            if (r->lsink_h)
+                table_num(&th, row, 4, r->lsink_h[k]);
         }
         table_init(&ta, "worst layers by max activation (residual leaving the layer)");
         table_col(&ta, "layer", "layer", CELL_KIND_INT);
@@ -319,12 +332,17 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
             table_num(&ta, row, 2, w[0] >= 0 ? w[1] : NAN);
             table_num(&ta, row, 3, w[0] >= 0 ? w[2] : NAN);
         }
-        const struct table *ts[3] = {&t, &th, &ta};
-        const char *sc[3] = {0};
-        analyze_print_tables(out, ts, sc, 3, f == ANALYZE_FORMAT_HTML ? f : ANALYZE_FORMAT_TEXT);
+        struct table tr; /* MoE runs: routing per layer, the position-0 expert */
+        if (r->moe_layer)
+            analyze_routing_table(&tr, r);
+        const struct table *ts[4] = {&t, &th, &ta, &tr};
+        const char *sc[4] = {0};
+        analyze_print_tables(out, ts, sc, r->moe_layer ? 4 : 3, f == ANALYZE_FORMAT_HTML ? f : ANALYZE_FORMAT_TEXT);
         table_free(&t);
         table_free(&th);
         table_free(&ta);
+        if (r->moe_layer)
+            table_free(&tr);
         if (ferror(out))
             s = ss_fail(err, SS_ERR_IO, "cannot write the output");
     }

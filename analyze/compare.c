@@ -15,6 +15,7 @@ struct metric {
     enum cell_kind kind, dkind;
     double (*run)(const struct analyze_run *r);
     double (*layer)(const struct analyze_run *r, int l);
+    int (*has)(const struct analyze_run *r); /* NULL: every run; else shown when a run has it */
 };
 
 static double m_gate(const struct analyze_run *r) { return r->gate_mean; }
@@ -25,10 +26,20 @@ static double m_fts0(const struct analyze_run *r) { return r->first_token_share_
 static double m_ppl(const struct analyze_run *r) { return r->perplexity; }
 static double m_sink(const struct analyze_run *r) { return r->sink_rate; }
 
+static double m_lsink(const struct analyze_run *r) { return r->learned_sink_share; }
+static double m_router(const struct analyze_run *r) { return r->router_entropy_norm; }
+static int has_lsink(const struct analyze_run *r) { return r->lsink_h != NULL; }
+static int has_router(const struct analyze_run *r) { return r->moe_layer != NULL; }
+
 static double l_fts(const struct analyze_run *r, int l) { return r->fts_layer[l]; }
 static double l_alpha(const struct analyze_run *r, int l) { return r->alpha0_layer[l]; }
 static double l_act(const struct analyze_run *r, int l) { return r->act_max[l * ANALYZE_STREAMS + ANALYZE_STREAM_RESID]; }
 static double l_gate(const struct analyze_run *r, int l) { return r->gated ? r->gate_mean_l[l] : NAN; }
+static double l_lsink(const struct analyze_run *r, int l) { return r->lsink_l ? r->lsink_l[l] : NAN; }
+static double l_router(const struct analyze_run *r, int l)
+{
+    return r->moe_layer ? r->router_entropy_norm_l[l] : NAN;
+}
 
 static const struct metric overall[] = {
     {"gate_mean", "Gate Score", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, m_gate, NULL},
@@ -38,6 +49,8 @@ static const struct metric overall[] = {
     {"sink_rate", "Sink rate", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, m_sink, NULL},
     {"first_token_share_incl0", "F-Attn incl. q=0", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, m_fts0, NULL},
     {"max_activation", "max |x|", CELL_KIND_ACT, CELL_KIND_DIFF_ACT, m_amax, NULL},
+    {"learned_sink_share", "Learned sink", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, m_lsink, NULL, has_lsink},
+    {"router_entropy_norm", "Router H/ln E", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, m_router, NULL, has_router},
 };
 #define N_OVERALL (int)(sizeof overall / sizeof overall[0])
 
@@ -46,8 +59,19 @@ static const struct metric per_layer[] = {
     {"sink_alpha0", "alpha_0", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, NULL, l_alpha},
     {"max_activation", "max |x| leaving the layer", CELL_KIND_ACT, CELL_KIND_DIFF_ACT, NULL, l_act},
     {"gate_mean", "gate mean", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, NULL, l_gate},
+    {"learned_sink_share", "learned sink share", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, NULL, l_lsink, has_lsink},
+    {"router_entropy_norm", "router entropy / ln E", CELL_KIND_PROB, CELL_KIND_DIFF_PROB, NULL, l_router, has_router},
 };
 #define N_LAYER (int)(sizeof per_layer / sizeof per_layer[0])
+
+/* Is metric m shown for these runs? (those with `has`: when at least one run has it) */
+static int shown(const struct metric *m, const struct analyze_run *runs, int n)
+{
+    for (int i = 0; m->has && i < n; i++)
+        if (m->has(&runs[i]))
+            return 1;
+    return !m->has;
+}
 
 static double ratio(double b, double a)
 {
@@ -165,6 +189,8 @@ static void overall_table(struct table *t, const struct analyze_run *runs, int n
     }
     for (int m = 0; m < N_OVERALL; m++) {
         const struct metric *mt = &overall[m];
+        if (!shown(mt, runs, n))
+            continue;
         int row = table_row(t), c = 0;
         table_text(t, row, c++, mt->head);
         double a = mt->run(&runs[0]);
@@ -253,12 +279,12 @@ static void csv_long(FILE *out, const struct analyze_run *runs, int n)
     table_col(&t, "diff", "diff", CELL_KIND_PROB);
     table_col(&t, "reference", "reference", CELL_KIND_TEXT);
     for (int m = 0; m < N_OVERALL; m++)
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && shown(&overall[m], runs, n); i++)
             csv_row(&t, "run", overall[m].key, &runs[i], &runs[0], overall[m].run(&runs[i]), overall[m].run(&runs[0]));
     int L = max_layers(runs, n), gated = any_gated(runs, n);
     for (int l = 0; l < L; l++)
         for (int m = 0; m < N_LAYER; m++) {
-            if (per_layer[m].layer == l_gate && !gated)
+            if ((per_layer[m].layer == l_gate && !gated) || !shown(&per_layer[m], runs, n))
                 continue;
             for (int i = 0; i < n; i++) {
                 int row = csv_row(&t, "layer", per_layer[m].key, &runs[i], &runs[0], lval(&per_layer[m], &runs[i], l),
@@ -275,13 +301,18 @@ static void csv_long(FILE *out, const struct analyze_run *runs, int n)
 static json_t *metrics_json(const struct analyze_run *a, const struct analyze_run *b, int l, int want_ratio)
 {
     json_t *o = json_object();
+    const struct analyze_run pair[2] = {*a, *b};
     if (l < 0) {
         for (int m = 0; m < N_OVERALL; m++) {
+            if (!shown(&overall[m], pair, 2))
+                continue;
             double va = overall[m].run(a), vb = overall[m].run(b);
             json_object_set_new(o, overall[m].key, json_num(want_ratio ? ratio(vb, va) : vb - va));
         }
     } else {
         for (int m = 0; m < N_LAYER; m++) {
+            if (!shown(&per_layer[m], pair, 2))
+                continue;
             double va = lval(&per_layer[m], a, l), vb = lval(&per_layer[m], b, l);
             json_object_set_new(o, per_layer[m].key, json_num(want_ratio ? ratio(vb, va) : vb - va));
         }
@@ -354,7 +385,7 @@ enum ss_status analyze_compare(FILE *out, const struct analyze_run *runs, int n,
         tp[nt] = &ts[nt];
         nt++;
         for (int m = 0; m < N_LAYER; m++) {
-            if (per_layer[m].layer == l_gate && !any_gated(runs, n))
+            if ((per_layer[m].layer == l_gate && !any_gated(runs, n)) || !shown(&per_layer[m], runs, n))
                 continue;
             layer_table(&ts[nt], &per_layer[m], runs, n);
             tp[nt] = &ts[nt];

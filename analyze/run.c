@@ -8,6 +8,7 @@
 
 #include "../runfile/runfile.h"
 #include "../runfile/schema.h"
+#include "analyze_int.h"
 
 int analyze_format_parse(const char *s, enum analyze_format *f)
 {
@@ -34,6 +35,7 @@ void analyze_run_free(struct analyze_run *r)
         free(*d[i]);
         *d[i] = NULL;
     }
+    analyze_moe_free(r);
     free(r->top_key);
     free(r->sink_heads);
     free(r->act_where);
@@ -228,6 +230,7 @@ enum ss_status analyze_run_load(struct analyze_run *r, const char *path, const c
                                 struct ss_error *err)
 {
     memset(r, 0, sizeof *r);
+    r->router_entropy_norm = r->learned_sink_share = NAN;
     snprintf(r->path, sizeof r->path, "%s", path);
     if (label) {
         snprintf(r->label, sizeof r->label, "%s", label);
@@ -269,6 +272,8 @@ enum ss_status analyze_run_load(struct analyze_run *r, const char *path, const c
     s = load_stats(r, rf, err);
     if (!s)
         s = load_loss_by_position(r, rf, err);
+    if (!s)
+        s = analyze_load_moe(r, rf, err);
 done:
     runfile_close(rf);
     if (s)

@@ -36,6 +36,9 @@ static json_t *layer_json(const struct analyze_run *r, int l, int per_head)
     json_object_set_new(o, "gate_std", json_num(r->gated ? r->gate_std_l[l] : NAN));
     json_object_set_new(o, "gate_min", json_num(r->gated ? r->gate_min_l[l] : NAN));
     json_object_set_new(o, "gate_max", json_num(r->gated ? r->gate_max_l[l] : NAN));
+    if (r->lsink_l)
+        json_object_set_new(o, "learned_sink_share", json_num(r->lsink_l[l]));
+    analyze_routing_json(o, r, l);
     if (per_head) {
         json_t *hs = json_array();
         for (int h = 0; h < r->n_heads; h++) {
@@ -51,6 +54,8 @@ static json_t *layer_json(const struct analyze_run *r, int l, int per_head)
             json_object_set_new(ho, "gate_std", json_num(r->gated ? r->gate_std_h[i] : NAN));
             json_object_set_new(ho, "gate_min", json_num(r->gated ? r->gate_min_h[i] : NAN));
             json_object_set_new(ho, "gate_max", json_num(r->gated ? r->gate_max_h[i] : NAN));
+            if (r->lsink_h)
+                json_object_set_new(ho, "learned_sink_share", json_num(r->lsink_h[i]));
             json_array_append_new(hs, ho);
         }
         json_object_set_new(o, "heads", hs);
@@ -96,6 +101,12 @@ json_t *analyze_run_json(const struct analyze_run *r, int per_head)
     json_object_set_new(o, "perplexity", json_num(r->perplexity));
     json_object_set_new(o, "sink_rate", json_num(r->sink_rate));
     json_object_set_new(o, "n_tokens", isfinite(r->n_tokens) ? json_integer((json_int_t)r->n_tokens) : json_null());
+    if (r->lsink_h)
+        json_object_set_new(o, "learned_sink_share", json_num(r->learned_sink_share));
+    if (r->moe_layer) {
+        json_object_set_new(o, "n_experts", json_integer(r->n_experts));
+        json_object_set_new(o, "router_entropy_norm", json_num(r->router_entropy_norm));
+    }
     json_t *ls = json_array();
     for (int l = 0; l < r->n_layers; l++)
         json_array_append_new(ls, layer_json(r, l, per_head));
@@ -115,7 +126,7 @@ enum ss_status analyze_json_emit(FILE *out, json_t *v, struct ss_error *err)
     return SS_OK;
 }
 
-void analyze_headline_table(struct table *t, enum analyze_format f)
+void analyze_headline_table(struct table *t, const struct analyze_run *r, enum analyze_format f)
 {
     table_col(t, "label", "run", CELL_KIND_TEXT);
     table_col(t, "gate_mean", "Gate Score", CELL_KIND_PROB);
@@ -123,6 +134,10 @@ void analyze_headline_table(struct table *t, enum analyze_format f)
     table_col(t, "first_token_share", "F-Attn", CELL_KIND_PROB);
     table_col(t, "perplexity", "PPL", CELL_KIND_PROB);
     table_col(t, "sink_rate", "Sink rate", CELL_KIND_PROB);
+    if (r->lsink_h) /* where the run has them: a learned sink's share beside F-Attn, the router's entropy */
+        table_col(t, "learned_sink_share", "Learned sink", CELL_KIND_PROB);
+    if (r->moe_layer)
+        table_col(t, "router_entropy_norm", "Router H/ln E", CELL_KIND_PROB);
     if (f == ANALYZE_FORMAT_CSV) {
         table_col(t, "first_token_share_incl0", "F-Attn incl. q=0", CELL_KIND_PROB);
         table_col(t, "max_activation", "max |x|", CELL_KIND_ACT);
@@ -140,11 +155,16 @@ void analyze_headline_row(struct table *t, const struct analyze_run *r, enum ana
     table_num(t, row, 3, r->first_token_share);
     table_num(t, row, 4, r->perplexity);
     table_num(t, row, 5, r->sink_rate);
+    int c = 6;
+    if (r->lsink_h)
+        table_num(t, row, c++, r->learned_sink_share);
+    if (r->moe_layer)
+        table_num(t, row, c++, r->router_entropy_norm);
     if (f == ANALYZE_FORMAT_CSV) {
-        table_num(t, row, 6, r->first_token_share_incl0);
-        table_num(t, row, 7, r->max_activation);
-        table_num(t, row, 8, r->n_tokens);
-        table_text(t, row, 9, r->path);
+        table_num(t, row, c++, r->first_token_share_incl0);
+        table_num(t, row, c++, r->max_activation);
+        table_num(t, row, c++, r->n_tokens);
+        table_text(t, row, c, r->path);
     }
 }
 
@@ -196,6 +216,8 @@ static void layer_table(struct table *t, const struct analyze_run *r)
     table_col(t, "act_max_dim", "at dim", CELL_KIND_INT);
     if (r->gated)
         gate_cols(t);
+    if (r->lsink_l)
+        table_col(t, "learned_sink_share", "learned sink", CELL_KIND_PROB);
     for (int l = 0; l < r->n_layers; l++) {
         int row = table_row(t), c = 0;
         table_num(t, row, c++, l);
@@ -211,6 +233,8 @@ static void layer_table(struct table *t, const struct analyze_run *r)
         table_num(t, row, c++, w[0] >= 0 ? w[2] : NAN);
         if (r->gated)
             gate_cells(t, row, c, r->gate_mean_l[l], r->gate_std_l[l], r->gate_min_l[l], r->gate_max_l[l]);
+        if (r->lsink_l)
+            table_num(t, row, c + (r->gated ? 4 : 0), r->lsink_l[l]);
     }
 }
 
@@ -226,6 +250,8 @@ static void head_table(struct table *t, const struct analyze_run *r)
     table_col(t, "top_key_pos", "top key", CELL_KIND_INT);
     if (r->gated)
         gate_cols(t);
+    if (r->lsink_h)
+        table_col(t, "learned_sink_share", "learned sink", CELL_KIND_PROB);
     for (int l = 0; l < r->n_layers; l++)
         for (int h = 0; h < r->n_heads; h++) {
             size_t i = (size_t)l * r->n_heads + h;
@@ -239,6 +265,8 @@ static void head_table(struct table *t, const struct analyze_run *r)
             table_num(t, row, c++, r->top_key[i] >= 0 ? r->top_key[i] : NAN);
             if (r->gated)
                 gate_cells(t, row, c, r->gate_mean_h[i], r->gate_std_h[i], r->gate_min_h[i], r->gate_max_h[i]);
+            if (r->lsink_h)
+                table_num(t, row, c + (r->gated ? 4 : 0), r->lsink_h[i]);
         }
 }
 
@@ -260,17 +288,23 @@ enum ss_status analyze_summary(FILE *out, const struct analyze_run *r, int per_l
             fprintf(out, " %.3f", r->loss_pos[b]);
         fprintf(out, "\n\n");
     }
-    struct table head, layers, heads;
+    struct table head, layers, heads, routing;
     table_init(&head, f == ANALYZE_FORMAT_CSV ? "" : "headline (paper Table 4 columns)");
-    analyze_headline_table(&head, f);
+    analyze_headline_table(&head, r, f);
     analyze_headline_row(&head, r, f);
-    const struct table *ts[3] = {&head};
-    const char *scopes[3] = {"run"};
+    const struct table *ts[4] = {&head};
+    const char *scopes[4] = {"run"};
     int n = 1;
     if (per_layer) {
         layer_table(&layers, r);
         scopes[n] = "layer";
         ts[n++] = &layers;
+    }
+    int routed = per_layer && r->moe_layer;
+    if (routed) {
+        analyze_routing_table(&routing, r);
+        scopes[n] = "routing";
+        ts[n++] = &routing;
     }
     if (per_head) {
         head_table(&heads, r);
@@ -281,6 +315,8 @@ enum ss_status analyze_summary(FILE *out, const struct analyze_run *r, int per_l
     table_free(&head);
     if (per_layer)
         table_free(&layers);
+    if (routed)
+        table_free(&routing);
     if (per_head)
         table_free(&heads);
     if (ferror(out))
