@@ -1,11 +1,12 @@
 /* The setup of tests/cases/analyze_golden.test (golden outputs of summary, compare and
- * audit in every format): the two run files every case reads, written once per process
+ * audit in every format): the three run files the cases read (base, gated, moe), written once per process
  * by the runmaker (see test_runmaker.h). */
 #include <CUnit/CUnit.h>
 #include <sys/stat.h>
 
 #include "test_cases.h"
 #include "test_runmaker.h"
+#include "test_runmaker_moe.h"
 
 #define RUN_DIR "tests/out/analyze-golden"
 
@@ -16,6 +17,9 @@ static int make_runs(void)
     struct test_run_spec s;
     test_run_spec_default(&s);
     if (test_runmaker_write(RUN_DIR "/base.h5", &s))
+        return -1;
+    /* a MoE run with learned sinks (test_runmaker_moe.h): the base run plus routing and sink datasets */
+    if (test_runmaker_write(RUN_DIR "/moe.h5", &s) || test_runmaker_add_moe(RUN_DIR "/moe.h5", &s, 1, 1))
         return -1;
     s.gate_kind = "headwise";
     s.sink_scale = 0.1;
