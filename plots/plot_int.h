@@ -80,5 +80,7 @@ enum ss_status plot_gate_hist(struct plot_ctx *c, struct ss_error *err);
 enum ss_status plot_gate_layers(struct plot_ctx *c, struct ss_error *err);
 enum ss_status plot_context_sweep(struct plot_ctx *c, struct ss_error *err); /* kind_context.c */
 enum ss_status plot_loss_position(struct plot_ctx *c, struct ss_error *err);
+enum ss_status plot_expert_load(struct plot_ctx *c, struct ss_error *err);  /* kind_moe.c */
+enum ss_status plot_learned_sink(struct plot_ctx *c, struct ss_error *err);
 
 #endif

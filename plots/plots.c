@@ -31,6 +31,8 @@ static const struct {
     [PLOT_KIND_PAPER] = {"paper", NULL},
     [PLOT_KIND_CONTEXT_SWEEP] = {"context-sweep", plot_context_sweep},
     [PLOT_KIND_LOSS_POSITION] = {"loss-position", plot_loss_position},
+    [PLOT_KIND_EXPERT_LOAD] = {"expert-load", plot_expert_load},
+    [PLOT_KIND_LEARNED_SINK] = {"learned-sink", plot_learned_sink},
 };
 
 /* Page order of `paper`: the paper's figure order. */
@@ -173,6 +175,14 @@ static void default_size(const struct plot_ctx *c, enum plot_kind k, double *w, 
     case PLOT_KIND_MASSIVE:
         *w = fmin(3.4 * R, 7.0);
         *h = 3.0;
+        break;
+    case PLOT_KIND_EXPERT_LOAD: /* three heatmaps a row, a row per run */
+        *w = 7.0;
+        *h = fmin(0.5 + 2.4 * R, 16.0);
+        break;
+    case PLOT_KIND_LEARNED_SINK: /* two heatmaps and a line panel */
+        *w = 7.0;
+        *h = 2.8;
         break;
     default:
         break;

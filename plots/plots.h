@@ -28,6 +28,8 @@ enum plot_kind {
     PLOT_KIND_PAPER,          /* all of the above, one page each, in one PDF */
     PLOT_KIND_CONTEXT_SWEEP,  /* PPL, F-Attn, sink rate against context length (run -c sweeps) */
     PLOT_KIND_LOSS_POSITION,  /* mean NLL per 128-position bucket, one line per run */
+    PLOT_KIND_EXPERT_LOAD,    /* MoE: expert load per layer, all positions / position 0 / the rest */
+    PLOT_KIND_LEARNED_SINK,   /* learned-sink share per layer and head beside the first-token share */
     PLOT_KIND_COUNT,
 };
 
