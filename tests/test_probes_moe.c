@@ -309,6 +309,7 @@ static void check_moe_fixture(const char *name, int L, int E, int K)
                           0);
     struct moe_ref ref;
     int moe[8] = {0};
+    CU_ASSERT_FATAL(L <= 8 && E <= 8 && K <= E); /* struct moe_ref's room */
     for (int l = 0; l < L; l++) {
         char pn[64], in[64];
         snprintf(pn, sizeof pn, "router_probs.%d", l);
