@@ -1,12 +1,15 @@
 /* The figure kinds of MoE and learned-sink runs (plots/kind_moe.c) on runmaker files with the
  * routing and sink datasets of tests/test_runmaker_moe.h: the data handed to gnuplot equals
  * the run file's, the PNG has the asked size, runs without the statistics are left out, and a
- * figure none of whose runs has them fails naming the run (exit 2, nothing written). */
+ * figure none of whose runs has them fails naming the run (exit 2, nothing written); a run file
+ * whose routing datasets are incomplete is bad input to summary and plot alike. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <hdf5.h>
 
 #include "test_runmaker.h"
 #include "test_runmaker_moe.h"
@@ -134,10 +137,32 @@ static void test_missing(void)
     }
 }
 
+/* /stats/expert_load_pos0 removed: one line naming the file and the dataset, exit 2. */
+static void test_incomplete_routing(void)
+{
+    CU_ASSERT_EQUAL_FATAL(make_runs(), 0);
+    hid_t f = H5Fopen(moe_h5, H5F_ACC_RDWR, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    CU_ASSERT(H5Ldelete(f, "/stats/expert_load_pos0", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    char out[700], err[2048];
+    snprintf(out, sizeof out, "%s/x.png", test_tmpdir("plots-moe-incomplete"));
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "summary", moe_h5, NULL), 2);
+    printf("\n  summary: %s", err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, moe_h5));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "expert_load_pos0"));
+    CU_ASSERT_PTR_NULL(strchr(err, '\n') ? strchr(strchr(err, '\n') + 1, '\n') : NULL); /* one line */
+    CU_ASSERT_EQUAL(test_cli(NULL, 0, err, sizeof err, "plot", "expert-load", moe_h5, "-o", out, NULL), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "expert_load_pos0"));
+    struct stat st;
+    CU_ASSERT_NOT_EQUAL(stat(out, &st), 0);
+}
+
 SS_SUITE(plots_moe)
 {
     CU_pSuite s = CU_add_suite("plots_moe", NULL, NULL);
     CU_add_test(s, "expert-load: load, position 0 and rest tables; dense layers blank", test_expert_load);
     CU_add_test(s, "learned-sink: sink and first-token maps, PNG size", test_learned_sink);
     CU_add_test(s, "runs without routing or learned sinks: exit 2, nothing written", test_missing);
+    CU_add_test(s, "incomplete routing datasets: summary and plot exit 2 naming the dataset", test_incomplete_routing);
 }
