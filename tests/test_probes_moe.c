@@ -1,7 +1,8 @@
 /* Routing and learned-sink statistics (probes/stat_router.c, probes/stat_sink.c): hand-made
  * events with hand-computed answers, bad events, folds that equal a resumed run's, and runs of
  * the MoE fixtures whose loads, weights and entropies are recomputed here from transformers'
- * router probabilities and expert choices (tests/fixtures/qwen3_moe_bf16, mixtral_f32). */
+ * router probabilities and expert choices (tests/fixtures/qwen3_moe_bf16, mixtral_f32, gpt_oss_bf16),
+ * and gpt_oss's learned-sink shares from transformers' own (attn_sink.L [T, H]). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,7 +292,41 @@ static void ref_layer(struct moe_ref *ref, int l, int E, int K, int T, const flo
     ref->ent[l] = h / T;
 }
 
-static void check_moe_fixture(const char *name, int L, int E, int K)
+/* learned_sink_share / _incl0 [L, H] and _layer [L] of a one-sequence run from attn_sink.L [T, H]. */
+static void check_sinks(struct runfile *rf, const struct st_set *s, const char *name, int L, int H)
+{
+    double want[3][8 * 8] = {{0}};
+    for (int l = 0; l < L; l++) {
+        char tn[64];
+        size_t n, T;
+        snprintf(tn, sizeof tn, "attn_sink.%d", l);
+        float *x = tensor_f32(s, tn, &n);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+        T = n / H;
+        for (int h = 0; h < H; h++) {
+            double rest = 0;
+            for (size_t t = 1; t < T; t++)
+                rest += x[t * H + h];
+            want[0][l * H + h] = rest / (T - 1);
+            want[1][l * H + h] = (rest + x[h]) / T;
+            want[2][l] += want[0][l * H + h] / H;
+        }
+        free(x);
+    }
+    static const char *const names[3] = {"/stats/learned_sink_share", "/stats/learned_sink_share_incl0",
+                                         "/stats/learned_sink_share_layer"};
+    for (int i = 0; i < 3; i++) {
+        struct rf_array a = {0};
+        CU_ASSERT_EQUAL_FATAL(runfile_read(rf, names[i], &a, NULL), SS_OK);
+        CU_ASSERT_EQUAL_FATAL(a.n, (size_t)(i < 2 ? L * H : L));
+        double d = max_diff(a.data, want[i], (int)a.n);
+        printf("\n    %s %s: max |diff| vs transformers %.3g", name, names[i], d);
+        CU_ASSERT(d <= 1e-5);
+        rf_array_free(&a);
+    }
+}
+
+static void check_moe_fixture(const char *name, int L, int E, int K, int H_sinks)
 {
     char dir[256], path[300], out[600], ids[4096] = "";
     snprintf(dir, sizeof dir, "tests/fixtures/%s", name);
@@ -325,9 +360,13 @@ static void check_moe_fixture(const char *name, int L, int E, int K)
         free(p);
         free(idx);
     }
-    st_close(&s);
     struct runfile *rf = NULL;
     CU_ASSERT_EQUAL_FATAL(runfile_open(&rf, out, NULL), SS_OK);
+    if (H_sinks)
+        check_sinks(rf, &s, name, L, H_sinks);
+    else
+        CU_ASSERT_FALSE(runfile_has(rf, "/stats/learned_sink_share")); /* no learned sinks there */
+    st_close(&s);
     static const char *const names[] = {"/stats/expert_load", "/stats/expert_load_pos0", "/stats/expert_load_rest",
                                         "/stats/expert_weight_mean", "/stats/router_entropy", "/stats/moe_layer"};
     const double *want[] = {ref.load, ref.pos0, ref.rest, ref.wmean, ref.ent};
@@ -349,8 +388,9 @@ static void check_moe_fixture(const char *name, int L, int E, int K)
     runfile_close(rf);
 }
 
-static void test_qwen3_moe_run(void) { check_moe_fixture("qwen3_moe_bf16", 3, 6, 2); }
-static void test_mixtral_run(void) { check_moe_fixture("mixtral_f32", 2, 4, 2); }
+static void test_qwen3_moe_run(void) { check_moe_fixture("qwen3_moe_bf16", 3, 6, 2, 0); }
+static void test_mixtral_run(void) { check_moe_fixture("mixtral_f32", 2, 4, 2, 0); }
+static void test_gpt_oss_run(void) { check_moe_fixture("gpt_oss_bf16", 3, 5, 2, 4); }
 
 SS_SUITE(probes_moe)
 {
@@ -361,4 +401,5 @@ SS_SUITE(probes_moe)
     CU_add_test(s, "folds of saved accumulators equal the run's (--resume)", test_fold_from_records);
     CU_add_test(s, "qwen3_moe_bf16 run: loads, weights, entropy against transformers' routing", test_qwen3_moe_run);
     CU_add_test(s, "mixtral_f32 run: loads, weights, entropy against transformers' routing", test_mixtral_run);
+    CU_add_test(s, "gpt_oss_bf16 run: routing and learned-sink shares against transformers'", test_gpt_oss_run);
 }

@@ -3,9 +3,8 @@
  * documented and every documented dataset is in the schema; every dimension scale is
  * documented; a run with every optional part (gated checkpoint, tokenizer, every dump)
  * writes exactly the schema's datasets with its element types, ranks, dimension names,
- * long_name and units, except the MoE and learned-sink ones: those come from a run of the
- * Qwen3-MoE fixture and from a file written from synthetic events with learned sinks (no
- * checkpoint of ours has them yet). */
+ * long_name and units, except the MoE and learned-sink ones: those come from runs of the
+ * Qwen3-MoE and GPT-OSS fixtures and from a file written from synthetic events with learned sinks. */
 #include <CUnit/CUnit.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -246,6 +245,20 @@ static void test_moe_file_matches_schema(void)
         CU_ASSERT(!v.seen[i] || rf_schema[i].when != RF_SINKS); /* no learned sinks there */
 }
 
+static void test_gpt_oss_file_matches_schema(void)
+{
+    const char *dir = test_tmpdir("schema-gptoss");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char out[600];
+    snprintf(out, sizeof out, "%s/gptoss.h5", dir);
+    CU_ASSERT_EQUAL_FATAL(test_cli(NULL, 0, NULL, 0, "run", "-m", "tests/fixtures/gpt_oss_bf16", "--token-ids",
+                                   "1,7,30,200,5", "-o", out, "--quiet", NULL), 0);
+    struct visit v = {{0}, 0, 0};
+    visit_file(out, &v);
+    expect_when(&v, RF_MOE, "a GPT-OSS run");
+    expect_when(&v, RF_SINKS, "a GPT-OSS run (learned sinks)");
+}
+
 /* A file written from synthetic events of a learned-sink MoE shape, as `run` writes one. */
 static void test_sink_file_matches_schema(void)
 {
@@ -287,4 +300,5 @@ SS_SUITE(schema)
     CU_add_test(s, "a run with every part writes exactly the schema's datasets", test_written_file_matches_schema);
     CU_add_test(s, "a Qwen3-MoE run writes the schema's routing datasets", test_moe_file_matches_schema);
     CU_add_test(s, "learned-sink statistics written as the schema says", test_sink_file_matches_schema);
+    CU_add_test(s, "a GPT-OSS run writes the schema's routing and learned-sink datasets", test_gpt_oss_file_matches_schema);
 }
