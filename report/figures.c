@@ -1,9 +1,10 @@
-/* report/figures.c — every plot kind (except the `paper` booklet) drawn by plots/
+/* report/figures.c — every plot kind (except the `paper` booklet and the length sweeps) drawn by plots/
  * as SVG into a temporary directory and inlined into the page. A kind the runs
  * cannot support (no gated run, no attention dump) is left out with the reason
  * plots/ gives; first-token needs only what every run has, so its failure
  * (gnuplot missing or failing) fails the report. Map kinds get the runs that
- * hold attention maps. Element ids of each SVG are prefixed ("f3-gpPt5") so the
+ * hold attention maps; expert-load and learned-sink the runs with routing / learned-sink
+ * statistics, and are left out without a note when no run has them (dense models). Element ids of each SVG are prefixed ("f3-gpPt5") so the
  * figures' definitions do not collide in one document. */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +29,8 @@ static const char *caption(enum plot_kind k)
     case PLOT_KIND_ACTIVATIONS: return "max |x| per layer of four streams, and the first-token share (Fig. 6)";
     case PLOT_KIND_GATE_LAYERS: return "per-layer mean, std, min and max of gate scores (Fig. 7)";
     case PLOT_KIND_MASSIVE: return "largest activations by (token, dimension) of one layer (Sun et al. 2024)";
+    case PLOT_KIND_EXPERT_LOAD: return "share of routed tokens per layer and expert: all positions, position 0, the rest";
+    case PLOT_KIND_LEARNED_SINK: return "attention taken by the learned sink next to the first-token share, per layer and head";
     default: return "";
     }
 }
@@ -144,11 +147,18 @@ enum ss_status figures_write(struct report_ctx *c, struct ss_error *err)
     snprintf(dir, sizeof dir, "%s/sinkscope-report-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(dir))
         return ss_fail(err, SS_ERR_IO, "%s: cannot create a temporary directory: %s", dir, strerror(errno));
-    int all[REPORT_MAX_RUNS], maps[REPORT_MAX_RUNS], nmaps = 0;
+    /* map kinds get the runs with maps; the MoE kinds the runs with routing / learned sinks
+     * (and are left out silently when none has them: dense models) */
+    int all[REPORT_MAX_RUNS], maps[REPORT_MAX_RUNS], moe[REPORT_MAX_RUNS], sinks[REPORT_MAX_RUNS];
+    int nmaps = 0, nmoe = 0, nsinks = 0;
     for (int i = 0; i < c->n; i++) {
         all[i] = i;
         if (c->has_maps[i])
             maps[nmaps++] = i;
+        if (c->runs[i].n_experts > 0)
+            moe[nmoe++] = i;
+        if (c->runs[i].lsink_l)
+            sinks[nsinks++] = i;
     }
     char *notes = NULL;
     size_t notes_len = 0;
@@ -157,10 +167,19 @@ enum ss_status figures_write(struct report_ctx *c, struct ss_error *err)
     fputs("<section id=\"figures\">\n<h2>Figures</h2>\n<p class=\"note\">Drawn by <code>sinkscope plot</code> "
           "(docs/FIGURES.md) from the run files above.</p>\n", o);
     for (int k = 0; k < PLOT_KIND_COUNT && !s; k++) {
-        if (k >= PLOT_KIND_PAPER) /* the booklet, and the length-experiment kinds after it (need -c sweeps) */
-            continue;
-        int is_map = k == PLOT_KIND_ATTENTION_MAP || k == PLOT_KIND_HEAD_GRID, drawn = 0;
-        s = one_kind(c, (enum plot_kind)k, is_map ? maps : all, is_map ? nmaps : c->n, dir, nf, &drawn, err);
+        if (k == PLOT_KIND_PAPER || k == PLOT_KIND_CONTEXT_SWEEP || k == PLOT_KIND_LOSS_POSITION)
+            continue; /* the booklet, and the length-experiment kinds (need -c sweeps) */
+        const int *sel = all;
+        int nsel = c->n, drawn = 0;
+        if (k == PLOT_KIND_ATTENTION_MAP || k == PLOT_KIND_HEAD_GRID)
+            sel = maps, nsel = nmaps;
+        else if (k == PLOT_KIND_EXPERT_LOAD || k == PLOT_KIND_LEARNED_SINK) {
+            sel = k == PLOT_KIND_EXPERT_LOAD ? moe : sinks;
+            nsel = k == PLOT_KIND_EXPERT_LOAD ? nmoe : nsinks;
+            if (!nsel)
+                continue;
+        }
+        s = one_kind(c, (enum plot_kind)k, sel, nsel, dir, nf, &drawn, err);
         c->res->figures += drawn;
         c->res->figures_left_out += !s && !drawn;
     }

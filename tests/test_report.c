@@ -13,10 +13,11 @@
 
 #include "../report/report_int.h"
 #include "test_runmaker.h"
+#include "test_runmaker_moe.h"
 #include "test_util.h"
 
 static const char *dir;
-static char base_h5[512], gated_h5[512], bare_h5[512];
+static char base_h5[512], gated_h5[512], bare_h5[512], moe_h5[512];
 static struct test_run_spec base_spec, gated_spec;
 
 static int suite_init(void)
@@ -27,6 +28,7 @@ static int suite_init(void)
     snprintf(base_h5, sizeof base_h5, "%s/base.h5", dir);
     snprintf(gated_h5, sizeof gated_h5, "%s/gated.h5", dir);
     snprintf(bare_h5, sizeof bare_h5, "%s/bare.h5", dir);
+    snprintf(moe_h5, sizeof moe_h5, "%s/moe.h5", dir);
     test_run_spec_default(&base_spec);
     base_spec.n_layers = 3;
     base_spec.T = 10;
@@ -40,7 +42,8 @@ static int suite_init(void)
     struct test_run_spec bare;
     test_run_spec_default(&bare);
     return test_runmaker_write(base_h5, &base_spec) || test_runmaker_write(gated_h5, &gated_spec) ||
-           test_runmaker_write(bare_h5, &bare);
+           test_runmaker_write(bare_h5, &bare) || test_runmaker_write(moe_h5, &bare) ||
+           test_runmaker_add_moe(moe_h5, &bare, 1, 1);
 }
 
 static long file_size(const char *p)
@@ -208,6 +211,9 @@ static void test_full_page(void)
         const char *fig = strstr(html, id);
         CU_ASSERT(fig && strstr(fig, "px\">\n<svg") == strchr(fig + strlen(id), 'p'));
     }
+    /* dense runs: the MoE kinds are left out without a note */
+    CU_ASSERT_PTR_NULL(strstr(html, "expert-load"));
+    CU_ASSERT_PTR_NULL(strstr(html, "learned-sink"));
     CU_ASSERT_EQUAL(count(html, "id='gpPt0'"), 0);
     CU_ASSERT_EQUAL(count(html, "id='f0-gpPt0'"), 1);
     CU_ASSERT_EQUAL(count(html, "<?xml"), 0);
@@ -244,6 +250,39 @@ static void test_no_maps(void)
                                         "maps: run with --dump attention</li>"));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "<li data-kind=\"gate-hist\">"));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "id=\"fig-first-token\""));
+    check_self_contained(html);
+    free(html);
+}
+
+/* A MoE run with learned sinks next to a dense one: both MoE figures, drawn from the MoE run only. */
+static void test_moe_figures(void)
+{
+    const char *d = test_tmpdir("report-moe");
+    char out[600], msg[1024], err[1024];
+    snprintf(out, sizeof out, "%s/r.html", d);
+    int rc = test_cli(msg, sizeof msg, err, sizeof err, "report", moe_h5, bare_h5, "--labels", "moerun,denserun", "-o",
+                      out,
+                      NULL);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    size_t n;
+    char *html = test_read_file(out, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(html);
+    const char *kinds[] = {"expert-load", "learned-sink"};
+    for (int k = 0; k < 2; k++) {
+        char id[64];
+        snprintf(id, sizeof id, "<figure class=\"fig\" id=\"fig-%s\"", kinds[k]);
+        const char *fig = strstr(html, id), *end = fig ? strstr(fig, "</figure>") : NULL;
+        CU_ASSERT_FATAL(fig && end);
+        /* drawn from the MoE run only (the dense run has nothing to draw): one run's three
+         * expert-load panels; the learned-sink legend names that run alone */
+        char *svg = strndup(fig, (size_t)(end - fig));
+        if (k == 0)
+            CU_ASSERT_EQUAL(count(svg, "<text>all positions</text>"), 1);
+        if (k == 1)
+            CU_ASSERT(strstr(svg, "moerun") && !strstr(svg, "denserun"));
+        free(svg);
+    }
+    CU_ASSERT_PTR_NULL(strstr(html, "<li data-kind=\"expert-load\">"));
     check_self_contained(html);
     free(html);
 }
@@ -312,6 +351,7 @@ SS_SUITE(report)
     CU_add_test(s, "16-bit log codes and base64", test_codes);
     CU_add_test(s, "two runs: tables, audit, figures, explorer data, provenance", test_full_page);
     CU_add_test(s, "a run without maps: no explorer, map figures left out", test_no_maps);
+    CU_add_test(s, "MoE and learned-sink figures from the runs that have them", test_moe_figures);
     CU_add_test(s, "no clobber without --force", test_no_clobber);
     CU_add_test(s, "--seq beyond the maps, missing directory: exit 2, one line", test_bad_input);
     CU_add_test(s, "gnuplot missing", test_gnuplot_missing);
