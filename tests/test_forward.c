@@ -836,6 +836,40 @@ static void test_threads_identical(void)
     model_free(&m);
 }
 
+/* The MoE path with learned sinks (the gpt_oss fixtures) gives the same bits for 1, 2 and 3
+ * threads: experts in index order, tokens in position order, whatever the thread count. */
+static void test_moe_threads_identical(void)
+{
+    static const char *const dirs[] = {"tests/fixtures/gpt_oss_bf16", "tests/fixtures/gpt_oss_mxfp4"};
+    for (int d = 0; d < 2; d++) {
+        struct model m;
+        struct ss_error e = {0};
+        CU_ASSERT_EQUAL_FATAL(model_load(&m, dirs[d], &e), SS_OK);
+        const struct model_config *c = &m.cfg;
+        int T = 20, L = c->n_layers, nh = c->n_heads;
+        int32_t tok[20];
+        for (int t = 0; t < T; t++)
+            tok[t] = (t * 53 + 7) % c->vocab;
+        struct capture cp[3];
+        for (int i = 0; i < 3; i++) {
+            struct forward_opts o = {.threads = i + 1, .attn_tile = 4, .logits_tile = 8};
+            CU_ASSERT_EQUAL_FATAL(run_capture(&m, tok, T, &cp[i], &o, &e), SS_OK);
+        }
+        for (int i = 1; i < 3; i++) {
+            int differ = memcmp(cp[0].hidden, cp[i].hidden, (size_t)L * T * c->hidden * 4) != 0;
+            differ += memcmp(cp[0].probs, cp[i].probs, (size_t)L * nh * T * T * 4) != 0;
+            differ += memcmp(cp[0].sink, cp[i].sink, (size_t)L * T * nh * 4) != 0;
+            differ += memcmp(cp[0].router_w, cp[i].router_w, (size_t)L * T * c->v.n_experts * 4) != 0;
+            differ += memcmp(cp[0].logits, cp[i].logits, (size_t)T * c->vocab * 4) != 0;
+            printf("  %s: %d threads vs 1: %d of 5 tensors differ\n", dirs[d], i + 1, differ);
+            CU_ASSERT_EQUAL(differ, 0);
+        }
+        for (int i = 0; i < 3; i++)
+            capture_free(&cp[i]);
+        model_free(&m);
+    }
+}
+
 /* ---- hook coverage ------------------------------------------------------------ */
 
 struct coverage {
@@ -991,6 +1025,7 @@ SS_SUITE(forward)
     CU_add_test(s, "gate modes parse; bad token ids rejected", test_gate_mode_parse);
     CU_add_test(s, "tile sizes do not change results", test_tiles);
     CU_add_test(s, "1, 2, 3 and 7 threads give bit-identical tensors", test_threads_identical);
+    CU_add_test(s, "MoE with learned sinks (gpt_oss): 1, 2, 3 threads bit-identical", test_moe_threads_identical);
     CU_add_test(s, "hooks fire with the shapes and order of hooks.h", test_hooks);
     CU_add_test(s, "reference fixtures from transformers", test_fixtures);
 }

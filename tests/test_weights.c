@@ -13,6 +13,7 @@
 
 #include "../model/model.h"
 #include "../model/ops.h"
+#include "../model/safetensors.h"
 #include "../model/synth.h"
 #include "test_util.h"
 
@@ -212,6 +213,42 @@ static void test_rows_blocks_identical(void)
     free(wb), free(x), free(a), free(b), free(scratch);
 }
 
+/* A view stored [in, out] (gpt_oss's unquantised experts, weight.transposed): its rows are
+ * the stored columns, for F32 and BF16, over more than the 256 values converted at a time;
+ * and linear_forward over it equals linear_forward over the [out, in] copy, bit for bit. */
+static void test_transposed_view(void)
+{
+    enum { IN = 5, OUT = 600, T = 3 };
+    float *st = malloc(IN * OUT * sizeof *st), *rows = malloc(OUT * IN * sizeof *rows), *ref = malloc(OUT * IN * sizeof *ref);
+    uint16_t *sb = malloc(IN * OUT * sizeof *sb);
+    for (int i = 0; i < IN * OUT; i++) {
+        sb[i] = st_f32_to_bf16(sinf(0.1f * i) * 2);
+        st[i] = st_bf16_to_f32(sb[i]);
+    }
+    for (int o = 0; o < OUT; o++)
+        for (int i = 0; i < IN; i++)
+            ref[o * IN + i] = st[i * OUT + o];
+    struct weight wf = {st, WEIGHT_F32, OUT, IN, NULL, NULL, 1}, wb = {sb, WEIGHT_BF16, OUT, IN, NULL, NULL, 1};
+    int bad = 0;
+    for (int k = 0; k < 2; k++) {
+        weight_rows_f32(k ? &wb : &wf, 7, OUT - 7, rows);
+        bad += memcmp(rows, ref + 7 * IN, (OUT - 7) * IN * sizeof *rows) != 0;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_PTR_NULL(weight_rows_direct(&wf, 0)); /* never used in place: its rows are not contiguous */
+    float x[T * IN], a[T * OUT], b[T * OUT], *scratch = malloc(LINEAR_SLICE * IN * sizeof *scratch);
+    for (int i = 0; i < T * IN; i++)
+        x[i] = cosf(0.3f * i);
+    struct linear_exec ex = {1, scratch, (size_t)LINEAR_SLICE * IN};
+    struct weight copy = weight_f32(ref, OUT, IN);
+    linear_forward(a, x, &wb, NULL, T, &ex);
+    linear_forward(b, x, &copy, NULL, T, &ex);
+    printf("  transposed view: rows %s; linear_forward vs the [out, in] copy: %s\n", bad ? "DIFFER" : "equal",
+           memcmp(a, b, sizeof a) ? "DIFFER" : "bit-identical");
+    CU_ASSERT_EQUAL(memcmp(a, b, sizeof a), 0);
+    free(st), free(rows), free(ref), free(sb), free(scratch);
+}
+
 SS_SUITE(weights)
 {
     CU_pSuite s = CU_add_suite("weights", NULL, NULL);
@@ -220,4 +257,5 @@ SS_SUITE(weights)
     CU_add_test(s, "info prints the memory plan; run refuses what cannot fit", test_memory_plan);
     CU_add_test(s, "LM head converted once, sgemm in blocks: bits of one product per block",
                 test_rows_blocks_identical);
+    CU_add_test(s, "weights stored [in, out] read as [out, in] views", test_transposed_view);
 }
