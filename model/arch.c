@@ -144,6 +144,12 @@ void arch_describe(const struct model_config *c, char *buf, size_t n)
         k += snprintf(buf + k, n - k, ", logit soft-cap %g", c->v.final_softcap);
     if (c->v.embed_scale > 0 && k < (int)n)
         k += snprintf(buf + k, n - k, ", embeddings x %g", c->v.embed_scale);
+    if (c->v.attn_sinks && k < (int)n)
+        k += snprintf(buf + k, n - k, ", a learned sink logit per head in the softmax");
+    if (c->v.n_experts && k < (int)n)
+        k += snprintf(buf + k, n - k, ", MoE %d experts top-%d (%s)%s", c->v.n_experts, c->v.top_k,
+                      c->v.router_topk_softmax ? "softmax over the chosen logits" : "softmax, then top-k",
+                      c->v.glu_limit > 0 ? ", clamped SwiGLU with biases" : "");
     if (c->v.qk_norm_whole && k < (int)n)
         k += snprintf(buf + k, n - k, ", QK-norm over the whole projection");
     if (c->v.embed_dim && c->v.embed_dim != c->hidden && k < (int)n)

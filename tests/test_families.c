@@ -54,7 +54,8 @@ static enum ss_status parse_file(struct model_config *c, const char *path, struc
 static void test_spellings(void)
 {
     static const char *const names[] = {"gpt2_bf16", "gpt2_hub", "pythia_f16", "opt_f16", "opt350_bf16",
-                                        "phi3_long", "phi3_short", "gemma2_bf16", "gemma3_f16", "olmo2_f32"};
+                                        "phi3_long", "phi3_short", "gemma2_bf16", "gemma3_f16", "olmo2_f32",
+                                        "gpt_oss_bf16"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p1[256], p2[256];
         snprintf(p1, sizeof p1, "tests/fixtures/%s/config.json", names[i]);
@@ -86,6 +87,15 @@ static const struct {
     {QMOE "\"num_experts_per_tok\":2,\"mlp_only_layers\":1}", "'mlp_only_layers' must be a list"},
     {"{\"model_type\":\"mixtral\",\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":4,"
      "\"intermediate_size\":96,\"vocab_size\":50,\"num_experts_per_tok\":2}", "'num_local_experts' is missing"},
+#define OSS "{\"model_type\":\"gpt_oss\",\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":4," \
+            "\"num_key_value_heads\":2,\"head_dim\":16,\"intermediate_size\":64,\"vocab_size\":50,\"num_local_experts\":4," \
+            "\"num_experts_per_tok\":2,"
+    {OSS "\"sliding_window\":0}", "'sliding_window' must be positive when layer_types has sliding layers"},
+    {OSS "\"quantization_config\":[1]}", "'quantization_config' must be an object"},
+    {OSS "\"quantization_config\":{\"bits\":4}}", "'quantization_config' has no quant_method"},
+    {OSS "\"intermediate_size\":48,\"quantization_config\":{\"quant_method\":\"mxfp4\"}}",
+     "'intermediate_size' must be a multiple of 32 for MXFP4 experts"},
+    {OSS "\"swiglu_limit\":0}", "'swiglu_limit' must be positive"},
     {"{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_head\":4,\"vocab_size\":50,\"n_positions\":32}", "'n_embd' is missing"},
     {"{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_embd\":64,\"n_head\":5,\"vocab_size\":50,\"n_positions\":32}", "'n_head'"},
     {"{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_embd\":64,\"n_head\":4,\"vocab_size\":50,\"n_positions\":32,"
