@@ -161,10 +161,33 @@ static enum ss_status run_capture(const struct model *m, const int32_t *tok, int
 
 /* ---- reference fixtures ----------------------------------------------------- */
 
-static int fixture_compare(const char *name, const char *label, const float *got, const struct st_set *ex,
-                           const char *tname, size_t n, double tol)
+/* A fixture's expected tensors: expected.safetensors, and where the reference was computed in
+ * float64, expected_f32.safetensors from transformers in float32 (ex32, else NULL). */
+struct fixture_refs {
+    struct st_set ex, ex32;
+    int has32;
+};
+
+/* Max |a - b| between tensor tname of x and ref[n], or -1 when x lacks it. */
+static double ref_spread(const struct st_set *x, const char *tname, const float *ref, size_t n)
 {
-    const struct st_tensor *t = st_find(ex, tname);
+    const struct st_tensor *t = st_find(x, tname);
+    if (!t || st_numel(t) != n)
+        return -1;
+    float *v = malloc(n * 4);
+    struct ss_error e = {0};
+    double d = st_read_f32(x, t, v, NULL, &e) ? -1 : test_max_abs_diff(v, ref, n);
+    free(v);
+    return d;
+}
+
+/* got[n] against the expected tensor tname: max |diff| <= tol, or, for a float64
+ * reference, <= 3 x how far transformers' own float32 result is from it when that is
+ * more (ill-conditioned fixtures: sinkscope must be about as accurate as transformers). */
+static int fixture_compare(const char *name, const float *got, const struct fixture_refs *r, const char *tname,
+                           size_t n, double tol)
+{
+    const struct st_tensor *t = st_find(&r->ex, tname);
     if (!t) {
         printf("  fixture %s: expected tensor %s missing\n", name, tname);
         return 1;
@@ -176,15 +199,16 @@ static int fixture_compare(const char *name, const char *label, const float *got
     }
     float *ref = malloc(n * 4);
     struct ss_error e = {0};
-    st_read_f32(ex, t, ref, NULL, &e);
+    st_read_f32(&r->ex, t, ref, NULL, &e);
     double scale = 0;
     for (size_t i = 0; i < n; i++)
         scale = fmax(scale, fabs(ref[i]));
-    double d = test_max_abs_diff(got, ref, n);
-    int bad = !(d <= tol);
-    printf("  fixture %s tensor %s: max |diff| = %.3g (max |ref| %.3g, tol %.1g)%s\n", name, tname, d, scale, tol,
-           bad ? "  FAIL" : "");
-    (void)label;
+    double d = test_max_abs_diff(got, ref, n), d32 = r->has32 ? ref_spread(&r->ex32, tname, ref, n) : 0;
+    int bad = !(d <= fmax(tol, 3 * d32)) || d32 < 0;
+    printf("  fixture %s tensor %s: max |diff| = %.3g (max |ref| %.3g, tol %.1g", name, tname, d, scale, tol);
+    if (r->has32)
+        printf("; transformers float32 vs float64 %.3g", d32);
+    printf(")%s\n", bad ? "  FAIL" : "");
     free(ref);
     return bad;
 }
@@ -305,17 +329,25 @@ static int fixture_check(const char *name)
         printf("  fixture %s: load failed: %s\n", name, e.msg);
         return 1;
     }
-    struct st_set ex;
-    if (st_open_file(&ex, exp, &e)) {
+    struct fixture_refs rf = {0};
+    if (st_open_file(&rf.ex, exp, &e)) {
         printf("  fixture %s: %s\n", name, e.msg);
         model_free(&m);
         return 1;
     }
-    const struct st_tensor *tt = st_find(&ex, "tokens");
+    snprintf(exp, sizeof exp, "%.520s/expected_f32.safetensors", dir);
+    rf.has32 = access(exp, F_OK) == 0;
+    if (rf.has32 && st_open_file(&rf.ex32, exp, &e)) {
+        printf("  fixture %s: %s\n", name, e.msg);
+        st_close(&rf.ex);
+        model_free(&m);
+        return 1;
+    }
+    const struct st_tensor *tt = st_find(&rf.ex, "tokens");
     int T = tt ? (int)st_numel(tt) : 0, fails = 0;
     int32_t *tok = malloc((T + 1) * 4);
     if (tt)
-        st_read_raw(&ex, tt, tok);
+        st_read_raw(&rf.ex, tt, tok);
     struct capture cp;
     struct forward_opts o = {.threads = 1, .attn_tile = 7, .logits_tile = 6};
     if (!tt || run_capture(&m, tok, T, &cp, &o, &e)) {
@@ -324,45 +356,47 @@ static int fixture_check(const char *name)
     } else {
         const struct model_config *c = &m.cfg;
         size_t nh = c->n_heads, D = c->head_dim, H = c->hidden, gd = model_config_gate_dim(c);
-        fails += fixture_compare(name, "logits", cp.logits, &ex, "logits", (size_t)T * c->vocab, 1e-4);
+        fails += fixture_compare(name, cp.logits, &rf, "logits", (size_t)T * c->vocab, 1e-4);
         for (int l = 0; l < c->n_layers; l++) {
             char tn[64];
             snprintf(tn, sizeof tn, "attn_probs.%d", l);
-            fails += fixture_compare(name, tn, cp.probs + l * nh * T * T, &ex, tn, nh * T * T, 1e-5);
+            fails += fixture_compare(name, cp.probs + l * nh * T * T, &rf, tn, nh * T * T, 1e-5);
             snprintf(tn, sizeof tn, "hidden.%d", l);
-            fails += fixture_compare(name, tn, cp.hidden + l * T * H, &ex, tn, T * H, 1e-4);
+            fails += fixture_compare(name, cp.hidden + l * T * H, &rf, tn, T * H, 1e-4);
             snprintf(tn, sizeof tn, "q.%d", l);
-            fails += fixture_compare(name, tn, cp.q + l * T * nh * D, &ex, tn, T * nh * D, 1e-4);
+            fails += fixture_compare(name, cp.q + l * T * nh * D, &rf, tn, T * nh * D, 1e-4);
             snprintf(tn, sizeof tn, "k.%d", l);
-            fails += fixture_compare(name, tn, cp.k + l * T * c->n_kv_heads * D, &ex, tn, T * c->n_kv_heads * D, 1e-4);
+            fails += fixture_compare(name, cp.k + l * T * c->n_kv_heads * D, &rf, tn, T * c->n_kv_heads * D, 1e-4);
             if (gd) {
                 snprintf(tn, sizeof tn, "gate.%d", l);
-                fails += fixture_compare(name, tn, cp.gate + l * T * nh * gd, &ex, tn, T * nh * gd, 1e-5);
+                fails += fixture_compare(name, cp.gate + l * T * nh * gd, &rf, tn, T * nh * gd, 1e-5);
             }
             snprintf(tn, sizeof tn, "router_probs.%d", l);
             size_t TE = (size_t)T * c->v.n_experts;
-            if (st_find(&ex, tn) || (c->v.n_experts && c->v.layer_moe[l])) { /* both sides agree which layers route */
+            if (st_find(&rf.ex, tn) || (c->v.n_experts && c->v.layer_moe[l])) { /* both sides agree which layers route */
                 if (!cp.router_seen[l])
                     printf("  fixture %s: layer %d: no router_probs event\n", name, l), fails++;
-                fails += fixture_compare(name, tn, cp.router + l * TE, &ex, tn, TE, 1e-5);
-                fails += router_choice_check(name, l, cp.router + l * TE, &ex, T, c->v.n_experts, c->v.top_k);
-                fails += router_weights_check(name, l, cp.router_w + l * TE, &ex, T, c->v.n_experts, c->v.top_k);
+                fails += fixture_compare(name, cp.router + l * TE, &rf, tn, TE, 1e-5);
+                fails += router_choice_check(name, l, cp.router + l * TE, &rf.ex, T, c->v.n_experts, c->v.top_k);
+                fails += router_weights_check(name, l, cp.router_w + l * TE, &rf.ex, T, c->v.n_experts, c->v.top_k);
             } else if (cp.router_seen[l])
                 printf("  fixture %s: router_probs fired in dense layer %d\n", name, l), fails++;
             snprintf(tn, sizeof tn, "attn_sink.%d", l);
-            if (st_find(&ex, tn) || c->v.attn_sinks) { /* both sides agree the model has learned sinks */
+            if (st_find(&rf.ex, tn) || c->v.attn_sinks) { /* both sides agree the model has learned sinks */
                 if (!cp.sink_seen[l])
                     printf("  fixture %s: layer %d: no attn_sink event\n", name, l), fails++;
-                fails += fixture_compare(name, tn, cp.sink + l * T * nh, &ex, tn, T * nh, 1e-5);
+                fails += fixture_compare(name, cp.sink + l * T * nh, &rf, tn, T * nh, 1e-5);
             }
         }
         if (cp.bad_shape)
             printf("  fixture %s: %d hook events with a wrong shape\n", name, cp.bad_shape), fails++;
-        fails += mxfp4_check(name, &m, &ex);
+        fails += mxfp4_check(name, &m, &rf.ex);
     }
     capture_free(&cp);
     free(tok);
-    st_close(&ex);
+    st_close(&rf.ex);
+    if (rf.has32)
+        st_close(&rf.ex32);
     model_free(&m);
     return fails ? 1 : 0;
 }
