@@ -47,7 +47,8 @@ struct stat_module {
     int gated_only;            /* 1: only for gated checkpoints (gate_dim > 0) */
     int moe_only;              /* 1: only for mixture-of-experts checkpoints (n_experts > 0) */
     int sinks_only;            /* 1: only for learned-sink checkpoints (attn_sinks) */
-    /* per-sequence accumulator: its size in doubles, its state before the first event */
+    /* per-sequence accumulator: its size in doubles, its state before the first event
+     * (seq_reset NULL: all zeros) */
     size_t (*seq_size)(const struct probes_shape *c);
     void (*seq_reset)(double *acc, const struct probes_shape *c);
     /* one hook event (the layer is already checked; the shape is the module's to check) */
@@ -56,7 +57,8 @@ struct stat_module {
     /* after the forward pass: SS_ERR_INTERNAL naming a point that did not fire completely */
     enum ss_status (*check)(const double *acc, const struct probes_shape *c, struct ss_error *err);
     /* run totals: size, initial state, and how a sequence's accumulator folds in (in
-     * sequence order: the totals, and the file, do not depend on threads or resumption) */
+     * sequence order: the totals, and the file, do not depend on threads or resumption;
+     * run_init NULL: all zeros) */
     size_t (*run_size)(const struct probes_shape *c);
     void (*run_init)(double *tot, const struct probes_shape *c);
     void (*fold)(double *tot, const double *acc, const struct stat_fold *f);

@@ -60,8 +60,6 @@ static size_t run_size(const struct probes_shape *c)
     return tot_layout(c, NULL, &v);
 }
 
-static void zero_acc(double *acc, const struct probes_shape *c) { memset(acc, 0, seq_size(c) * sizeof *acc); }
-static void zero_tot(double *tot, const struct probes_shape *c) { memset(tot, 0, run_size(c) * sizeof *tot); }
 
 static uint32_t float_bits(float v)
 {
@@ -264,11 +262,9 @@ const struct stat_module stat_attention = {
     .name = "attention",
     .points = STAT_POINT(HOOK_ATTN_PROBS),
     .seq_size = seq_size,
-    .seq_reset = zero_acc,
     .event = event,
     .check = check,
     .run_size = run_size,
-    .run_init = zero_tot,
     .fold = fold,
     .results = results,
     .summary = summary,

@@ -63,8 +63,6 @@ static size_t run_size(const struct probes_shape *c)
     return tot_layout(c, NULL, &v);
 }
 
-static void zero_acc(double *acc, const struct probes_shape *c) { memset(acc, 0, seq_size(c) * sizeof *acc); }
-static void zero_tot(double *tot, const struct probes_shape *c) { memset(tot, 0, run_size(c) * sizeof *tot); }
 
 /* The layer's gate sums per head, in the order the gate statistics sum them (bit-equal gbar). */
 static void gate_sums(const struct probes_shape *c, struct out_acc *s, int l, const float *g)
@@ -199,11 +197,9 @@ const struct stat_module stat_attn_output = {
     .name = "attn_output",
     .points = STAT_POINT(HOOK_GATE) | STAT_POINT(HOOK_ATTN_OUT) | STAT_POINT(HOOK_ATTN_GATED),
     .seq_size = seq_size,
-    .seq_reset = zero_acc,
     .event = event,
     .check = check,
     .run_size = run_size,
-    .run_init = zero_tot,
     .fold = fold,
     .results = results,
 };

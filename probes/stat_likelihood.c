@@ -17,7 +17,6 @@ static void seq_reset(double *acc, const struct probes_shape *c)
     acc[c->T] = 0;
 }
 
-static void zero_tot(double *tot, const struct probes_shape *c) { tot[0] = tot[1] = 0; }
 
 /* out[j] = exp(z[j] - mx) for z[j] <= mx: 2^(y) with y = (z - mx) log2 e split
  * into an integer (the exponent bits) and a fraction in [-0.5, 0.5] (degree-6
@@ -113,7 +112,6 @@ const struct stat_module stat_likelihood = {
     .event = event,
     .check = check,
     .run_size = run_size,
-    .run_init = zero_tot,
     .fold = fold,
     .summary = summary,
 };

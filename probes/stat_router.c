@@ -43,8 +43,6 @@ static size_t run_size(const struct probes_shape *c)
     return layout(c, NULL, &v, 0);
 }
 
-static void seq_reset(double *acc, const struct probes_shape *c) { memset(acc, 0, seq_size(c) * sizeof *acc); }
-static void run_init(double *tot, const struct probes_shape *c) { memset(tot, 0, run_size(c) * sizeof *tot); }
 
 /* router_probs [T, E] of layer l: the entropy of every token's distribution (0 ln 0 = 0). */
 static void router_probs(const struct probes_shape *c, struct router_acc *s, int l, const float *p)
@@ -186,11 +184,9 @@ const struct stat_module stat_router = {
     .points = STAT_POINT(HOOK_ROUTER_PROBS) | STAT_POINT(HOOK_ROUTER_WEIGHTS),
     .moe_only = 1,
     .seq_size = seq_size,
-    .seq_reset = seq_reset,
     .event = event,
     .check = check,
     .run_size = run_size,
-    .run_init = run_init,
     .fold = fold,
     .results = results,
     .summary = summary,

@@ -46,8 +46,6 @@ static size_t run_size(const struct probes_shape *c)
     return tot_layout(c, NULL, &v);
 }
 
-static void zero_acc(double *acc, const struct probes_shape *c) { memset(acc, 0, seq_size(c) * sizeof *acc); }
-static void zero_tot(double *tot, const struct probes_shape *c) { memset(tot, 0, run_size(c) * sizeof *tot); }
 
 static enum ss_status event(const struct stat_seq *q, double *acc, const struct hook_event *ev,
                             struct ss_error *err)
@@ -137,11 +135,9 @@ const struct stat_module stat_sink = {
     .points = STAT_POINT(HOOK_ATTN_SINK),
     .sinks_only = 1,
     .seq_size = seq_size,
-    .seq_reset = zero_acc,
     .event = event,
     .check = check,
     .run_size = run_size,
-    .run_init = zero_tot,
     .fold = fold,
     .results = results,
     .summary = summary,

@@ -8,8 +8,6 @@
 /* accumulator: [L,T] norms, then [L] seen; totals: [L,T] sums over sequences */
 static size_t seq_size(const struct probes_shape *c) { return (size_t)c->n_layers * c->T + c->n_layers; }
 static size_t run_size(const struct probes_shape *c) { return (size_t)c->n_layers * c->T; }
-static void zero_acc(double *acc, const struct probes_shape *c) { memset(acc, 0, seq_size(c) * sizeof *acc); }
-static void zero_tot(double *tot, const struct probes_shape *c) { memset(tot, 0, run_size(c) * sizeof *tot); }
 
 /* value vectors [T, n_kv, D] of layer l. */
 static void value_vectors(const struct probes_shape *c, double *norm, double *seen, int l, const float *v)
@@ -62,11 +60,9 @@ const struct stat_module stat_values = {
     .name = "values",
     .points = STAT_POINT(HOOK_V),
     .seq_size = seq_size,
-    .seq_reset = zero_acc,
     .event = event,
     .check = check,
     .run_size = run_size,
-    .run_init = zero_tot,
     .fold = fold,
     .results = results,
 };

@@ -88,8 +88,13 @@ void seq_stats_free(struct seq_stats *s)
 void seq_stats_reset(struct seq_stats *s, const int32_t *tokens)
 {
     for (int m = 0; m < N_MODULES; m++)
-        if (module_on(m, &s->shape))
-            STAT_MODULES[m]->seq_reset(s->buf + s->off[m], &s->shape);
+        if (module_on(m, &s->shape)) {
+            const struct stat_module *md = STAT_MODULES[m];
+            if (md->seq_reset)
+                md->seq_reset(s->buf + s->off[m], &s->shape);
+            else
+                memset(s->buf + s->off[m], 0, md->seq_size(&s->shape) * sizeof *s->buf);
+        }
     s->tokens = tokens;
 }
 
@@ -147,7 +152,7 @@ enum ss_status run_stats_init(struct run_stats *r, const struct probes_shape *sh
     if (!r->buf)
         return ss_fail(err, SS_ERR_NOMEM, "probes: out of memory for %zu run totals", r->n);
     for (int m = 0; m < N_MODULES; m++)
-        if (module_on(m, shape))
+        if (module_on(m, shape) && STAT_MODULES[m]->run_init) /* else the zeros of calloc */
             STAT_MODULES[m]->run_init(r->buf + r->off[m], shape);
     return SS_OK;
 }
