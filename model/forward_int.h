@@ -9,8 +9,12 @@
 
 struct run_state {
     int max_T, attn_tile, logits_tile;
+    int max_B;                 /* windows of max_T positions a pass may stack (model_forward_batch) */
+    int logits_held;           /* positions of logits held at once: logits_tile, or up to that many over
+                                * several short windows of a batch */
     int n_scores;              /* attention tiles computed at once (threads at creation) */
     struct model_config cfg;   /* the shapes the buffers were sized for */
+    /* the activations below hold max_B windows: [B * T, ...], window b at rows b*T.. */
     float *x;                  /* [T, hidden] residual stream */
     float *xn;                 /* [T, hidden] normed input of a block */
     float *qg;                 /* [T, q_out] q_proj output (queries and gate logits) */
@@ -26,7 +30,7 @@ struct run_state {
     float *cos2, *sin2;        /* [max_T, R/2] second table: gemma3's local base, longrope's long factors */
     float *xe;                 /* [T, embed_dim] token embeddings before project_in / logits input after
                                 * project_out (only when embed_dim != hidden) */
-    float *logits;             /* [logits_tile, vocab] (positions held at once) */
+    float *logits;             /* [logits_held, vocab] (positions held at once) */
     float *wscratch;           /* [n_scores, LINEAR_SLICE, widest weight row] float32 weight rows */
     float *sink_share;         /* [T, n_heads] softmax share of the learned sinks (cfg.v.attn_sinks only) */
     void *arena;
@@ -41,12 +45,16 @@ size_t forward_widest_in(const struct model_config *c);
 int forward_rope_dims(const struct model_config *c);
 /* Threads of opts (default: OpenBLAS's processors), clamped to 1..256. */
 int forward_threads(const struct forward_opts *o);
+/* Windows a run state made with opts holds (opts->batch, at least 1). */
+int forward_batch_of(const struct forward_opts *o);
 
 struct pass {
     const struct model *m;
-    const struct hook_set *hooks;
+    const struct hook_set *hooks;      /* the current window's (hooks_of[b]) */
+    const struct hook_set *const *hooks_of; /* [B] each window's subscribers */
     struct ss_error *err;
     int T, threads;
+    int B;                     /* windows in the pass; activations are [B * T, ...] */
     struct linear_exec lin;    /* threads and weight scratch for linear_forward */
     const struct attn_mask *mask; /* NULL: causal (+ the checkpoint's window) */
     const struct hook_edit *edits;

@@ -265,6 +265,7 @@ struct forward_opts {
     int attn_tile;             /* query rows per attention tile; 0 = default (128) */
     int logits_tile;           /* positions of logits held at once (LM head converted once per tile; sgemm and
                                   hook in blocks of <= 256); 0 = default (512) */
+    int batch;                 /* windows run_state_new makes room for (model_forward_batch); <= 1: one */
     /* interventions (all zero/NULL: the checkpoint as trained) */
     const struct rope_config *rope; /* RoPE in place of the config's (run_state_new builds its tables) */
     struct attn_mask mask;
@@ -313,5 +314,16 @@ enum ss_status run_memory_check(const struct run_memory *rm, const char *what, i
 enum ss_status model_forward(const struct model *m, struct run_state *rs, const int32_t *tokens,
                              int T, const struct hook_set *hooks, const struct forward_opts *opts,
                              struct ss_error *err);
+
+/* model_forward of B windows of T tokens each (tokens[B * T], window b at b*T) in one
+ * pass: every linear converts each weight slice once for all windows and makes, per
+ * window, the sgemm calls model_forward makes (linear_forward_segs), so each window's
+ * tensors are model_forward's bit for bit whatever B. Embedding, RoPE, attention, masks,
+ * edits and MoE routing go window by window. Window b's events go to hooks[b] only
+ * (hooks[b] may repeat), in model_forward's order for that window; across windows they
+ * interleave layer by layer. B must not exceed the run state's forward_opts.batch. */
+enum ss_status model_forward_batch(const struct model *m, struct run_state *rs, const int32_t *tokens, int T,
+                                   int B, const struct hook_set *const *hooks, const struct forward_opts *opts,
+                                   struct ss_error *err);
 
 #endif

@@ -26,7 +26,7 @@ struct linear_job {
     const float *x, *b;
     const struct weight *w;
     const struct linear_exec *ex;
-    int T, rows;
+    int n_seg, T, rows;        /* n_seg segments of T positions, each in blocks of `rows` */
 };
 
 static void linear_slice(void *ctx, int task, int worker)
@@ -41,13 +41,15 @@ static void linear_slice(void *ctx, int task, int worker)
         wr = s;
     }
     float *o = j->out + c0;
-    for (int p0 = 0; p0 < j->T; p0 += j->rows) { /* x[p0.., :] @ slice^T, one block of positions */
-        int m = j->T - p0 < j->rows ? j->T - p0 : j->rows;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, n_in, 1.0f, j->x + (size_t)p0 * n_in, n_in, wr,
-                    n_in, 0.0f, o + (size_t)p0 * n_out, n_out);
-    }
+    size_t N = (size_t)j->n_seg * j->T;
+    for (size_t s0 = 0; s0 < N; s0 += j->T) /* each segment: x[s0 + p0.., :] @ slice^T, one block at a time */
+        for (int p0 = 0; p0 < j->T; p0 += j->rows) {
+            int m = j->T - p0 < j->rows ? j->T - p0 : j->rows;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, n_in, 1.0f, j->x + (s0 + p0) * n_in, n_in, wr,
+                        n_in, 0.0f, o + (s0 + p0) * n_out, n_out);
+        }
     if (j->b)
-        for (int t = 0; t < j->T; t++)
+        for (size_t t = 0; t < N; t++)
             for (int i = 0; i < n; i++)
                 o[(size_t)t * n_out + i] += j->b[c0 + i];
 }
@@ -61,7 +63,13 @@ void linear_forward(float *out, const float *x, const struct weight *w, const fl
 void linear_forward_rows(float *out, const float *x, const struct weight *w, const float *b, int T, int rows,
                          const struct linear_exec *ex)
 {
-    struct linear_job j = {out, x, b, w, ex, T, rows < 1 ? T : rows};
+    linear_forward_segs(out, x, w, b, 1, T, rows, ex);
+}
+
+void linear_forward_segs(float *out, const float *x, const struct weight *w, const float *b, int n_seg, int T,
+                         int rows, const struct linear_exec *ex)
+{
+    struct linear_job j = {out, x, b, w, ex, n_seg, T, rows < 1 ? T : rows};
     parallel_run((int)((w->rows + LINEAR_SLICE - 1) / LINEAR_SLICE), ex->threads, linear_slice, &j);
 }
 

@@ -35,6 +35,13 @@ void linear_forward(float *out, const float *x, const struct weight *w, const fl
 void linear_forward_rows(float *out, const float *x, const struct weight *w, const float *b, int T, int rows,
                          const struct linear_exec *ex);
 
+/* linear_forward_rows over n_seg segments of T positions stacked in x[n_seg * T, n_in]
+ * (the windows of a batch): each slice of w is converted once for all of them, and
+ * each segment gets exactly the sgemm calls linear_forward_rows makes for it alone,
+ * so a segment's numbers do not depend on n_seg. */
+void linear_forward_segs(float *out, const float *x, const struct weight *w, const float *b, int n_seg, int T,
+                         int rows, const struct linear_exec *ex);
+
 /* cos/sin[T, D/2] of angle p * inv_freq[i], times `scale` (yarn attention factor). */
 void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float scale, int T, int D);
 

@@ -22,17 +22,20 @@ int forward_rope_dims(const struct model_config *c)
     return c->v.rope_dim > 0 ? c->v.rope_dim : c->head_dim;
 }
 
-/* Floats of each buffer, in the order of struct run_state; sizes rounded to 64 bytes. */
-static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int ns, size_t *n)
+/* Floats of each buffer, in the order of struct run_state (activations for B windows
+ * of T positions, `held` positions of logits); sizes rounded to 64 bytes. */
+static int buffer_sizes(const struct model_config *c, int T1, int B, int at, int held, int ns, size_t *n)
 {
-    size_t H = c->hidden, nh = c->n_heads, D = c->head_dim, kv = c->n_kv_heads, gd = model_config_gate_dim(c);
+    size_t T = (size_t)T1 * B, H = c->hidden, nh = c->n_heads, D = c->head_dim, kv = c->n_kv_heads;
+    size_t gd = model_config_gate_dim(c);
     size_t R = forward_rope_dims(c), two = c->v.local_rope || c->rope.type == ROPE_TYPE_LONGROPE;
     size_t E = c->v.embed_dim && c->v.embed_dim != c->hidden ? c->v.embed_dim : 0;
     size_t sz[] = {
         T * H, T * H, T * ((size_t)model_config_q_out(c) + 2 * kv * D), T * nh * D, T * kv * D, T * kv * D,
         T * nh * gd, T * nh * D, gd ? T * nh * D : 0, T * H, T * (size_t)c->ffn, T * (size_t)c->ffn,
-        (size_t)ns * at * T, T * R / 2, T * R / 2, two * T * R / 2, two * T * R / 2, T * E, (size_t)lt * c->vocab,
-        (size_t)ns * LINEAR_SLICE * forward_widest_in(c), c->v.attn_sinks ? T * nh : 0,
+        (size_t)ns * at * T1, T1 * R / 2, T1 * R / 2, two * T1 * R / 2, two * T1 * R / 2, T * E,
+        (size_t)held * c->vocab,
+        (size_t)ns * LINEAR_SLICE * forward_widest_in(c), c->v.attn_sinks ? T1 * nh : 0, /* sinks: one window */
     };
     int k = (int)(sizeof sz / sizeof sz[0]);
     for (int i = 0; i < k; i++)
@@ -44,10 +47,20 @@ static int buffer_sizes(const struct model_config *c, int T, int at, int lt, int
  * largest weight) is converted once per forward pass up to that many positions. */
 #define LOGITS_HELD 512
 
-static void tiles_default(const struct forward_opts *o, int *at, int *lt)
+/* The tiles for max_T positions and B windows: attention rows, logits positions per
+ * window (at most max_T) and logits held (up to the tile, spread over short windows). */
+static void tiles_default(const struct forward_opts *o, int max_T, int B, int *at, int *lt, int *held)
 {
     *at = o && o->attn_tile > 0 ? o->attn_tile : 128;
     *lt = o && o->logits_tile > 0 ? o->logits_tile : LOGITS_HELD;
+    *held = (size_t)*lt < (size_t)max_T * B ? *lt : max_T * B;
+    *at = *at < max_T ? *at : max_T;
+    *lt = *lt < max_T ? *lt : max_T;
+}
+
+int forward_batch_of(const struct forward_opts *o)
+{
+    return o && o->batch > 1 ? o->batch : 1;
 }
 
 int forward_threads(const struct forward_opts *o)
@@ -58,14 +71,10 @@ int forward_threads(const struct forward_opts *o)
 
 size_t run_state_bytes(const struct model_config *c, int max_T, const struct forward_opts *opts)
 {
-    int at, lt;
-    tiles_default(opts, &at, &lt);
-    if (at > max_T)
-        at = max_T;
-    if (lt > max_T)
-        lt = max_T;
+    int at, lt, held, B = forward_batch_of(opts);
+    tiles_default(opts, max_T, B, &at, &lt, &held);
     size_t n[24], tot = 0;
-    int k = buffer_sizes(c, max_T, at, lt, forward_threads(opts), n);
+    int k = buffer_sizes(c, max_T, B, at, held, forward_threads(opts), n);
     for (int i = 0; i < k; i++)
         tot += n[i];
     return tot * sizeof(float) + sizeof(struct run_state);
@@ -113,21 +122,19 @@ enum ss_status run_state_new(struct run_state **out, const struct model_config *
     if (!rs)
         return ss_fail(err, SS_ERR_NOMEM, "run state: out of memory");
     rs->max_T = max_T;
+    rs->max_B = forward_batch_of(opts);
     rs->cfg = *c;
-    tiles_default(opts, &rs->attn_tile, &rs->logits_tile);
-    if (rs->attn_tile > max_T)
-        rs->attn_tile = max_T;
-    if (rs->logits_tile > max_T)
-        rs->logits_tile = max_T;
+    tiles_default(opts, max_T, rs->max_B, &rs->attn_tile, &rs->logits_tile, &rs->logits_held);
     size_t n[24], tot = 0;
     rs->n_scores = forward_threads(opts);
-    int k = buffer_sizes(c, max_T, rs->attn_tile, rs->logits_tile, rs->n_scores, n);
+    int k = buffer_sizes(c, max_T, rs->max_B, rs->attn_tile, rs->logits_held, rs->n_scores, n);
     for (int i = 0; i < k; i++)
         tot += n[i];
     if (posix_memalign(&rs->arena, 64, tot * sizeof(float) + 64)) {
+        int B = rs->max_B;
         free(rs);
-        return ss_fail(err, SS_ERR_NOMEM, "run state: cannot allocate %.2f GB of activations for %d positions",
-                       tot * 4e-9, max_T);
+        return ss_fail(err, SS_ERR_NOMEM, "run state: cannot allocate %.2f GB of activations for %d x %d positions",
+                       tot * 4e-9, B, max_T);
     }
     madvise(rs->arena, tot * sizeof(float), MADV_HUGEPAGE);
     float **bufs[] = {&rs->x, &rs->xn, &rs->qg, &rs->q, &rs->k, &rs->v, &rs->gate, &rs->att, &rs->attg,
