@@ -13,9 +13,11 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sinkscope info -m DIR [-c N]\n"
+            "usage: sinkscope info -m DIR [-c N] [-b N]\n"
             "  -m, --model DIR     checkpoint directory (config.json + safetensors)\n"
-            "  -c, --ctx-size N    positions for the activation-memory estimate (default 2048)\n");
+            "  -c, --ctx-size N    positions for the activation-memory estimate (default 2048)\n"
+            "  -b, --batch N       windows per forward pass for the estimate (default: what `run` picks\n"
+            "                      for a corpus of many windows)\n");
 }
 
 static void rope_line(const struct rope_config *r, int max_pos)
@@ -73,13 +75,14 @@ int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"ctx-size", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"batch", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
-    int ctx = 2048, c;
+    int ctx = 2048, batch = 0, c;
     char *end;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":m:c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:c:b:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': dir = optarg; break;
         case 'c': {
@@ -88,6 +91,14 @@ int cmd_info(int argc, char **argv)
             ctx = errno || end == optarg || *end || v < 1 || v > 10000000 ? -1 : (int)v;
             if (ctx < 1)
                 return cli_usage_error("info", "-c must be an integer from 1 to 10000000 (got '%s')", optarg);
+            break;
+        }
+        case 'b': {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            batch = errno || end == optarg || *end || v < 1 || v > 100000 ? -1 : (int)v;
+            if (batch < 1)
+                return cli_usage_error("info", "-b must be an integer from 1 to 100000 (got '%s')", optarg);
             break;
         }
         case 'h': usage(stdout); return EXIT_CODE_OK;
@@ -169,11 +180,13 @@ int cmd_info(int argc, char **argv)
     printf("parameters     %zu stored (%.3f B); config implies %zu\n", stored, stored * 1e-9, model_config_n_params(&cfg));
     struct forward_opts fo = {0};
     struct run_memory rm;
+    fo.batch = batch ? batch : run_memory_batch(&cfg, stored_bytes, ctx, &fo, RUN_BATCH_AUTO);
     run_memory_plan(&rm, &cfg, stored_bytes, ctx, &fo);
     double have = (double)machine_memory_bytes();
     char b1[32], b2[32], b3[32], b4[32], b5[32];
-    printf("memory         %s at %d positions, %d thread(s): weights %s (%s, mapped) + activations %s + scratch %s\n",
-           bytes_str(b1, 32, (double)rm.total), ctx, rm.threads, bytes_str(b2, 32, (double)rm.weights), dtype,
+    printf("memory         %s at %d positions x %d window(s) per pass%s, %d thread(s): weights %s (%s, mapped) + "
+           "activations %s + scratch %s\n",
+           bytes_str(b1, 32, (double)rm.total), ctx, rm.batch, batch ? "" : " (run's default)", rm.threads, bytes_str(b2, 32, (double)rm.weights), dtype,
            bytes_str(b3, 32, (double)rm.activations), bytes_str(b4, 32, (double)(rm.scratch + rm.small)));
     printf("machine        %s of memory: %s\n", bytes_str(b5, 32, have),
            !have ? "unknown" : rm.total <= have ? "the run fits" : "the run does NOT fit (run refuses it)");

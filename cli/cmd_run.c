@@ -37,6 +37,9 @@ static void usage(FILE *f)
             "      --heads LIST       heads of the attention dumps, same grammar (default all)\n"
             "      --dump-dtype f32|f16\n"
             "  -t, --threads N        worker threads (default: all cores); results are identical for any N\n"
+            "      --batch N          windows per forward pass, each weight converted once for all of them\n"
+            "                         (default: up to 8, as memory allows; `info -b`); results are identical\n"
+            "                         for any N\n"
             "      --gate native|off|constant=X|constant=mean   gate mode of gated checkpoints (mean:\n"
             "                         each layer's own mean gate, from a first pass over the input)\n"
             "  interventions (recorded in the run file; docs/EXPERIMENTS.md):\n"
@@ -70,7 +73,7 @@ static int parse_pos_int(const char *s, int *v)
 
 enum { OPT_TOKEN_IDS = 1000, OPT_CORPUS, OPT_STRIDE, OPT_MAX_SEQS, OPT_BOS, OPT_DUMP, OPT_LAYERS, OPT_HEADS,
        OPT_DUMP_DTYPE, OPT_GATE, OPT_EPS, OPT_QUIET, OPT_FORCE, OPT_RESUME, OPT_LOSSY, OPT_NO_STATS,
-       OPT_ROPE, OPT_MASK_KEYS, OPT_WINDOW, OPT_SINKS, OPT_ABLATE };
+       OPT_ROPE, OPT_MASK_KEYS, OPT_WINDOW, OPT_SINKS, OPT_ABLATE, OPT_BATCH };
 
 /* The combinations getopt cannot see; -1 when the options are fine, else the exit code. */
 static int check_args(const struct pipeline_opts *a, int n_inputs, const char *const *inputs)
@@ -187,7 +190,7 @@ int cmd_run(int argc, char **argv)
         {"lossy", no_argument, 0, OPT_LOSSY},        {"no-stats", no_argument, 0, OPT_NO_STATS},
         {"rope-scaling", required_argument, 0, OPT_ROPE}, {"mask-keys", required_argument, 0, OPT_MASK_KEYS},
         {"window", required_argument, 0, OPT_WINDOW}, {"sink-tokens", required_argument, 0, OPT_SINKS},
-        {"ablate", required_argument, 0, OPT_ABLATE},
+        {"ablate", required_argument, 0, OPT_ABLATE}, {"batch", required_argument, 0, OPT_BATCH},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0},
     };
     struct pipeline_opts a;
@@ -237,6 +240,10 @@ int cmd_run(int argc, char **argv)
         case 't':
             if (parse_pos_int(optarg, &a.threads))
                 return cli_usage_error("run", "-t: '%s' is not a positive integer", optarg);
+            break;
+        case OPT_BATCH:
+            if (parse_pos_int(optarg, &a.batch))
+                return cli_usage_error("run", "--batch: '%s' is not a positive integer", optarg);
             break;
         case OPT_BOS: a.bos = optarg; break;
         case OPT_DUMP: a.dump = optarg; break;

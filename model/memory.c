@@ -44,10 +44,28 @@ void run_memory_plan(struct run_memory *rm, const struct model_config *c, size_t
 {
     rm->weights = stored_bytes;
     rm->threads = forward_opts_threads(opts);
+    rm->batch = opts && opts->batch > 1 ? opts->batch : 1;
     rm->small = small_floats(c) * sizeof(float);
     rm->scratch = run_state_scratch_bytes(c, opts);
     rm->activations = run_state_bytes(c, max_T, opts) - rm->scratch + moe_bytes(c, max_T);
     rm->total = rm->weights + rm->small + rm->scratch + rm->activations;
+}
+
+int run_memory_batch(const struct model_config *c, size_t stored_bytes, int max_T, const struct forward_opts *opts,
+                     int n_windows)
+{
+    size_t have = machine_memory_bytes();
+    struct forward_opts o = opts ? *opts : (struct forward_opts){0};
+    int cap = n_windows < RUN_BATCH_AUTO ? n_windows : RUN_BATCH_AUTO, best = 1;
+    for (int B = 2; B <= cap; B++) {
+        struct run_memory rm;
+        o.batch = B;
+        run_memory_plan(&rm, c, stored_bytes, max_T, &o);
+        if (have && rm.total > have / 2)
+            break;
+        best = B;
+    }
+    return best;
 }
 
 /* A number from the first line of `path` ("max" and unreadable: 0). */
@@ -93,10 +111,12 @@ enum ss_status run_memory_check(const struct run_memory *rm, const char *what, i
     size_t have = machine_memory_bytes();
     if (!have || rm->total <= have)
         return SS_OK;
-    char a[5][24];
+    char a[5][24], win[48] = "";
+    if (rm->batch > 1)
+        snprintf(win, sizeof win, " (%d windows per pass)", rm->batch);
     return ss_fail(err, SS_ERR_INPUT,
-                   "%s: a run at %d positions needs %s (weights %s mapped, activations %s, scratch %s) but this "
-                   "machine has %s of memory", what, max_T, size_str(a[0], 24, rm->total), size_str(a[1], 24, rm->weights),
+                   "%s: a run at %d positions%s needs %s (weights %s mapped, activations %s, scratch %s) but this "
+                   "machine has %s of memory", what, max_T, win, size_str(a[0], 24, rm->total), size_str(a[1], 24, rm->weights),
                    size_str(a[2], 24, rm->activations), size_str(a[3], 24, rm->scratch + rm->small),
                    size_str(a[4], 24, have));
 }

@@ -296,10 +296,19 @@ struct run_memory {
     size_t scratch;            /* weight scratch of the threads */
     size_t total;
     int threads;               /* the threads planned for (opts->threads, or all cores) */
+    int batch;                 /* the windows per forward pass planned for (opts->batch) */
 };
 /* The plan for `stored_bytes` of tensors in the files and max_T positions. */
 void run_memory_plan(struct run_memory *rm, const struct model_config *c, size_t stored_bytes, int max_T,
                      const struct forward_opts *opts);
+/* Windows per forward pass when none is asked for: the largest B <= min(n_windows,
+ * RUN_BATCH_AUTO) whose plan (opts->batch = B) takes at most half this machine's memory
+ * (the rest for the page cache and the probes), at least 1. Each weight slice is
+ * converted once per pass, so its cost per window falls as 1/B: past 8 little is left
+ * to gain, while the activations grow as B. */
+#define RUN_BATCH_AUTO 8
+int run_memory_batch(const struct model_config *c, size_t stored_bytes, int max_T, const struct forward_opts *opts,
+                     int n_windows);
 /* Physical memory of this machine, or the cgroup's limit when lower (bytes; 0 when
  * unknown). SINKSCOPE_MEMORY_BYTES overrides it (tests of the refusal). */
 size_t machine_memory_bytes(void);

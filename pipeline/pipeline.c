@@ -22,170 +22,11 @@
 #include "../tokenizer/tokenizer.h"
 #include "../runfile/h5write.h"
 #include "../probes/probes.h"
-#include "interv.h"
-
-/* Token pieces of one sequence for /token_text (NULL entries when unknown). */
-static char **pieces_of(const struct tokenizer *tk, const int32_t *tok, int T)
-{
-    if (!tk)
-        return NULL;
-    char **p = calloc(T, sizeof *p);
-    for (int t = 0; p && t < T; t++)
-        p[t] = tokenizer_piece(tk, tok[t]);
-    return p;
-}
-
-static void pieces_free(char **p, int T)
-{
-    for (int t = 0; p && t < T; t++)
-        free(p[t]);
-    free(p);
-}
-
-struct run_ctx {
-    const struct pipeline_opts *a;
-    volatile sig_atomic_t *stop;
-    struct model *m;
-    struct run_state *rs;
-    struct tokenizer *tk;
-    struct run_seqs seqs;
-    struct probes *p;
-    struct hook_set hooks;
-    struct forward_opts fo;
-    struct run_interv ri;      /* --rope-scaling, --mask-keys, --window, --ablate, ... (pipeline/interv.c) */
-    char command[2048];        /* what a --resume record must match */
-    double t_forward, t_write;
-    double t_probes;           /* < 0: this process's probe seconds; else the job's (a->dist) */
-    double t_start;
-    int done;                  /* sequences finished in this invocation (progress) */
-    int finished;              /* a->dist: windows of this process computed or kept */
-    int dist_met;              /* a->dist: finish was called */
-};
+#include "run_ctx.h"
 
 struct combine {               /* a->dist, rank 0: what combining the records cost */
     double t0, bytes;
 };
-
-/* Under a->dist, only rank 0 speaks (progress, warnings) and writes OUT. */
-static int run_is_root(const struct pipeline_opts *a)
-{
-    return !a->dist || a->dist->rank == 0;
-}
-
-/* Window seq is computed by this process. */
-static int run_owns(const struct pipeline_opts *a, int seq)
-{
-    return !a->dist || seq % a->dist->size == a->dist->rank;
-}
-
-static void progress(struct run_ctx *c, int seq)
-{
-    if (c->a->dist) {
-        c->a->dist->progress(c->a->dist, ++c->finished, c->seqs.n, c->seqs.T);
-        return;
-    }
-    FILE *log = c->a->log;
-    if (c->a->quiet || !log || !isatty(fileno(log)))
-        return;
-    double el = clock_now_s() - c->t_start, rate = c->done ? c->done * (double)c->seqs.T / el : 0;
-    double left = rate > 0 ? (c->seqs.n - seq - 1) * (double)c->seqs.T / rate : 0;
-    fprintf(log, "\rsinkscope run: %d/%d sequences, %.0f tokens/s, ETA %d:%02d:%02d ", seq + 1, c->seqs.n,
-            rate, (int)left / 3600, (int)left / 60 % 60, (int)left % 60);
-    if (seq + 1 == c->seqs.n)
-        fputc('\n', log);
-}
-
-/* Fault injection for tests (tests/test_run.c, tests/test_faults.c): SINKSCOPE_TEST_FAIL_AFTER=k fails
- * the sequence after k finished ones as a disk error would; SINKSCOPE_TEST_RAISE_AFTER=k
- * raises a real SIGINT once k sequences are finished; SINKSCOPE_TEST_KILL_AFTER=k
- * kills the process (SIGKILL: a rank dying, tests/test_mpi.c). Unset in normal use. */
-static int env_int(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? atoi(v) : -1;
-}
-
-/* One sequence through the model into w at row `row`. */
-static enum ss_status run_one(struct run_ctx *c, struct h5w *w, int row, int seq, struct ss_error *err)
-{
-    if (*c->stop)
-        return ss_fail(err, SS_ERR_INTERRUPTED, "interrupted");
-    if (env_int("SINKSCOPE_TEST_FAIL_AFTER") == c->done)
-        return ss_fail(err, SS_ERR_IO, "%s: injected write failure", c->a->out);
-    const int32_t *tok = c->seqs.tok + (size_t)seq * c->seqs.T;
-    enum ss_status s = probes_seq_begin(c->p, w, row, tok, err);
-    double t0 = clock_now_s();
-    if (!s)
-        s = model_forward(c->m, c->rs, tok, c->seqs.T, &c->hooks, &c->fo, err);
-    double t1 = clock_now_s();
-    c->t_forward += t1 - t0;
-    if (s)
-        return s;
-    char **pieces = pieces_of(c->tk, tok, c->seqs.T);
-    s = probes_seq_end(c->p, seq, pieces, err);
-    pieces_free(pieces, c->seqs.T);
-    c->t_write += clock_now_s() - t1;
-    c->done++;
-    progress(c, seq);
-    if (env_int("SINKSCOPE_TEST_RAISE_AFTER") == c->done)
-        raise(SIGINT);
-    if (env_int("SINKSCOPE_TEST_KILL_AFTER") == c->done)
-        raise(SIGKILL);
-    return s;
-}
-
-static void record_path(char *buf, size_t n, const char *out, int seq)
-{
-    snprintf(buf, n, "%s.partial/seq_%06d.h5", out, seq);
-}
-
-/* --resume: compute every sequence without a matching record into its record file.
- * Under a->dist only this process's windows, and without --resume even those
- * that have a record (a job reuses records only when asked to). */
-static enum ss_status run_records(struct run_ctx *c, struct ss_error *err)
-{
-    char dir[4200], path[4300], tmp[4400];
-    snprintf(dir, sizeof dir, "%s.partial", c->a->out);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return ss_fail(err, SS_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
-    for (int seq = 0; seq < c->seqs.n; seq++) {
-        if (!run_owns(c->a, seq))
-            continue;
-        record_path(path, sizeof path, c->a->out, seq);
-        if (c->a->resume && access(path, F_OK) == 0) {
-            struct h5w *rec = NULL;
-            int ok = h5w_open(&rec, path, 0, NULL) == SS_OK &&
-                     probes_record_matches(rec, c->command, c->seqs.tok + (size_t)seq * c->seqs.T, c->seqs.T);
-            h5w_close(rec, NULL);
-            if (ok && c->a->dist)
-                progress(c, seq);
-            if (ok)
-                continue;
-            return ss_fail(err, SS_ERR_INPUT,
-                           "%s: made by a different command or input; delete %s or run without --resume", path, dir);
-        }
-        snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-        struct h5w *rec = NULL;
-        enum ss_status s = h5w_create(&rec, tmp, err);
-        if (!s)
-            s = probes_create_datasets(c->p, rec, 1, c->tk != NULL, err);
-        if (!s)
-            s = run_one(c, rec, 0, seq, err);
-        if (!s)
-            s = probes_record_finish(c->p, rec, c->command, err);
-        probes_release(c->p); /* really closed before another process opens it */
-        enum ss_status cs = h5w_close(rec, s ? NULL : err);
-        if (!s && cs)
-            s = cs;
-        if (!s && rename(tmp, path) != 0)
-            s = ss_fail(err, SS_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        if (s) {
-            unlink(tmp);
-            return s;
-        }
-    }
-    return SS_OK;
-}
 
 /* Bytes of the n records (what rank 0 reads to combine a spread run). */
 static double records_bytes(const char *out, int n)
@@ -194,7 +35,7 @@ static double records_bytes(const char *out, int n)
     struct stat st;
     double sum = 0;
     for (int seq = 0; seq < n; seq++) {
-        record_path(path, sizeof path, out, seq);
+        run_record_path(path, sizeof path, out, seq);
         if (stat(path, &st) == 0)
             sum += (double)st.st_size;
     }
@@ -236,19 +77,17 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
         return s;
     s = probes_create_datasets(c->p, w, c->seqs.n, c->tk != NULL, err);
     c->t_write += clock_now_s() - tw0;
-    for (int seq = 0; seq < c->seqs.n && !s; seq++) {
-        if (from_records) {
-            char path[4300];
-            struct h5w *rec = NULL;
-            record_path(path, sizeof path, c->a->out, seq);
-            s = h5w_open(&rec, path, 0, err);
-            if (!s)
-                s = probes_record_load(c->p, rec, seq, err);
-            h5w_close(rec, NULL);
-        } else {
-            s = run_one(c, w, seq, seq, err);
-        }
+    for (int seq = 0; from_records && seq < c->seqs.n && !s; seq++) {
+        char path[4300];
+        struct h5w *rec = NULL;
+        run_record_path(path, sizeof path, c->a->out, seq);
+        s = h5w_open(&rec, path, 0, err);
+        if (!s)
+            s = probes_record_load(c->p, rec, seq, err);
+        h5w_close(rec, NULL);
     }
+    if (!from_records && !s)
+        s = run_windows(c, w, err);
     tw0 = clock_now_s();
     if (!s)
         s = probes_write_results(c->p, w, err);
@@ -262,7 +101,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
     };
     c->t_write += clock_now_s() - tw0;
     meta.time_write_s = c->t_write;
-    meta.time_probes_s = c->t_probes >= 0 ? c->t_probes : probes_hook_seconds(c->p);
+    meta.time_probes_s = c->t_probes >= 0 ? c->t_probes : run_probe_seconds(c);
     if (!s)
         s = probes_write_meta(w, &meta, err);
     struct probes_interventions pi;
@@ -280,7 +119,7 @@ static enum ss_status run_into(struct run_ctx *c, const char *tmp, double t_load
 static enum ss_status run_spread(struct run_ctx *c, struct combine *cb, struct ss_error *err)
 {
     enum ss_status s = run_records(c, err);
-    c->t_probes = probes_hook_seconds(c->p);
+    c->t_probes = run_probe_seconds(c);
     c->dist_met = 1;
     s = c->a->dist->finish(c->a->dist, s, &c->t_forward, &c->t_probes, err);
     cb->t0 = clock_now_s();
@@ -418,21 +257,39 @@ static enum ss_status make_probes(struct run_ctx *c, const struct selection *sel
     rope_factor_for_length(&c->ri.rope, c->seqs.T); /* yarn:auto */
     c->fo.rope = c->ri.has_rope ? &c->ri.rope : NULL; /* the run state's RoPE tables follow it */
     c->fo.threads = a->threads;
-    hook_set_init(&c->hooks);
     enum ss_status s;
+    /* windows per pass: --batch (at most the windows there are), else the memory plan's */
+    c->batch = a->batch > 0 ? (a->batch < c->seqs.n ? a->batch : c->seqs.n)
+                            : run_memory_batch(cfg, c->m->mapped_bytes, c->seqs.T, &c->fo, c->seqs.n);
+    c->fo.batch = c->batch;
     struct run_memory rm; /* refuse, before any forward work, a run this machine cannot hold */
     run_memory_plan(&rm, cfg, c->m->mapped_bytes, c->seqs.T, &c->fo);
     if ((s = run_memory_check(&rm, a->model_dir, c->seqs.T, err)))
         return s;
     if ((s = run_state_new(&c->rs, cfg, c->seqs.T, &c->fo, err)) ||
-        (s = run_interv_apply(&c->ri, c->m, c->rs, &c->seqs, &c->fo, err)) || (s = probes_new(&c->p, &po, err)))
+        (s = run_interv_apply(&c->ri, c->m, c->rs, &c->seqs, &c->fo, err)))
         return s;
-    return probes_subscribe(c->p, &c->hooks, err);
+    c->pw = calloc(c->batch, sizeof *c->pw);
+    c->hw = calloc(c->batch, sizeof *c->hw);
+    c->hwp = calloc(c->batch, sizeof *c->hwp);
+    c->tokbuf = malloc((size_t)c->batch * c->seqs.T * sizeof *c->tokbuf);
+    if (!c->pw || !c->hw || !c->hwp || !c->tokbuf)
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory for a batch of %d windows", c->batch);
+    for (int b = 0; b < c->batch; b++) { /* window b's events to its own probes, each subscribed alike */
+        hook_set_init(&c->hw[b]);
+        c->hwp[b] = &c->hw[b];
+        if ((s = probes_new(&c->pw[b], &po, err)) || (s = probes_subscribe(c->pw[b], &c->hw[b], err)))
+            return s;
+    }
+    c->p = c->pw[0];
+    return SS_OK;
 }
 
 static void ctx_free(struct run_ctx *c)
 {
-    probes_free(c->p);
+    for (int b = 0; c->pw && b < c->batch; b++)
+        probes_free(c->pw[b]);
+    free(c->pw), free(c->hw), free(c->hwp), free(c->tokbuf);
     if (c->rs)
         run_state_free(c->rs);
     if (c->m) {

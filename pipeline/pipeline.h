@@ -33,6 +33,7 @@ struct pipeline_opts {
     const char *layers, *heads;/* index lists (common/index_list.h); NULL = all */
     int dump_f16;
     int threads;               /* 0 = all cores */
+    int batch;                 /* windows per forward pass (corpus mode); 0 = the memory plan's default */
     const char *gate;          /* "native" | "off" | "constant=X" | "constant=mean" */
     /* interventions (docs/EXPERIMENTS.md, pipeline/interv.c); NULL/0 = the checkpoint as trained */
     const char *rope_scaling;  /* none | linear:F | yarn:F[:ORIG] | yarn:auto[:ORIG] */

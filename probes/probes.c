@@ -32,6 +32,8 @@ struct probes {
     const int32_t *tokens;
     struct row_dset *rows;     /* datasets of w */
     int n_rows;
+    int rows_borrowed;         /* rows, w and d_* are another instance's (probes_share) */
+    struct probes *totals;     /* whose run totals a finished sequence folds into (NULL: this one's) */
     int d_tokens, d_text, d_nll, d_logits; /* indices into rows, -1 if absent */
     int *d_attn, *d_gates, *d_hidden;      /* [L] indices, -1 if absent */
     float *attn_map;           /* [T, T] assembly of one head's map (attention dumps only) */
@@ -62,7 +64,7 @@ int probes_dump_parse(const char *list)
 
 void probes_release(struct probes *p)
 {
-    for (int i = 0; p && i < p->n_rows; i++) {
+    for (int i = 0; p && !p->rows_borrowed && i < p->n_rows; i++) {
         H5Dclose(p->rows[i].id);
         H5Tclose(p->rows[i].mtype);
     }
@@ -77,7 +79,8 @@ void probes_free(struct probes *p)
     if (!p)
         return;
     probes_release(p);
-    free(p->rows);
+    if (!p->rows_borrowed)
+        free(p->rows);
     seq_stats_free(&p->seq);
     run_stats_free(&p->run);
     free(p->layer_sel);
@@ -366,7 +369,9 @@ enum ss_status probes_create_datasets(struct probes *p, struct h5w *w, int n_seq
     const struct probes_shape *c = &p->o.shape;
     int L = c->n_layers, T = c->T;
     probes_release(p);
-    free(p->rows);
+    if (!p->rows_borrowed)
+        free(p->rows);
+    p->rows_borrowed = 0;
     p->rows = calloc(3 * L + 4, sizeof *p->rows);
     if (!p->rows)
         return ss_fail(err, SS_ERR_NOMEM, "probes: out of memory");
@@ -461,9 +466,25 @@ enum ss_status probes_seq_end(struct probes *p, int seq, char *const *pieces, st
             p->nll_row[t] = (float)seq_stats_nll(&p->seq)[t];
         if (write_row(p, p->d_nll, NULL, NULL, p->nll_row, err))
             return err ? err->status : SS_ERR_IO;
-        run_stats_fold(&p->run, &p->seq, seq);
+        run_stats_fold(p->totals ? &p->totals->run : &p->run, &p->seq, seq);
     }
     return SS_OK;
+}
+
+void probes_share(struct probes *p, struct probes *owner)
+{
+    int L = p->o.shape.n_layers;
+    probes_release(p);
+    if (!p->rows_borrowed)
+        free(p->rows);
+    p->rows = owner->rows, p->n_rows = owner->n_rows, p->rows_borrowed = 1;
+    p->w = owner->w;
+    p->d_tokens = owner->d_tokens, p->d_text = owner->d_text, p->d_nll = owner->d_nll;
+    p->d_logits = owner->d_logits;
+    memcpy(p->d_attn, owner->d_attn, L * sizeof *p->d_attn);
+    memcpy(p->d_gates, owner->d_gates, L * sizeof *p->d_gates);
+    memcpy(p->d_hidden, owner->d_hidden, L * sizeof *p->d_hidden);
+    p->totals = owner;
 }
 
 enum ss_status probes_write_results(struct probes *p, struct h5w *w, struct ss_error *err)

@@ -184,6 +184,12 @@ enum ss_status probes_seq_begin(struct probes *p, struct h5w *w, int row, const 
  * may be NULL) and /stats/nll rows, fold the sequence into the run as `seq`. */
 enum ss_status probes_seq_end(struct probes *p, int seq, char *const *pieces,
                               struct ss_error *err);
+/* Corpus batches (several windows in one forward pass, each window's events to its own
+ * instance): p writes its rows into the datasets owner made (owner's file, until owner
+ * makes others) and folds each finished sequence into owner's run totals; p's
+ * probes_seq_end calls must then come in sequence order with owner's. Both instances
+ * need the same options. probes_create_datasets on p ends the sharing of datasets. */
+void probes_share(struct probes *p, struct probes *owner);
 /* The finished sequence's accumulators (valid until the next probes_seq_begin). */
 const struct seq_stats *probes_seq_stats(const struct probes *p);
 const struct run_stats *probes_run_stats(const struct probes *p);
