@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -154,4 +155,49 @@ int test_skips_report(void)
     for (int i = 0; i < n_skips; i++)
         printf("  SKIP: %s\n", skips[i]);
     return n_skips;
+}
+
+/* GPT-2 byte-level alphabet: byte b -> code point. */
+static unsigned byte_char(int b)
+{
+    if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
+        return b;
+    int n = 0;
+    for (int x = 0; x < b; x++)
+        if (!((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF)))
+            n++;
+    return 256 + n;
+}
+
+/* A byte-level tokenizer.json without merges: ids 0..255 are the bytes, 256 is <|endoftext|>. */
+void test_write_byte_tokenizer(const char *dir)
+{
+    json_t *vocab = json_object();
+    for (int b = 0; b < 256; b++) {
+        unsigned c = byte_char(b);
+        char s[4];
+        if (c < 0x80) {
+            s[0] = (char)c;
+            s[1] = 0;
+        } else {
+            s[0] = (char)(0xC0 | (c >> 6));
+            s[1] = (char)(0x80 | (c & 0x3F));
+            s[2] = 0;
+        }
+        json_object_set_new(vocab, s, json_integer(b));
+    }
+    json_t *root = json_pack("{s:{s:s,s:o,s:[]},s:{s:s,s:b,s:b,s:b},s:{s:s,s:b,s:b,s:b},s:[{s:i,s:s,s:b,s:b,s:b,s:b,s:b}]}",
+                             "model", "type", "BPE", "vocab", vocab, "merges",
+                             "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1,
+                             "decoder", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1,
+                             "added_tokens", "id", 256, "content", "<|endoftext|>", "single_word", 0, "lstrip", 0,
+                             "rstrip", 0, "normalized", 0, "special", 1);
+    char path[600];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    json_dump_file(root, path, 0);
+    json_decref(root);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"eos_token\": \"<|endoftext|>\", \"bos_token\": null, \"add_bos_token\": false}\n", f);
+    fclose(f);
 }

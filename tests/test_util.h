@@ -29,6 +29,9 @@ int test_skips_report(void);
 char *test_read_file(const char *path, size_t *n);
 /* Count the lines of s (a trailing newline does not start a new line). */
 int test_count_lines(const char *s);
+/* A byte-level tokenizer.json (ids 0..255 the bytes, 256 <|endoftext|>; no merges) and a
+ * tokenizer_config.json without BOS in dir, so text inputs work on the tiny fixtures. */
+void test_write_byte_tokenizer(const char *dir);
 /* max |a-b| over n floats */
 double test_max_abs_diff(const float *a, const float *b, size_t n);
 
