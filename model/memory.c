@@ -57,6 +57,8 @@ int run_memory_batch(const struct model_config *c, size_t stored_bytes, int max_
     size_t have = machine_memory_bytes();
     struct forward_opts o = opts ? *opts : (struct forward_opts){0};
     int cap = n_windows < RUN_BATCH_AUTO ? n_windows : RUN_BATCH_AUTO, best = 1;
+    if (max_T > 0 && cap > RUN_BATCH_POSITIONS / max_T)
+        cap = RUN_BATCH_POSITIONS / max_T;
     for (int B = 2; B <= cap; B++) {
         struct run_memory rm;
         o.batch = B;

@@ -302,11 +302,14 @@ struct run_memory {
 void run_memory_plan(struct run_memory *rm, const struct model_config *c, size_t stored_bytes, int max_T,
                      const struct forward_opts *opts);
 /* Windows per forward pass when none is asked for: the largest B <= min(n_windows,
- * RUN_BATCH_AUTO) whose plan (opts->batch = B) takes at most half this machine's memory
- * (the rest for the page cache and the probes), at least 1. Each weight slice is
- * converted once per pass, so its cost per window falls as 1/B: past 8 little is left
- * to gain, while the activations grow as B. */
+ * RUN_BATCH_AUTO, RUN_BATCH_POSITIONS / max_T) whose plan (opts->batch = B) takes at most
+ * half this machine's memory (the rest for the page cache and the probes), at least 1.
+ * A weight slice is converted once per pass and its sgemm then reads every window's
+ * input: over RUN_BATCH_POSITIONS positions the conversion is already a small part of
+ * the slice's work and more windows only add input traffic that no longer stays in
+ * cache (bench/batch), so long windows go one at a time and short ones are stacked. */
 #define RUN_BATCH_AUTO 8
+#define RUN_BATCH_POSITIONS 512
 int run_memory_batch(const struct model_config *c, size_t stored_bytes, int max_T, const struct forward_opts *opts,
                      int n_windows);
 /* Physical memory of this machine, or the cgroup's limit when lower (bytes; 0 when

@@ -93,13 +93,13 @@ static int runs_differ(const char *a, const char *b)
     return bad;
 }
 
-/* `run` on the corpus, -c 24, 7 windows (no batch size below divides 7 but 7 and 1), all dumps. */
+/* `run` on the corpus, -c 24, 5 windows (no batch size below divides 5), all dumps. */
 static int run(const char *out, const char *batch, const char *threads, const char *extra1, const char *extra2,
                int resume)
 {
     const char *argv[32];
     int n = 0;
-    const char *fixed[] = {"run", "-m", model_dir, "--corpus", corpus, "-c", "24", "--max-seqs", "7", "--dump",
+    const char *fixed[] = {"run", "-m", model_dir, "--corpus", corpus, "-c", "24", "--max-seqs", "5", "--dump",
                            "attention,gates,hidden,logits", "--quiet", "-o", out, "-t", threads};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         argv[n++] = fixed[i];
@@ -119,15 +119,16 @@ static int run(const char *out, const char *batch, const char *threads, const ch
     return rc;
 }
 
-/* Batches 2, 3, 7 and automatic, threads 1 and 3: the files of batch 1, byte for byte. */
-static void check_batches(const char *tag, const char *x1, const char *x2)
+/* Batches 2, 3 and automatic (5 here), threads 1 and 3: the files of batch 1, byte for byte
+ * (n_cases of them: valgrind runs this suite too). */
+static void check_batches(const char *tag, const char *x1, const char *x2, size_t n_cases)
 {
     const char *dir = test_tmpdir(tag);
     char ref[600], out[600];
     snprintf(ref, sizeof ref, "%s/ref.h5", dir);
     CU_ASSERT_EQUAL_FATAL(run(ref, "1", "1", x1, x2, 0), 0);
-    static const char *cases[][2] = {{"2", "1"}, {"3", "3"}, {"7", "1"}, {NULL, "3"}};
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    static const char *cases[][2] = {{"3", "3"}, {"2", "1"}, {NULL, "3"}};
+    for (size_t i = 0; i < n_cases && i < sizeof cases / sizeof *cases; i++) {
         snprintf(out, sizeof out, "%s/b%zu.h5", dir, i);
         CU_ASSERT_EQUAL_FATAL(run(out, cases[i][0], cases[i][1], x1, x2, 0), 0);
         CU_ASSERT_EQUAL(runs_differ(ref, out), 0);
@@ -136,13 +137,13 @@ static void check_batches(const char *tag, const char *x1, const char *x2)
 
 static void test_batch_identical(void)
 {
-    check_batches("batch-plain", NULL, NULL);
+    check_batches("batch-plain", NULL, NULL, 3);
 }
 
 /* an edit (gate constant=mean, from a first pass) and a mask, per window */
 static void test_batch_identical_interventions(void)
 {
-    check_batches("batch-interv", "--gate=constant=mean", "--window=8");
+    check_batches("batch-interv", "--gate=constant=mean", "--window=8", 1);
 }
 
 /* --resume after a batch interrupted midway (2 windows of the batch of 3 finished:
@@ -160,7 +161,7 @@ static void test_batch_resume(void)
     unsetenv("SINKSCOPE_TEST_RAISE_AFTER");
     CU_ASSERT_EQUAL(rc, 130);
     int kept = 0;
-    for (int s = 0; s < 7; s++) {
+    for (int s = 0; s < 5; s++) {
         char p[800];
         struct stat st;
         snprintf(p, sizeof p, "%s/seq_%06d.h5", partial, s);
@@ -171,8 +172,8 @@ static void test_batch_resume(void)
     CU_ASSERT_EQUAL(runs_differ(ref, out), 0);
 }
 
-/* The automatic batch is the largest B <= min(windows, RUN_BATCH_AUTO) whose plan fits in
- * half the machine's memory; `run --batch N` that does not fit is refused before any work. */
+/* The automatic batch is the largest B <= min(windows, RUN_BATCH_AUTO, RUN_BATCH_POSITIONS / T)
+ * whose plan fits in half the machine's memory; `run --batch N` that does not fit is refused before any work. */
 static void test_batch_memory_plan(void)
 {
     struct model_config c;
@@ -201,26 +202,29 @@ static void test_batch_memory_plan(void)
     CU_ASSERT_EQUAL(run_memory_batch(&c, 1000000, 24, &fo, 100), 1);
     unsetenv("SINKSCOPE_MEMORY_BYTES");
     CU_ASSERT_EQUAL(run_memory_batch(&c, 1000000, 24, &fo, 100), RUN_BATCH_AUTO); /* tiny model: the cap */
+    CU_ASSERT_EQUAL(run_memory_batch(&c, 1000000, RUN_BATCH_POSITIONS / 4, &fo, 100), 4); /* positions per pass */
+    CU_ASSERT_EQUAL(run_memory_batch(&c, 1000000, RUN_BATCH_POSITIONS, &fo, 100), 1);
+    CU_ASSERT_EQUAL(run_memory_batch(&c, 1000000, 4 * RUN_BATCH_POSITIONS, &fo, 100), 1);
 
     /* run: an explicit batch that cannot fit is refused, naming the batch; nothing written */
     struct model m = {0};
     CU_ASSERT_EQUAL_FATAL(model_load(&m, model_dir, &err), SS_OK);
-    struct run_memory r1, r7;
+    struct run_memory r1, r5;
     fo.batch = 1;
     run_memory_plan(&r1, &c, m.mapped_bytes, 24, &fo);
-    fo.batch = 7;
-    run_memory_plan(&r7, &c, m.mapped_bytes, 24, &fo);
+    fo.batch = 5;
+    run_memory_plan(&r5, &c, m.mapped_bytes, 24, &fo);
     model_free(&m);
     const char *dir = test_tmpdir("batch-mem");
     char out[600], errs[1024] = "";
     snprintf(out, sizeof out, "%s/r.h5", dir);
-    snprintf(mem, sizeof mem, "%zu", r7.total - 1); /* holds B = 1 (auto: half of it may not), not 7 */
-    CU_ASSERT_FATAL(r1.total < r7.total - 1);
+    snprintf(mem, sizeof mem, "%zu", r5.total - 1); /* holds B = 1 (auto: half of it may not), not 5 */
+    CU_ASSERT_FATAL(r1.total < r5.total - 1);
     setenv("SINKSCOPE_MEMORY_BYTES", mem, 1);
     int rc = test_cli(NULL, 0, errs, sizeof errs, "run", "-m", model_dir, "--corpus", corpus, "-c", "24", "--batch",
-                      "7", "-t", "1", "--quiet", "-o", out, NULL);
+                      "5", "-t", "1", "--quiet", "-o", out, NULL);
     CU_ASSERT_EQUAL(rc, 2);
-    CU_ASSERT_PTR_NOT_NULL(strstr(errs, "7 windows per pass"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errs, "5 windows per pass"));
     struct stat st;
     CU_ASSERT(stat(out, &st) != 0);
     /* the same machine, automatic batch: fits */
@@ -238,8 +242,8 @@ static void test_batch_memory_plan(void)
 SS_SUITE(batch)
 {
     CU_pSuite s = CU_add_suite("batch", suite_init, NULL);
-    CU_add_test(s, "--batch 1/2/3/7/auto x -t 1/3: run files byte-identical (bf16, all dumps)", test_batch_identical);
-    CU_add_test(s, "the same with --gate constant=mean and --window", test_batch_identical_interventions);
+    CU_add_test(s, "--batch 1/2/3/auto x -t 1/3: run files byte-identical (bf16, all dumps)", test_batch_identical);
+    CU_add_test(s, "--batch 3 -t 3 with --gate constant=mean and --window", test_batch_identical_interventions);
     CU_add_test(s, "--resume after an interrupted batch, resumed with another batch: identical", test_batch_resume);
     CU_add_test(s, "automatic batch from the memory plan; a batch that cannot fit is refused", test_batch_memory_plan);
 }
