@@ -13,6 +13,97 @@
 #include "../model/model.h"
 #include "test_util.h"
 
+/* ---- model_forward_batch against model_forward, every hook event, several families --- */
+
+/* Every event a window's hooks receive, in order: a header and its data, appended. */
+struct trace {
+    unsigned char *buf;
+    size_t n, cap;
+    int events;
+};
+
+static int trace_event(void *user, const struct hook_event *ev, struct ss_error *err)
+{
+    struct trace *t = user;
+    size_t nd = (size_t)ev->shape[0] * (ev->ndim > 1 ? ev->shape[1] : 1) * (ev->ndim > 2 ? ev->shape[2] : 1);
+    int64_t head[8] = {ev->point, ev->layer, ev->ndim, ev->shape[0], ev->shape[1], ev->shape[2], ev->head, ev->q0};
+    size_t need = t->n + sizeof head + nd * sizeof(float);
+    if (need > t->cap) {
+        size_t cap = need * 2;
+        unsigned char *b = realloc(t->buf, cap);
+        if (!b)
+            return ss_fail(err, SS_ERR_NOMEM, "trace: out of memory"), 1;
+        t->buf = b, t->cap = cap;
+    }
+    memcpy(t->buf + t->n, head, sizeof head);
+    memcpy(t->buf + t->n + sizeof head, ev->data, nd * sizeof(float));
+    t->n = need;
+    t->events++;
+    return 0;
+}
+
+static void trace_subscribe(struct hook_set *h, struct trace *t)
+{
+    hook_set_init(h);
+    for (int p = 0; p < HOOK_COUNT; p++)
+        hook_set_add(h, hook_point_name(p), trace_event, t, NULL);
+}
+
+/* 3 windows of 9 tokens: one pass of 3 (threads 3) against three passes of 1 (threads 1). */
+static void check_family(const char *name)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "tests/fixtures/%s", name);
+    struct model m = {0};
+    struct ss_error err = {0};
+    if (model_load(&m, dir, &err)) {
+        CU_FAIL("fixture did not load");
+        printf("\n  %s: %s", name, err.msg);
+        return;
+    }
+    enum { B = 3, T = 9 };
+    int32_t tok[B * T];
+    for (int i = 0; i < B * T; i++)
+        tok[i] = (int32_t)((i * 37 + 5) % m.cfg.vocab);
+    struct trace one[B] = {{0}}, all[B] = {{0}};
+    struct hook_set h1[B], hb[B];
+    const struct hook_set *hp[B];
+    for (int b = 0; b < B; b++) {
+        trace_subscribe(&h1[b], &one[b]);
+        trace_subscribe(&hb[b], &all[b]);
+        hp[b] = &hb[b];
+    }
+    struct forward_opts o1 = {0}, ob = {0};
+    o1.threads = 1, ob.threads = 3, ob.batch = B, ob.logits_tile = 2 * T; /* the head over 2 windows, then 1 */
+    o1.logits_tile = 2 * T;
+    struct run_state *r1 = NULL, *rb = NULL;
+    CU_ASSERT_FATAL(!run_state_new(&r1, &m.cfg, T, &o1, &err) && !run_state_new(&rb, &m.cfg, T, &ob, &err));
+    for (int b = 0; b < B; b++)
+        CU_ASSERT_EQUAL(model_forward(&m, r1, tok + b * T, T, &h1[b], &o1, &err), SS_OK);
+    CU_ASSERT_EQUAL(model_forward_batch(&m, rb, tok, T, B, hp, &ob, &err), SS_OK);
+    int differ = 0;
+    for (int b = 0; b < B; b++) {
+        differ += one[b].n != all[b].n || one[b].events != all[b].events || memcmp(one[b].buf, all[b].buf, one[b].n);
+        CU_ASSERT(one[b].events > 10 * m.cfg.n_layers);
+    }
+    printf("\n  %s: %d events per window, %d of %d windows differ", name, one[0].events, differ, B);
+    CU_ASSERT_EQUAL(differ, 0);
+    for (int b = 0; b < B; b++)
+        free(one[b].buf), free(all[b].buf);
+    run_state_free(r1), run_state_free(rb);
+    model_free(&m);
+}
+
+/* dense gated bf16, learned positions (gpt2), softcaps and sandwich norms (gemma2), local
+ * RoPE (gemma3), MoE (mixtral), learned sinks + MoE (gpt_oss) */
+static void test_batch_forward_families(void)
+{
+    static const char *const fams[] = {"gated_elementwise", "gpt2_bf16", "gemma2_bf16", "gemma3_f16",
+                                       "mixtral_f32", "gpt_oss_bf16"};
+    for (size_t i = 0; i < sizeof fams / sizeof *fams; i++)
+        check_family(fams[i]);
+}
+
 static char model_dir[512], corpus[600];
 
 static const char *text =
@@ -242,6 +333,8 @@ static void test_batch_memory_plan(void)
 SS_SUITE(batch)
 {
     CU_pSuite s = CU_add_suite("batch", suite_init, NULL);
+    CU_add_test(s, "model_forward_batch: every hook event of every window equals model_forward's (6 families)",
+                test_batch_forward_families);
     CU_add_test(s, "--batch 1/2/3/auto x -t 1/3: run files byte-identical (bf16, all dumps)", test_batch_identical);
     CU_add_test(s, "--batch 3 -t 3 with --gate constant=mean and --window", test_batch_identical_interventions);
     CU_add_test(s, "--resume after an interrupted batch, resumed with another batch: identical", test_batch_resume);
