@@ -19,6 +19,7 @@ CTX=${CTX:-512}
 BATCH=${BATCH:-$((WINDOWS < 8 ? WINDOWS : 8))}
 M=${BENCH_BATCH_MODEL:-build/bench-models/gated-1b-e$LAYERS}
 if [ ! -f "$M/model.safetensors" ]; then
+    mkdir -p "$(dirname "$M")"
     $BIN synth -o "$M" --preset gated-1b --gate elementwise --layers "$LAYERS" --dtype bf16 >/dev/null
     cp demo/models/gated_headwise/tokenizer.json demo/models/gated_headwise/tokenizer_config.json "$M/"
 fi

@@ -14,6 +14,7 @@ BIN=${SINKSCOPE:-./sinkscope}
 PY=/usr/bin/python3
 ROUNDS=${ROUNDS:-2}
 MODELS=build/bench-models
+mkdir -p "$MODELS"
 M=$MODELS/gated-1b-e4
 [ -f "$M/config.json" ] || $BIN synth -o "$M" --preset gated-1b --gate elementwise --layers 4 --dtype bf16 >/dev/null
 OUT=$(mktemp -d)

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 BIN=${SINKSCOPE:-./sinkscope} # SINKSCOPE=path picks another build
 [ -x "$BIN" ] || BIN=${BUILD:-build/rel}/sinkscope
 MODELS=build/bench-models
+mkdir -p "$MODELS"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 PY=/usr/bin/python3
