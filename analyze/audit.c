@@ -185,26 +185,14 @@ static json_t *audit_json(const struct analyze_run *r, const char *mask, const s
     return o;
 }
 
-enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struct analyze_limits *lim,
-                             enum analyze_format f, int *exceeded, struct ss_error *err)
+/* The limits asked for, each checked over the layers of mask; the number exceeded. */
+static int audit_checks(const struct analyze_run *r, const struct analyze_limits *lim, const char *mask,
+                        int nchecked, struct check ck[3], int *nck)
 {
-    *exceeded = 0;
-    int L = r->n_layers, H = r->n_heads;
-    char *mask = layer_mask(r, lim);
-    struct ranked *heads = malloc(sizeof *heads * (size_t)L * H), *acts = malloc(sizeof *acts * L);
-    if (!mask || !heads || !acts) {
-        free(mask), free(heads), free(acts);
-        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", r->path);
-    }
-    int nchecked = 0;
-    for (int l = 0; l < L; l++)
-        nchecked += mask[l];
-    int all_layers = nchecked == L;
-    struct check ck[3];
-    int nck = 0;
-
+    int L = r->n_layers, H = r->n_heads, exceeded = 0;
+    *nck = 0;
     if (!isnan(lim->max_first_token_share)) {
-        struct check *c = &ck[nck++];
+        struct check *c = &ck[(*nck)++];
         *c = (struct check){"max-first-token-share", "max_first_token_share", lim->max_first_token_share, -INFINITY,
                             CELL_KIND_PROB, 0, 0, ""};
         for (int l = 0; l < L; l++)
@@ -212,10 +200,10 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
                 check_value(c, r->fts_layer[l], l);
     }
     if (!isnan(lim->max_sink_rate)) {
-        struct check *c = &ck[nck++];
+        struct check *c = &ck[(*nck)++];
         *c = (struct check){"max-sink-rate", "max_sink_rate", lim->max_sink_rate, -INFINITY, CELL_KIND_PROB, 0, 0, ""};
         double v = r->sink_rate;
-        if (!all_layers) {
+        if (nchecked != L) {
             /* a subset: fraction of its (layer, head) whose alpha_0 (mean over sequences) > sink_epsilon */
             int s = 0;
             for (int l = 0; l < L; l++)
@@ -233,116 +221,161 @@ enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struc
         check_value(c, v, -1);
     }
     if (!isnan(lim->max_activation)) {
-        struct check *c = &ck[nck++];
+        struct check *c = &ck[(*nck)++];
         *c = (struct check){"max-activation", "max_activation", lim->max_activation, -INFINITY, CELL_KIND_ACT, 0, 0, ""};
         for (int l = 0; l < L; l++)
             if (mask[l])
                 check_value(c, layer_act(r, l), l);
     }
-    for (int i = 0; i < nck; i++)
-        *exceeded += ck[i].exceeded;
+    for (int i = 0; i < *nck; i++)
+        exceeded += ck[i].exceeded;
+    return exceeded;
+}
 
-    int nh = 0, na = 0;
-    for (int l = 0; l < L; l++) {
+/* The checked layers' heads by first-token share and layers by max activation, worst
+ * first, at most AUDIT_WORST of each. */
+static void audit_rank(const struct analyze_run *r, const char *mask, struct ranked *heads, int *nh,
+                       struct ranked *acts, int *na)
+{
+    int H = r->n_heads;
+    *nh = *na = 0;
+    for (int l = 0; l < r->n_layers; l++) {
         if (!mask[l])
             continue;
         for (int h = 0; h < H; h++)
-            heads[nh++] = (struct ranked){l, h, r->fts[(size_t)l * H + h]};
-        acts[na++] = (struct ranked){l, 0, layer_act(r, l)};
+            heads[(*nh)++] = (struct ranked){l, h, r->fts[(size_t)l * H + h]};
+        acts[(*na)++] = (struct ranked){l, 0, layer_act(r, l)};
     }
-    qsort(heads, nh, sizeof *heads, by_value_desc);
-    qsort(acts, na, sizeof *acts, by_value_desc);
-    if (nh > AUDIT_WORST)
-        nh = AUDIT_WORST;
-    if (na > AUDIT_WORST)
-        na = AUDIT_WORST;
+    qsort(heads, *nh, sizeof *heads, by_value_desc);
+    qsort(acts, *na, sizeof *acts, by_value_desc);
+    *nh = *nh > AUDIT_WORST ? AUDIT_WORST : *nh;
+    *na = *na > AUDIT_WORST ? AUDIT_WORST : *na;
+}
+
+static void limits_table(struct table *t, const struct check *ck, int nck)
+{
+    table_init(t, "limits");
+    table_col(t, "limit", "limit", CELL_KIND_TEXT);
+    table_col(t, "value", "value", CELL_KIND_PROB);
+    table_col(t, "max", "max", CELL_KIND_PROB);
+    table_col(t, "status", "status", CELL_KIND_TEXT);
+    table_col(t, "layers", "layers over the limit", CELL_KIND_TEXT);
+    for (int i = 0; i < nck; i++) {
+        int row = table_row(t);
+        char name[64];
+        snprintf(name, sizeof name, "--%s", ck[i].name);
+        table_text(t, row, 0, name);
+        table_num_kind(t, row, 1, ck[i].value, ck[i].kind);
+        table_num_kind(t, row, 2, ck[i].limit, ck[i].kind);
+        table_text(t, row, 3, ck[i].nan ? "NaN" : ck[i].exceeded ? "EXCEEDED" : "ok");
+        table_text(t, row, 4, ck[i].where[0] ? ck[i].where : "-");
+    }
+}
+
+static void worst_heads_table(struct table *t, const struct analyze_run *r, const struct ranked *heads, int nh)
+{
+    table_init(t, "worst heads by first-token share");
+    table_col(t, "layer", "layer", CELL_KIND_INT);
+    table_col(t, "head", "head", CELL_KIND_INT);
+    table_col(t, "first_token_share", "F-Attn", CELL_KIND_PROB);
+    table_col(t, "sink_alpha0", "alpha_0", CELL_KIND_PROB);
+    if (r->lsink_h) /* does a learned sink take what key 0 does not? */
+        table_col(t, "learned_sink_share", "learned sink", CELL_KIND_PROB);
+    for (int i = 0; i < nh; i++) {
+        int row = table_row(t);
+        size_t k = (size_t)heads[i].layer * r->n_heads + heads[i].head;
+        table_num(t, row, 0, heads[i].layer);
+        table_num(t, row, 1, heads[i].head);
+        table_num(t, row, 2, r->fts[k]);
+        table_num(t, row, 3, r->alpha0[k]);
+        if (r->lsink_h)
+            table_num(t, row, 4, r->lsink_h[k]);
+    }
+}
+
+static void worst_acts_table(struct table *t, const struct analyze_run *r, const struct ranked *acts, int na)
+{
+    table_init(t, "worst layers by max activation (residual leaving the layer)");
+    table_col(t, "layer", "layer", CELL_KIND_INT);
+    table_col(t, "max_activation", "max |x|", CELL_KIND_ACT);
+    table_col(t, "pos", "pos", CELL_KIND_INT);
+    table_col(t, "dim", "dim", CELL_KIND_INT);
+    for (int i = 0; i < na; i++) {
+        int row = table_row(t);
+        const int *w = r->act_where + acts[i].layer * 3;
+        table_num(t, row, 0, acts[i].layer);
+        table_num(t, row, 1, acts[i].v);
+        table_num(t, row, 2, w[0] >= 0 ? w[1] : NAN);
+        table_num(t, row, 3, w[0] >= 0 ? w[2] : NAN);
+    }
+}
+
+/* The verdict lines (one per NaN check too) of a text or HTML audit. */
+static void audit_verdict(FILE *out, const struct analyze_run *r, const char *mask, int nchecked,
+                          const struct check *ck, int nck, int exceeded, enum analyze_format f)
+{
+    int L = r->n_layers, html = f == ANALYZE_FORMAT_HTML;
+    char layers_desc[512] = "";
+    if (nchecked == L)
+        snprintf(layers_desc, sizeof layers_desc, "all %d", L);
+    else
+        for (int l = 0; l < L; l++)
+            if (mask[l])
+                append_layer(layers_desc, sizeof layers_desc, l);
+    if (html) {
+        fprintf(out, "<p class=\"verdict %s\">", exceeded ? "fail" : "pass");
+        analyze_html_escape(out, r->label);
+        fprintf(out, ": %s: %d of %d limits exceeded (layers checked: %s)</p>\n", exceeded ? "FAIL" : "PASS",
+                exceeded, nck, layers_desc);
+    } else {
+        fprintf(out, "%s: %s: %d of %d limits exceeded (layers checked: %s)\n", r->path, exceeded ? "FAIL" : "PASS",
+                exceeded, nck, layers_desc);
+    }
+    for (int i = 0; i < nck; i++)
+        if (ck[i].nan)
+            fprintf(out, "%s%s: FAIL: --%s: the checked statistic is NaN%s%s (NaN weights or activations? "
+                    "an audit never passes on NaN)%s\n", html ? "<p class=\"verdict fail\">" : "",
+                    html ? "" : r->path, ck[i].name, ck[i].where[0] ? " at layers " : "", ck[i].where,
+                    html ? "</p>" : "");
+    if (!html)
+        fprintf(out, "\n");
+}
+
+enum ss_status analyze_audit(FILE *out, const struct analyze_run *r, const struct analyze_limits *lim,
+                             enum analyze_format f, int *exceeded, struct ss_error *err)
+{
+    *exceeded = 0;
+    int L = r->n_layers, H = r->n_heads;
+    char *mask = layer_mask(r, lim);
+    struct ranked *heads = malloc(sizeof *heads * (size_t)L * H), *acts = malloc(sizeof *acts * L);
+    if (!mask || !heads || !acts) {
+        free(mask), free(heads), free(acts);
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    int nchecked = 0, nck, nh, na;
+    for (int l = 0; l < L; l++)
+        nchecked += mask[l];
+    struct check ck[3];
+    *exceeded = audit_checks(r, lim, mask, nchecked, ck, &nck);
+    audit_rank(r, mask, heads, &nh, acts, &na);
 
     enum ss_status s = SS_OK;
     if (f == ANALYZE_FORMAT_JSON) {
-        s = analyze_json_emit(out, audit_json(r, mask, ck, nck, *exceeded, heads, nh, acts, na, all_layers), err);
+        s = analyze_json_emit(out, audit_json(r, mask, ck, nck, *exceeded, heads, nh, acts, na, nchecked == L), err);
     } else {
-        char layers_desc[512] = "";
-        if (all_layers)
-            snprintf(layers_desc, sizeof layers_desc, "all %d", L);
-        else
-            for (int l = 0; l < L; l++)
-                if (mask[l])
-                    append_layer(layers_desc, sizeof layers_desc, l);
-        if (f == ANALYZE_FORMAT_HTML) {
-            fprintf(out, "<p class=\"verdict %s\">", *exceeded ? "fail" : "pass");
-            analyze_html_escape(out, r->label);
-            fprintf(out, ": %s: %d of %d limits exceeded (layers checked: %s)</p>\n", *exceeded ? "FAIL" : "PASS",
-                    *exceeded, nck, layers_desc);
-        } else {
-            fprintf(out, "%s: %s: %d of %d limits exceeded (layers checked: %s)\n", r->path,
-                    *exceeded ? "FAIL" : "PASS", *exceeded, nck, layers_desc);
-        }
-        for (int i = 0; i < nck; i++)
-            if (ck[i].nan)
-                fprintf(out, "%s%s: FAIL: --%s: the checked statistic is NaN%s%s (NaN weights or activations? "
-                        "an audit never passes on NaN)%s\n", f == ANALYZE_FORMAT_HTML ? "<p class=\"verdict fail\">" : "",
-                        f == ANALYZE_FORMAT_HTML ? "" : r->path, ck[i].name, ck[i].where[0] ? " at layers " : "",
-                        ck[i].where, f == ANALYZE_FORMAT_HTML ? "</p>" : "");
-        if (f != ANALYZE_FORMAT_HTML)
-            fprintf(out, "\n");
-        struct table t, th, ta;
-        table_init(&t, "limits");
-        table_col(&t, "limit", "limit", CELL_KIND_TEXT);
-        table_col(&t, "value", "value", CELL_KIND_PROB);
-        table_col(&t, "max", "max", CELL_KIND_PROB);
-        table_col(&t, "status", "status", CELL_KIND_TEXT);
-        table_col(&t, "layers", "layers over the limit", CELL_KIND_TEXT);
-        for (int i = 0; i < nck; i++) {
-            int row = table_row(&t);
-            char name[64];
-            snprintf(name, sizeof name, "--%s", ck[i].name);
-            table_text(&t, row, 0, name);
-            table_num_kind(&t, row, 1, ck[i].value, ck[i].kind);
-            table_num_kind(&t, row, 2, ck[i].limit, ck[i].kind);
-            table_text(&t, row, 3, ck[i].nan ? "NaN" : ck[i].exceeded ? "EXCEEDED" : "ok");
-            table_text(&t, row, 4, ck[i].where[0] ? ck[i].where : "-");
-        }
-        table_init(&th, "worst heads by first-token share");
-        table_col(&th, "layer", "layer", CELL_KIND_INT);
-        table_col(&th, "head", "head", CELL_KIND_INT);
-        table_col(&th, "first_token_share", "F-Attn", CELL_KIND_PROB);
-        table_col(&th, "sink_alpha0", "alpha_0", CELL_KIND_PROB);
-        if (r->lsink_h) /* does a learned sink take what key 0 does not? */
-            table_col(&th, "learned_sink_share", "learned sink", CELL_KIND_PROB);
-        for (int i = 0; i < nh; i++) {
-            int row = table_row(&th);
-            size_t k = (size_t)heads[i].layer * H + heads[i].head;
-            table_num(&th, row, 0, heads[i].layer);
-            table_num(&th, row, 1, heads[i].head);
-            table_num(&th, row, 2, r->fts[k]);
-            table_num(&th, row, 3, r->alpha0[k]);
-            if (r->lsink_h)
-                table_num(&th, row, 4, r->lsink_h[k]);
-        }
-        table_init(&ta, "worst layers by max activation (residual leaving the layer)");
-        table_col(&ta, "layer", "layer", CELL_KIND_INT);
-        table_col(&ta, "max_activation", "max |x|", CELL_KIND_ACT);
-        table_col(&ta, "pos", "pos", CELL_KIND_INT);
-        table_col(&ta, "dim", "dim", CELL_KIND_INT);
-        for (int i = 0; i < na; i++) {
-            int row = table_row(&ta);
-            const int *w = r->act_where + acts[i].layer * 3;
-            table_num(&ta, row, 0, acts[i].layer);
-            table_num(&ta, row, 1, acts[i].v);
-            table_num(&ta, row, 2, w[0] >= 0 ? w[1] : NAN);
-            table_num(&ta, row, 3, w[0] >= 0 ? w[2] : NAN);
-        }
-        struct table tr; /* MoE runs: routing per layer, the position-0 expert */
+        audit_verdict(out, r, mask, nchecked, ck, nck, *exceeded, f);
+        struct table t[4]; /* limits, worst heads, worst layers, and for MoE runs routing per layer */
+        limits_table(&t[0], ck, nck);
+        worst_heads_table(&t[1], r, heads, nh);
+        worst_acts_table(&t[2], r, acts, na);
+        int nt = 3;
         if (r->moe_layer)
-            analyze_routing_table(&tr, r);
-        const struct table *ts[4] = {&t, &th, &ta, &tr};
+            analyze_routing_table(&t[nt++], r);
+        const struct table *ts[4] = {&t[0], &t[1], &t[2], &t[3]};
         const char *sc[4] = {0};
-        analyze_print_tables(out, ts, sc, r->moe_layer ? 4 : 3, f == ANALYZE_FORMAT_HTML ? f : ANALYZE_FORMAT_TEXT);
-        table_free(&t);
-        table_free(&th);
-        table_free(&ta);
-        if (r->moe_layer)
-            table_free(&tr);
+        analyze_print_tables(out, ts, sc, nt, f == ANALYZE_FORMAT_HTML ? f : ANALYZE_FORMAT_TEXT);
+        for (int i = 0; i < nt; i++)
+            table_free(&t[i]);
         if (ferror(out))
             s = ss_fail(err, SS_ERR_IO, "cannot write the output");
     }
