@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <getopt.h>
 
@@ -107,4 +108,15 @@ int cli_main(int argc, char **argv)
         }
     fprintf(stderr, "sinkscope: unknown command '%s' (see 'sinkscope --help')\n", argv[1]);
     return EXIT_CODE_BAD_INPUT;
+}
+
+int cli_int_option(const char *s, long lo, long hi, int *v)
+{
+    char *end;
+    errno = 0; /* range-checked as a long before the cast: 4294967297 must not wrap to 1 */
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || errno || x < lo || x > hi)
+        return -1;
+    *v = (int)x;
+    return 0;
 }

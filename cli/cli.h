@@ -26,6 +26,9 @@ int cli_exit_code(enum ss_status s);
 /* The one message for a getopt failure: c == ':' (the optstring starts with ':'):
  * "option -m needs a value"; else "unknown option '--x'". Commands set opterr = 0. */
 int cli_option_error(const char *cmd, int c, char **argv);
+/* The one integer-option reader: *v = s as a whole base-10 integer in lo..hi; -1 (v untouched)
+ * for anything else (empty, trailing characters, out of range, overflow). Callers word the error. */
+int cli_int_option(const char *s, long lo, long hi, int *v);
 
 /* SIGINT/SIGTERM set the returned flag instead of killing the process (cli/signals.c);
  * restore puts the previous handlers back. */

@@ -80,27 +80,18 @@ int cmd_info(int argc, char **argv)
     };
     const char *dir = NULL;
     int ctx = 2048, batch = 0, c;
-    char *end;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:c:b:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': dir = optarg; break;
-        case 'c': {
-            errno = 0; /* range-checked as a long before the cast: 4294967297 must not wrap to 1 */
-            long v = strtol(optarg, &end, 10);
-            ctx = errno || end == optarg || *end || v < 1 || v > 10000000 ? -1 : (int)v;
-            if (ctx < 1)
+        case 'c':
+            if (cli_int_option(optarg, 1, 10000000, &ctx))
                 return cli_usage_error("info", "-c must be an integer from 1 to 10000000 (got '%s')", optarg);
             break;
-        }
-        case 'b': {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            batch = errno || end == optarg || *end || v < 1 || v > 100000 ? -1 : (int)v;
-            if (batch < 1)
+        case 'b':
+            if (cli_int_option(optarg, 1, 100000, &batch))
                 return cli_usage_error("info", "-b must be an integer from 1 to 100000 (got '%s')", optarg);
             break;
-        }
         case 'h': usage(stdout); return EXIT_CODE_OK;
         default: return cli_option_error("info", c, argv);
         }

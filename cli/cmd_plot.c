@@ -79,16 +79,6 @@ static int parse_size(const char *s, double *w, double *h)
     return parse_length(a, w) || parse_length(b, h) ? -1 : 0;
 }
 
-static int parse_int(const char *s, int lo, int *v)
-{
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end || x < lo || x > 1000000)
-        return -1;
-    *v = (int)x;
-    return 0;
-}
-
 int cmd_plot(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -120,11 +110,11 @@ int cmd_plot(int argc, char **argv)
             break;
         }
         case 'H':
-            if (parse_int(optarg, 0, &o.head))
+            if (cli_int_option(optarg, 0, 1000000, &o.head))
                 return cli_usage_error("plot", "--head '%s': give a head index >= 0", optarg);
             break;
         case 's':
-            if (parse_int(optarg, 0, &o.seq))
+            if (cli_int_option(optarg, 0, 1000000, &o.seq))
                 return cli_usage_error("plot", "--seq '%s': give a sequence index >= 0", optarg);
             break;
         case 'z':

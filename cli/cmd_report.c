@@ -39,11 +39,8 @@ static int parse_limit(const char *opt, const char *s, double *v)
 
 static int parse_count(const char *opt, const char *s, int lo, int *v)
 {
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end || x < lo || x > 1000000)
+    if (cli_int_option(s, lo, 1000000, v))
         return cli_usage_error("report", "%s must be an integer >= %d (got '%s')", opt, lo, s);
-    *v = (int)x;
     return 0;
 }
 

@@ -60,17 +60,6 @@ static void usage(FILE *f)
             "      --force            overwrite OUT\n");
 }
 
-static int parse_pos_int(const char *s, int *v)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end || errno || x <= 0 || x > 1 << 30)
-        return -1;
-    *v = (int)x;
-    return 0;
-}
-
 enum { OPT_TOKEN_IDS = 1000, OPT_CORPUS, OPT_STRIDE, OPT_MAX_SEQS, OPT_BOS, OPT_DUMP, OPT_LAYERS, OPT_HEADS,
        OPT_DUMP_DTYPE, OPT_GATE, OPT_EPS, OPT_QUIET, OPT_FORCE, OPT_RESUME, OPT_LOSSY, OPT_NO_STATS,
        OPT_ROPE, OPT_MASK_KEYS, OPT_WINDOW, OPT_SINKS, OPT_ABLATE, OPT_BATCH };
@@ -213,36 +202,36 @@ int cmd_run(int argc, char **argv)
                 ctx_list = optarg;
                 break;
             }
-            if (parse_pos_int(optarg, &a.ctx))
+            if (cli_int_option(optarg, 1, 1 << 30, &a.ctx))
                 return cli_usage_error("run", "-c: '%s' is not a positive integer", optarg);
             break;
         case OPT_ROPE: a.rope_scaling = optarg; break;
         case OPT_MASK_KEYS: a.mask_keys = optarg; break;
         case OPT_ABLATE: a.ablate = optarg; break;
         case OPT_WINDOW:
-            if (parse_pos_int(optarg, &a.window))
+            if (cli_int_option(optarg, 1, 1 << 30, &a.window))
                 return cli_usage_error("run", "--window: '%s' is not a positive number of keys", optarg);
             break;
         case OPT_SINKS:
             if (!strcmp(optarg, "0"))
                 a.sink_tokens = 0;
-            else if (parse_pos_int(optarg, &a.sink_tokens))
+            else if (cli_int_option(optarg, 1, 1 << 30, &a.sink_tokens))
                 return cli_usage_error("run", "--sink-tokens: '%s' is not a number of keys >= 0", optarg);
             break;
         case OPT_STRIDE:
-            if (parse_pos_int(optarg, &a.stride))
+            if (cli_int_option(optarg, 1, 1 << 30, &a.stride))
                 return cli_usage_error("run", "--stride: '%s' is not a positive integer", optarg);
             break;
         case OPT_MAX_SEQS:
-            if (parse_pos_int(optarg, &a.max_seqs))
+            if (cli_int_option(optarg, 1, 1 << 30, &a.max_seqs))
                 return cli_usage_error("run", "--max-seqs: '%s' is not a positive integer", optarg);
             break;
         case 't':
-            if (parse_pos_int(optarg, &a.threads))
+            if (cli_int_option(optarg, 1, 1 << 30, &a.threads))
                 return cli_usage_error("run", "-t: '%s' is not a positive integer", optarg);
             break;
         case OPT_BATCH:
-            if (parse_pos_int(optarg, &a.batch))
+            if (cli_int_option(optarg, 1, 1 << 30, &a.batch))
                 return cli_usage_error("run", "--batch: '%s' is not a positive integer", optarg);
             break;
         case OPT_BOS: a.bos = optarg; break;

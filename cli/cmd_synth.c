@@ -48,12 +48,8 @@ int cmd_synth(int argc, char **argv)
             else return cli_usage_error("synth", "--gate must be none, headwise or elementwise (got '%s')", optarg);
             break;
         case 'L':
-        {
-            long v = strtol(optarg, &end, 10); /* range-checked before the cast (no wrap) */
-            so.layers = end == optarg || *end || v < 1 || v > 1000 ? -1 : (int)v;
-        }
-            if (so.layers < 1)
-                return cli_usage_error("synth", "--layers must be a positive integer (got '%s')", optarg);
+            if (cli_int_option(optarg, 1, 1000, &so.layers))
+                return cli_usage_error("synth", "--layers must be an integer from 1 to 1000 (got '%s')", optarg);
             break;
         case 'd':
             if (!strcmp(optarg, "bf16")) so.bf16 = 1;
