@@ -116,10 +116,74 @@ static void intervention_attrs(struct analyze_run *r, struct runfile *rf)
     r->sink_tokens = runfile_attr_double(rf, NULL, "sink_tokens", &v, &e) == SS_OK && v >= 0 && v < 1e9 ? (int)v : 0;
 }
 
+/* The arrays derive fills: per-head alpha_0 and top key, per-layer means (and gates). */
+static enum ss_status derived_alloc(struct analyze_run *r, struct ss_error *err)
+{
+    size_t L = r->n_layers ? (size_t)r->n_layers : 1, LH = (size_t)r->n_layers * r->n_heads;
+    LH = LH ? LH : 1;
+    r->alpha0 = malloc(sizeof(double) * LH);
+    r->top_key = malloc(sizeof(int) * LH);
+    r->fts_incl0_layer = malloc(sizeof(double) * L);
+    r->alpha0_layer = malloc(sizeof(double) * L);
+    r->entropy_layer = malloc(sizeof(double) * L);
+    r->sink_heads = malloc(sizeof(int) * L);
+    r->act_where = malloc(sizeof(int) * 3 * L);
+    if (r->gated) {
+        r->gate_mean_l = malloc(sizeof(double) * L);
+        r->gate_std_l = malloc(sizeof(double) * L);
+        r->gate_min_l = malloc(sizeof(double) * L);
+        r->gate_max_l = malloc(sizeof(double) * L);
+    }
+    if (!r->alpha0 || !r->top_key || !r->fts_incl0_layer || !r->alpha0_layer || !r->entropy_layer ||
+        !r->sink_heads || !r->act_where ||
+        (r->gated && (!r->gate_mean_l || !r->gate_std_l || !r->gate_min_l || !r->gate_max_l)))
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", r->path);
+    return SS_OK;
+}
+
+/* Layer l's derived values from the datasets just read: alpha[L, H, K] (alpha_0 is entry 0),
+ * top_key_pos[L, H, R] and act_top_index[L, streams, AR, 3] (NULL: absent). */
+static void layer_derive(struct analyze_run *r, int l, const double *alpha, int64_t K, const double *tkp, int64_t R,
+                         const double *ati, int64_t AR)
+{
+    int H = r->n_heads;
+    double inc = 0, al = 0, en = 0, gm = 0, g2 = 0, gmin = INFINITY, gmax = -INFINITY;
+    int sinks = 0;
+    for (int h = 0; h < H; h++) {
+        size_t i = (size_t)l * H + h;
+        r->alpha0[i] = alpha[i * K];
+        r->top_key[i] = tkp && R > 0 ? (int)tkp[i * R] : -1;
+        inc += r->fts_incl0 ? r->fts_incl0[i] : NAN;
+        al += r->alpha0[i];
+        en += r->entropy[i];
+        sinks += r->alpha0[i] > r->sink_epsilon;
+        if (r->gated) {
+            gm += r->gate_mean_h[i];
+            /* every head has the same number of gate values: the pooled second moment is the mean */
+            g2 += r->gate_std_h[i] * r->gate_std_h[i] + r->gate_mean_h[i] * r->gate_mean_h[i];
+            gmin = fmin(gmin, r->gate_min_h[i]);
+            gmax = fmax(gmax, r->gate_max_h[i]);
+        }
+    }
+    r->fts_incl0_layer[l] = H ? inc / H : NAN;
+    r->alpha0_layer[l] = H ? al / H : NAN;
+    r->entropy_layer[l] = H ? en / H : NAN;
+    r->sink_heads[l] = sinks;
+    if (r->gated) {
+        r->gate_mean_l[l] = gm / H;
+        double var = g2 / H - (gm / H) * (gm / H);
+        r->gate_std_l[l] = sqrt(var > 0 ? var : 0);
+        r->gate_min_l[l] = gmin;
+        r->gate_max_l[l] = gmax;
+    }
+    for (int c = 0; c < 3; c++)
+        r->act_where[l * 3 + c] =
+            ati && AR > 0 ? (int)ati[(((size_t)l * ANALYZE_STREAMS + ANALYZE_STREAM_RESID) * AR) * 3 + c] : -1;
+}
+
 static enum ss_status load_stats(struct analyze_run *r, struct runfile *rf, struct ss_error *err)
 {
     int L = r->n_layers, H = r->n_heads;
-    size_t LH = (size_t)L * H;
     int64_t lh[2] = {L, H}, l1[1] = {L}, ls[2] = {L, ANALYZE_STREAMS}, lhk[3] = {L, H, -1};
     enum ss_status s;
     double *alpha = NULL, *tkp = NULL, *ati = NULL;
@@ -166,59 +230,10 @@ static enum ss_status load_stats(struct analyze_run *r, struct runfile *rf, stru
     if (s)
         goto done;
 
-    r->alpha0 = malloc(sizeof(double) * (LH ? LH : 1));
-    r->top_key = malloc(sizeof(int) * (LH ? LH : 1));
-    r->fts_incl0_layer = malloc(sizeof(double) * (L ? L : 1));
-    r->alpha0_layer = malloc(sizeof(double) * (L ? L : 1));
-    r->entropy_layer = malloc(sizeof(double) * (L ? L : 1));
-    r->sink_heads = malloc(sizeof(int) * (L ? L : 1));
-    r->act_where = malloc(sizeof(int) * 3 * (L ? L : 1));
-    if (r->gated) {
-        r->gate_mean_l = malloc(sizeof(double) * (L ? L : 1));
-        r->gate_std_l = malloc(sizeof(double) * (L ? L : 1));
-        r->gate_min_l = malloc(sizeof(double) * (L ? L : 1));
-        r->gate_max_l = malloc(sizeof(double) * (L ? L : 1));
-    }
-    if (!r->alpha0 || !r->top_key || !r->fts_incl0_layer || !r->alpha0_layer || !r->entropy_layer ||
-        !r->sink_heads || !r->act_where ||
-        (r->gated && (!r->gate_mean_l || !r->gate_std_l || !r->gate_min_l || !r->gate_max_l))) {
-        s = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", r->path);
+    if ((s = derived_alloc(r, err)))
         goto done;
-    }
-    for (int l = 0; l < L; l++) {
-        double inc = 0, al = 0, en = 0, gm = 0, g2 = 0, gmin = INFINITY, gmax = -INFINITY;
-        int sinks = 0;
-        for (int h = 0; h < H; h++) {
-            size_t i = (size_t)l * H + h;
-            r->alpha0[i] = alpha[i * K];
-            r->top_key[i] = tkp && R > 0 ? (int)tkp[i * R] : -1;
-            inc += r->fts_incl0 ? r->fts_incl0[i] : NAN;
-            al += r->alpha0[i];
-            en += r->entropy[i];
-            sinks += r->alpha0[i] > r->sink_epsilon;
-            if (r->gated) {
-                gm += r->gate_mean_h[i];
-                /* every head has the same number of gate values: the pooled second moment is the mean */
-                g2 += r->gate_std_h[i] * r->gate_std_h[i] + r->gate_mean_h[i] * r->gate_mean_h[i];
-                gmin = fmin(gmin, r->gate_min_h[i]);
-                gmax = fmax(gmax, r->gate_max_h[i]);
-            }
-        }
-        r->fts_incl0_layer[l] = H ? inc / H : NAN;
-        r->alpha0_layer[l] = H ? al / H : NAN;
-        r->entropy_layer[l] = H ? en / H : NAN;
-        r->sink_heads[l] = sinks;
-        if (r->gated) {
-            r->gate_mean_l[l] = gm / H;
-            double var = g2 / H - (gm / H) * (gm / H);
-            r->gate_std_l[l] = sqrt(var > 0 ? var : 0);
-            r->gate_min_l[l] = gmin;
-            r->gate_max_l[l] = gmax;
-        }
-        for (int c = 0; c < 3; c++)
-            r->act_where[l * 3 + c] =
-                ati && AR > 0 ? (int)ati[(((size_t)l * ANALYZE_STREAMS + ANALYZE_STREAM_RESID) * AR) * 3 + c] : -1;
-    }
+    for (int l = 0; l < L; l++)
+        layer_derive(r, l, alpha, K, tkp, R, ati, AR);
 done:
     free(alpha);
     free(tkp);
