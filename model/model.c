@@ -340,6 +340,49 @@ static const struct st_tensor *spec_check(const struct st_set *set, const struct
     return t;
 }
 
+/* Every tensor of the files is one the family reads (ts[0..ns)), or one it ignores
+ * (rotary caches, vision towers); anything else is refused, naming the file. */
+static enum ss_status unexpected_check(const struct model_config *c, const struct st_set *set,
+                                       const struct st_tensor **ts, int ns, struct ss_error *err)
+{
+    const struct arch *a = c->arch;
+    for (int i = 0; i < set->n_tensors; i++) {
+        const struct st_tensor *t = &set->tensors[i];
+        int known = ends_with(t->name, ".rotary_emb.inv_freq");
+        for (int j = 0; a->ignored && a->ignored[j] && !known; j++)
+            known = ends_with(t->name, a->ignored[j]);
+        for (int j = 0; a->ignored_prefixes && a->ignored_prefixes[j] && !known; j++)
+            known = !strncmp(t->name, a->ignored_prefixes[j], strlen(a->ignored_prefixes[j]));
+        for (int j = 0; j < ns && !known; j++)
+            known = ts[j] == t;
+        if (!known)
+            return ss_fail(err, SS_ERR_INPUT,
+                           "%s: unexpected tensor '%s' (not part of a %s model with this config.json)",
+                           st_path(set, t), t->name, c->model_type);
+    }
+    return SS_OK;
+}
+
+/* The per-layer weight table and, for MoE families, the expert views it points into
+ * ([n_layers, 3, n_experts]: gate (or gate_up), up, down). Non-zero: out of memory. */
+static int layer_tables_new(struct model *m)
+{
+    const struct model_config *c = &m->cfg;
+    size_t E = (size_t)c->v.n_experts;
+    if (!(m->w.layers = calloc(c->n_layers, sizeof *m->w.layers)))
+        return -1;
+    if (!E)
+        return 0;
+    if (!(m->w.experts = calloc((size_t)c->n_layers * 3 * E, sizeof *m->w.experts)))
+        return -1;
+    for (int l = 0; l < c->n_layers; l++) {
+        struct weight *x = m->w.experts + (size_t)l * 3 * E;
+        m->w.layers[l].ex_gate = x, m->w.layers[l].ex_up = x + E, m->w.layers[l].ex_down = x + 2 * E;
+        m->w.layers[l].ex_gate_up = x;
+    }
+    return 0;
+}
+
 enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -370,16 +413,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
                      c->n_layers);
         goto out;
     }
-    m->w.layers = calloc(c->n_layers, sizeof *m->w.layers);
     specs = malloc(((size_t)c->n_layers * per_layer + a->n_tensors) * sizeof *specs);
-    size_t E = (size_t)c->v.n_experts;
-    if (E && m->w.layers && (m->w.experts = calloc((size_t)c->n_layers * 3 * E, sizeof *m->w.experts)))
-        for (int l = 0; l < c->n_layers; l++) {
-            struct weight *x = m->w.experts + (size_t)l * 3 * E;
-            m->w.layers[l].ex_gate = x, m->w.layers[l].ex_up = x + E, m->w.layers[l].ex_down = x + 2 * E;
-            m->w.layers[l].ex_gate_up = x;
-        }
-    if (!m->w.layers || !specs || (E && !m->w.experts)) {
+    if (layer_tables_new(m) || !specs) {
         st = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", dir);
         goto out;
     }
@@ -400,19 +435,8 @@ enum ss_status model_load(struct model *m, const char *dir, struct ss_error *err
         ts[i] = t;
         total += TR_IS_SCALES(specs[i].desc->role) ? 0 : st_numel(t) * (TR_IS_BLOCKS(specs[i].desc->role) ? 2 : 1);
     }
-    for (int i = 0; i < set.n_tensors && !st; i++) {
-        const struct st_tensor *t = &set.tensors[i];
-        int known = ends_with(t->name, ".rotary_emb.inv_freq");
-        for (int j = 0; a->ignored && a->ignored[j] && !known; j++)
-            known = ends_with(t->name, a->ignored[j]);
-        for (int j = 0; a->ignored_prefixes && a->ignored_prefixes[j] && !known; j++)
-            known = !strncmp(t->name, a->ignored_prefixes[j], strlen(a->ignored_prefixes[j]));
-        for (int j = 0; j < ns && !known; j++)
-            known = ts[j] == t;
-        if (!known)
-            st = ss_fail(err, SS_ERR_INPUT, "%s: unexpected tensor '%s' (not part of a %s model with this config.json)",
-                         st_path(&set, t), t->name, c->model_type);
-    }
+    if (!st)
+        st = unexpected_check(c, &set, ts, ns, err);
     if (!st)
         st = weights_place(m, &set, specs, ts, ns, err);
     if (!st) {
