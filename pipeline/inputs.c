@@ -163,19 +163,16 @@ static enum ss_status resolve_bos(const struct pipeline_opts *a, const struct to
     return SS_OK;
 }
 
-enum ss_status run_input_build(const struct pipeline_opts *a, const struct tokenizer *tk, int vocab,
-                               struct run_seqs *out, struct ss_error *err)
+/* The token ids of the input (--token-ids, -p, -f or the corpus), each checked against the
+ * vocabulary; out->source names where they came from. what: the input's name for messages. */
+static enum ss_status input_ids(const struct pipeline_opts *a, const struct tokenizer *tk, int vocab, const char *what,
+                                int32_t **ids, int *n, struct run_seqs *out, struct ss_error *err)
 {
-    memset(out, 0, sizeof *out);
-    enum ss_status s = resolve_bos(a, tk, vocab, &out->bos, err);
-    if (s)
-        return s;
-    int hb = out->bos >= 0;
-    int32_t *ids = NULL;
-    int n = 0;
-    const char *what = a->token_ids ? "--token-ids" : a->prompt ? "-p" : a->file ? a->file : a->corpus;
+    enum ss_status s;
+    *ids = NULL;
+    *n = 0;
     if (a->token_ids) {
-        s = parse_ids(a->token_ids, vocab, &ids, &n, err);
+        s = parse_ids(a->token_ids, vocab, ids, n, err);
         snprintf(out->source, sizeof out->source, "token-ids");
     } else {
         char *text = NULL;
@@ -192,72 +189,86 @@ enum ss_status run_input_build(const struct pipeline_opts *a, const struct token
                      a->file ? a->file : a->corpus);
         }
         if (!s && a->corpus)
-            s = corpus_tokens(a->corpus, text, len, tk, a->lossy, &ids, &n, err);
-        else if (!s) {
-            s = tokenizer_encode(tk, text, len, a->lossy, &ids, &n, err);
-            if (s)
-                ss_prefix(err, "%s", what);
-        }
+            s = corpus_tokens(a->corpus, text, len, tk, a->lossy, ids, n, err);
+        else if (!s && (s = tokenizer_encode(tk, text, len, a->lossy, ids, n, err)))
+            ss_prefix(err, "%s", what);
         free(text);
-        if (!s && n == 0) {
-            free(ids);
-            return ss_fail(err, SS_ERR_INPUT, "%s: empty %s (no tokens)", what, a->corpus ? "corpus" : "prompt");
+        if (!s && *n == 0) {
+            free(*ids);
+            *ids = NULL;
+            s = ss_fail(err, SS_ERR_INPUT, "%s: empty %s (no tokens)", what, a->corpus ? "corpus" : "prompt");
         }
     }
-    if (s)
+    if (s) /* the readers free what they allocated when they fail */
         return s;
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= vocab) {
-            int bad = ids[i];
-            free(ids);
-            return ss_fail(err, SS_ERR_INPUT, "%s: token id %d is out of range for the model's vocabulary of %d", what,
-                           bad, vocab);
+    for (int i = 0; i < *n; i++)
+        if ((*ids)[i] < 0 || (*ids)[i] >= vocab) {
+            s = ss_fail(err, SS_ERR_INPUT, "%s: token id %d is out of range for the model's vocabulary of %d", what,
+                        (*ids)[i], vocab);
+            free(*ids);
+            *ids = NULL;
+            return s;
         }
-    if (!a->corpus) { /* one sequence: the whole input */
-        out->T = n + hb;
-        if (a->ctx && out->T > a->ctx) {
-            free(ids);
-            return ss_fail(err, SS_ERR_INPUT, "%s: the input is %d tokens%s, longer than -c %d", what, out->T,
-                           hb ? " with the BOS" : "", a->ctx);
-        }
-        out->n = 1;
-        out->tok = malloc(out->T * sizeof *out->tok);
-        if (!out->tok) {
-            free(ids);
-            return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", what);
-        }
-        if (hb)
-            out->tok[0] = out->bos;
-        memcpy(out->tok + hb, ids, n * sizeof *ids);
-        free(ids);
-        return SS_OK;
-    }
+    return SS_OK;
+}
+
+/* One sequence: the BOS (when hb) and the n ids, at most -c long. */
+static enum ss_status seqs_single(const struct pipeline_opts *a, const char *what, const int32_t *ids, int n, int hb,
+                                  struct run_seqs *out, struct ss_error *err)
+{
+    out->T = n + hb;
+    if (a->ctx && out->T > a->ctx)
+        return ss_fail(err, SS_ERR_INPUT, "%s: the input is %d tokens%s, longer than -c %d", what, out->T,
+                       hb ? " with the BOS" : "", a->ctx);
+    out->n = 1;
+    if (!(out->tok = malloc(out->T * sizeof *out->tok)))
+        return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", what);
+    if (hb)
+        out->tok[0] = out->bos;
+    memcpy(out->tok + hb, ids, n * sizeof *ids);
+    return SS_OK;
+}
+
+/* Corpus windows of -c tokens (BOS + text), every --stride text tokens, at most --max-seqs. */
+static enum ss_status seqs_windows(const struct pipeline_opts *a, const int32_t *ids, int n, int hb,
+                                   struct run_seqs *out, struct ss_error *err)
+{
     int ctx = a->ctx ? a->ctx : CORPUS_DEFAULT_CTX, W = ctx - hb;
     int stride = a->stride ? a->stride : W;
-    if (W <= 0) {
-        free(ids);
+    if (W <= 0)
         return ss_fail(err, SS_ERR_INPUT, "-c: %d leaves no room for text after the BOS", ctx);
-    }
-    if (n < W) {
-        free(ids);
+    if (n < W)
         return ss_fail(err, SS_ERR_INPUT, "%s: %d tokens, fewer than one window of -c %d", a->corpus, n, ctx);
-    }
     int nw = (n - W) / stride + 1;
     if (a->max_seqs && nw > a->max_seqs)
         nw = a->max_seqs;
     out->n = nw;
     out->T = ctx;
-    out->tok = malloc((size_t)nw * ctx * sizeof *out->tok);
-    if (!out->tok) {
-        free(ids);
+    if (!(out->tok = malloc((size_t)nw * ctx * sizeof *out->tok)))
         return ss_fail(err, SS_ERR_NOMEM, "%s: out of memory for %d windows", a->corpus, nw);
-    }
     for (int w = 0; w < nw; w++) {
         int32_t *dst = out->tok + (size_t)w * ctx;
         if (hb)
             dst[0] = out->bos;
         memcpy(dst + hb, ids + (size_t)w * stride, W * sizeof *ids);
     }
-    free(ids);
     return SS_OK;
+}
+
+enum ss_status run_input_build(const struct pipeline_opts *a, const struct tokenizer *tk, int vocab,
+                               struct run_seqs *out, struct ss_error *err)
+{
+    memset(out, 0, sizeof *out);
+    enum ss_status s = resolve_bos(a, tk, vocab, &out->bos, err);
+    if (s)
+        return s;
+    const char *what = a->token_ids ? "--token-ids" : a->prompt ? "-p" : a->file ? a->file : a->corpus;
+    int32_t *ids;
+    int n;
+    if ((s = input_ids(a, tk, vocab, what, &ids, &n, out, err)))
+        return s;
+    int hb = out->bos >= 0;
+    s = a->corpus ? seqs_windows(a, ids, n, hb, out, err) : seqs_single(a, what, ids, n, hb, out, err);
+    free(ids);
+    return s;
 }
