@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,32 @@ static int run_sweep(const struct pipeline_opts *a0, const char *list, int n_inp
     return EXIT_CODE_OK;
 }
 
+/* The options that take one integer: where it goes in struct pipeline_opts, its least
+ * value (the most is 2^30) and what the message says it must be. */
+static const struct int_opt {
+    int opt;
+    const char *name;
+    long lo;
+    const char *want;
+    size_t off;
+} int_opts[] = {
+    {'c', "-c", 1, "a positive integer", offsetof(struct pipeline_opts, ctx)},
+    {OPT_WINDOW, "--window", 1, "a positive number of keys", offsetof(struct pipeline_opts, window)},
+    {OPT_SINKS, "--sink-tokens", 0, "a number of keys >= 0", offsetof(struct pipeline_opts, sink_tokens)},
+    {OPT_STRIDE, "--stride", 1, "a positive integer", offsetof(struct pipeline_opts, stride)},
+    {OPT_MAX_SEQS, "--max-seqs", 1, "a positive integer", offsetof(struct pipeline_opts, max_seqs)},
+    {'t', "-t", 1, "a positive integer", offsetof(struct pipeline_opts, threads)},
+    {OPT_BATCH, "--batch", 1, "a positive integer", offsetof(struct pipeline_opts, batch)},
+};
+
+static const struct int_opt *int_opt_find(int c)
+{
+    for (size_t i = 0; i < sizeof int_opts / sizeof *int_opts; i++)
+        if (int_opts[i].opt == c)
+            return &int_opts[i];
+    return NULL;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -190,6 +217,12 @@ int cmd_run(int argc, char **argv)
     const char *inputs[4];
     while ((c = getopt_long(argc, argv, ":m:p:f:o:c:t:h", opts, NULL)) != -1) {
         char *end;
+        const struct int_opt *io = int_opt_find(c);
+        if (io && !(c == 'c' && strchr(optarg, ','))) {
+            if (cli_int_option(optarg, io->lo, 1 << 30, (int *)((char *)&a + io->off)))
+                return cli_usage_error("run", "%s: '%s' is not %s", io->name, optarg, io->want);
+            continue;
+        }
         switch (c) {
         case 'm': a.model_dir = optarg; break;
         case OPT_TOKEN_IDS: a.token_ids = optarg; inputs[n_inputs++ % 4] = "--token-ids"; break;
@@ -197,43 +230,12 @@ int cmd_run(int argc, char **argv)
         case 'f': a.file = optarg; inputs[n_inputs++ % 4] = "-f"; break;
         case OPT_CORPUS: a.corpus = optarg; inputs[n_inputs++ % 4] = "--corpus"; break;
         case 'o': a.out = optarg; break;
-        case 'c':
-            if (strchr(optarg, ',')) { /* a sweep: checked in run_sweep */
-                ctx_list = optarg;
-                break;
-            }
-            if (cli_int_option(optarg, 1, 1 << 30, &a.ctx))
-                return cli_usage_error("run", "-c: '%s' is not a positive integer", optarg);
+        case 'c': /* a list is a sweep, checked in run_sweep; one context is an integer option */
+            ctx_list = optarg;
             break;
         case OPT_ROPE: a.rope_scaling = optarg; break;
         case OPT_MASK_KEYS: a.mask_keys = optarg; break;
         case OPT_ABLATE: a.ablate = optarg; break;
-        case OPT_WINDOW:
-            if (cli_int_option(optarg, 1, 1 << 30, &a.window))
-                return cli_usage_error("run", "--window: '%s' is not a positive number of keys", optarg);
-            break;
-        case OPT_SINKS:
-            if (!strcmp(optarg, "0"))
-                a.sink_tokens = 0;
-            else if (cli_int_option(optarg, 1, 1 << 30, &a.sink_tokens))
-                return cli_usage_error("run", "--sink-tokens: '%s' is not a number of keys >= 0", optarg);
-            break;
-        case OPT_STRIDE:
-            if (cli_int_option(optarg, 1, 1 << 30, &a.stride))
-                return cli_usage_error("run", "--stride: '%s' is not a positive integer", optarg);
-            break;
-        case OPT_MAX_SEQS:
-            if (cli_int_option(optarg, 1, 1 << 30, &a.max_seqs))
-                return cli_usage_error("run", "--max-seqs: '%s' is not a positive integer", optarg);
-            break;
-        case 't':
-            if (cli_int_option(optarg, 1, 1 << 30, &a.threads))
-                return cli_usage_error("run", "-t: '%s' is not a positive integer", optarg);
-            break;
-        case OPT_BATCH:
-            if (cli_int_option(optarg, 1, 1 << 30, &a.batch))
-                return cli_usage_error("run", "--batch: '%s' is not a positive integer", optarg);
-            break;
         case OPT_BOS: a.bos = optarg; break;
         case OPT_DUMP: a.dump = optarg; break;
         case OPT_LAYERS: a.layers = optarg; break;
