@@ -120,3 +120,23 @@ int cli_int_option(const char *s, long lo, long hi, int *v)
     *v = (int)x;
     return 0;
 }
+
+int cli_labels(const char *cmd, char *s, const char **out, int n_runs)
+{
+    int n = 0;
+    for (char *p = s;; n++) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = 0;
+        if (!*p)
+            return cli_usage_error(cmd, "--labels: empty name %d", n + 1);
+        if (n < n_runs)
+            out[n] = p;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (n + 1 != n_runs)
+        return cli_usage_error(cmd, "--labels gives %d names for %d run files", n + 1, n_runs);
+    return -1;
+}

@@ -29,6 +29,9 @@ int cli_option_error(const char *cmd, int c, char **argv);
 /* The one integer-option reader: *v = s as a whole base-10 integer in lo..hi; -1 (v untouched)
  * for anything else (empty, trailing characters, out of range, overflow). Callers word the error. */
 int cli_int_option(const char *s, long lo, long hi, int *v);
+/* --labels a,b,c of command cmd, cut in place in s: one non-empty name per run file into
+ * out[0..n_runs). -1 when they fit, else the exit status (message printed). */
+int cli_labels(const char *cmd, char *s, const char **out, int n_runs);
 
 /* SIGINT/SIGTERM set the returned flag instead of killing the process (cli/signals.c);
  * restore puts the previous handlers back. */

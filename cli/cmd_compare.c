@@ -20,23 +20,6 @@ static void usage(FILE *f)
             "Warns on stderr when the runs saw different tokens or settings.\n");
 }
 
-/* Split "a,b,c" into at most max labels (in place); returns the count. */
-static int split_labels(char *s, char **out, int max)
-{
-    int n = 0;
-    for (char *p = s;; ) {
-        char *c = strchr(p, ',');
-        if (n < max)
-            out[n] = p;
-        n++;
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
 /* The path as a label; a path longer than the label keeps its end (the file name). */
 static void label_from_path(char *label, size_t cap, const char *path)
 {
@@ -71,15 +54,13 @@ int cmd_compare(int argc, char **argv)
         return cli_usage_error("compare", "at least two run files are required");
     if (n > MAX_RUNS)
         return cli_usage_error("compare", "at most %d run files", MAX_RUNS);
-    char *labels[MAX_RUNS] = {0}, labuf[4096];
+    const char *labels[MAX_RUNS] = {0};
+    char labuf[4096];
     if (labels_arg) {
         snprintf(labuf, sizeof labuf, "%s", labels_arg);
-        int nl = split_labels(labuf, labels, MAX_RUNS);
-        if (nl != n)
-            return cli_usage_error("compare", "--labels has %d names for %d run files", nl, n);
-        for (int i = 0; i < n; i++)
-            if (!labels[i][0])
-                return cli_usage_error("compare", "--labels: empty name %d", i + 1);
+        int rc = cli_labels("compare", labuf, labels, n);
+        if (rc >= 0)
+            return rc;
     }
     struct analyze_run *runs = calloc(n, sizeof *runs);
     if (!runs) {

@@ -145,17 +145,9 @@ int cmd_plot(int argc, char **argv)
         o.runs[o.n_runs++] = argv[optind];
     if (!o.output)
         return cli_usage_error("plot", "missing -o FILE.{png,pdf,svg,tex}");
-    if (have_labels) {
-        int n = 0;
-        char *save = NULL;
-        for (char *t = strtok_r(labels, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            if (n < PLOT_MAX_RUNS)
-                o.labels[n++] = t;
-            else
-                n++;
-        if (n != o.n_runs)
-            return cli_usage_error("plot", "--labels gives %d names for %d run files", n, o.n_runs);
-    }
+    int rc = have_labels ? cli_labels("plot", labels, o.labels, o.n_runs) : -1;
+    if (rc >= 0)
+        return rc;
     struct ss_error err;
     ss_error_clear(&err);
     struct plot_result res;

@@ -122,28 +122,6 @@ static int parse_options(int argc, char **argv, struct report_options *o, char *
     return -1;
 }
 
-/* ",a,b,c" (--labels a,b,c; cut in place) into o->labels, one per run; -1 when they fit,
- * else the exit status. */
-static int split_labels(char *labels, struct report_options *o)
-{
-    int n = 0;
-    for (char *p = labels + 1;; n++) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = 0;
-        if (!*p)
-            return cli_usage_error("report", "--labels: empty name %d", n + 1);
-        if (n < REPORT_MAX_RUNS)
-            o->labels[n] = p;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    if (n + 1 != o->n_runs)
-        return cli_usage_error("report", "--labels gives %d names for %d run files", n + 1, o->n_runs);
-    return -1;
-}
-
 int cmd_report(int argc, char **argv)
 {
     struct report_options o;
@@ -157,7 +135,7 @@ int cmd_report(int argc, char **argv)
     char labels[4096] = "";
     int rc = parse_options(argc, argv, &o, labels, sizeof labels);
     if (rc < 0 && labels[0])
-        rc = split_labels(labels, &o);
+        rc = cli_labels("report", labels + 1, o.labels, o.n_runs);
     struct ss_error err = {0};
     struct report_result res;
     int written = rc < 0 && report_write(&o, &res, &err) == SS_OK;
