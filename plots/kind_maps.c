@@ -412,10 +412,10 @@ struct massive_data {
     int from_dump;
 };
 
-static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struct massive_data *md,
-                                   struct ss_error *err)
+/* The layer massive shows for run r: the first of --layers, else the one whose residual
+ * leaving it has the largest |x| (stream 3 of /stats/act_max). */
+static enum ss_status massive_layer(struct plot_ctx *c, struct plot_run *r, int *layer, struct ss_error *err)
 {
-    const struct plot_options *o = c->o;
     struct rf_array mx = {0};
     enum ss_status st = plot_need(r, rf_path(RF_ACT_MAX), "activation statistics",
                                   "statistics are written by every `sinkscope run`", err);
@@ -423,59 +423,61 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
         st = plot_read(r, rf_path(RF_ACT_MAX), 2, r->n_layers, 4, -1, &mx, err);
     if (st)
         return st;
-    int l = 0;
-    if (o->layers) {
+    *layer = 0;
+    if (c->o->layers) {
         int picked[PLOT_MAX_LAYERS], np;
-        st = plot_run_layers(c, r, picked, &np, err);
-        if (st) {
-            rf_array_free(&mx);
-            return st;
-        }
-        l = picked[0];
+        if (!(st = plot_run_layers(c, r, picked, &np, err)))
+            *layer = picked[0];
     } else {
-        for (int k = 1; k < r->n_layers; k++) /* stream 3: residual leaving the layer */
-            if (mx.data[k * 4 + 3] > mx.data[l * 4 + 3])
-                l = k;
+        for (int k = 1; k < r->n_layers; k++)
+            if (mx.data[k * 4 + 3] > mx.data[*layer * 4 + 3])
+                *layer = k;
     }
     rf_array_free(&mx);
-    md->layer = l;
-    char d[64];
-    rf_layer_path(RF_HIDDEN, l, r->n_layers, d, sizeof d);
-    if (runfile_has(r->rf, d)) {
-        int nd;
-        int64_t sh[4];
-        st = runfile_shape(r->rf, d, &nd, sh, err);
-        if (st)
-            return st;
-        if (nd != 3)
-            return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, pos, hidden]", r->path, d);
-        if (o->seq < 0 || o->seq >= sh[0])
-            return ss_fail(err, SS_ERR_INPUT, "%s: --seq %d out of range: the run has sequences 0..%d", r->path,
-                           o->seq, (int)sh[0] - 1);
-        int64_t start[4] = {o->seq, 0, 0, 0}, count[4] = {1, sh[1], sh[2], 0};
-        struct rf_array a = {0};
-        st = runfile_read_slab(r->rf, d, start, count, &a, err);
-        if (st)
-            return st;
-        md->n = (int)(sh[1] * sh[2]);
-        md->rows = malloc((size_t)md->n * 3 * sizeof *md->rows);
-        if (!md->rows) {
-            rf_array_free(&a);
-            return ss_fail(err, SS_ERR_NOMEM, "out of memory");
-        }
-        for (int64_t p = 0; p < sh[1]; p++)
-            for (int64_t j = 0; j < sh[2]; j++) {
-                double *row = md->rows + (size_t)(p * sh[2] + j) * 3;
-                row[0] = (double)p;
-                row[1] = (double)j;
-                row[2] = fabs(a.data[p * sh[2] + j]);
-            }
+    return st;
+}
+
+/* Every (position, dimension, |x|) of sequence --seq of the dumped hidden state d. */
+static enum ss_status massive_from_dump(struct plot_ctx *c, struct plot_run *r, const char *d,
+                                        struct massive_data *md, struct ss_error *err)
+{
+    int nd, seq = c->o->seq;
+    int64_t sh[4];
+    enum ss_status st = runfile_shape(r->rf, d, &nd, sh, err);
+    if (st)
+        return st;
+    if (nd != 3)
+        return ss_fail(err, SS_ERR_INPUT, "%s: %s is not [seq, pos, hidden]", r->path, d);
+    if (seq < 0 || seq >= sh[0])
+        return ss_fail(err, SS_ERR_INPUT, "%s: --seq %d out of range: the run has sequences 0..%d", r->path, seq,
+                       (int)sh[0] - 1);
+    int64_t start[4] = {seq, 0, 0, 0}, count[4] = {1, sh[1], sh[2], 0};
+    struct rf_array a = {0};
+    if ((st = runfile_read_slab(r->rf, d, start, count, &a, err)))
+        return st;
+    md->n = (int)(sh[1] * sh[2]);
+    md->rows = malloc((size_t)md->n * 3 * sizeof *md->rows);
+    if (!md->rows) {
         rf_array_free(&a);
-        md->from_dump = 1;
-        return SS_OK;
+        return ss_fail(err, SS_ERR_NOMEM, "out of memory");
     }
+    for (int64_t p = 0; p < sh[1]; p++)
+        for (int64_t j = 0; j < sh[2]; j++) {
+            double *row = md->rows + (size_t)(p * sh[2] + j) * 3;
+            row[0] = (double)p;
+            row[1] = (double)j;
+            row[2] = fabs(a.data[p * sh[2] + j]);
+        }
+    rf_array_free(&a);
+    md->from_dump = 1;
+    return SS_OK;
+}
+
+/* The layer's largest activations the statistics kept (/stats/act_top_value and _index). */
+static enum ss_status massive_from_stats(struct plot_run *r, int l, struct massive_data *md, struct ss_error *err)
+{
     struct rf_array v = {0}, ix = {0};
-    st = plot_read(r, rf_path(RF_ACT_TOP_VALUE), 3, r->n_layers, 4, -1, &v, err);
+    enum ss_status st = plot_read(r, rf_path(RF_ACT_TOP_VALUE), 3, r->n_layers, 4, -1, &v, err);
     if (!st)
         st = runfile_read(r->rf, rf_path(RF_ACT_TOP_INDEX), &ix, err);
     if (!st && (ix.ndim != 4 || ix.shape[0] != r->n_layers || ix.shape[3] != 3 || ix.shape[2] != v.shape[2]))
@@ -498,6 +500,19 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
     rf_array_free(&v);
     rf_array_free(&ix);
     return st;
+}
+
+/* Rows of run r's chosen layer: from its hidden-state dump when there is one, else from the
+ * top activations the statistics kept. */
+static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struct massive_data *md,
+                                   struct ss_error *err)
+{
+    enum ss_status st = massive_layer(c, r, &md->layer, err);
+    if (st)
+        return st;
+    char d[64];
+    rf_layer_path(RF_HIDDEN, md->layer, r->n_layers, d, sizeof d);
+    return runfile_has(r->rf, d) ? massive_from_dump(c, r, d, md, err) : massive_from_stats(r, md->layer, md, err);
 }
 
 enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
