@@ -515,6 +515,81 @@ static enum ss_status massive_read(struct plot_ctx *c, struct plot_run *r, struc
     return runfile_has(r->rf, d) ? massive_from_dump(c, r, d, md, err) : massive_from_stats(r, md->layer, md, err);
 }
 
+/* Extents of run r's rows (T tokens, D dimensions), their largest |x|, and the three largest
+ * at distinct (token, dimension) in best (-1: fewer). */
+static void massive_extent(const struct plot_run *r, const struct massive_data *md, int *T, int *D, double *top,
+                           int best[3])
+{
+    *T = r->n_pos > 0 ? r->n_pos : 1, *D = 1, *top = 0;
+    best[0] = best[1] = best[2] = -1;
+    for (int k = 0; k < md->n; k++) {
+        const double *row = md->rows + (size_t)k * 3;
+        if (row[1] + 1 > *D)
+            *D = (int)row[1] + 1;
+        if (row[0] + 1 > *T)
+            *T = (int)row[0] + 1;
+        *top = fmax(*top, row[2]);
+        int dup = 0;
+        for (int b = 0; b < 3; b++)
+            if (best[b] >= 0 && md->rows[(size_t)best[b] * 3] == row[0] && md->rows[(size_t)best[b] * 3 + 1] == row[1]) {
+                dup = 1;
+                if (row[2] > md->rows[(size_t)best[b] * 3 + 2])
+                    best[b] = k; /* same place: keep the larger (order may change slightly) */
+            }
+        for (int b = 0; b < 3 && !dup; b++)
+            if (best[b] < 0 || row[2] > md->rows[(size_t)best[b] * 3 + 2]) {
+                for (int s = 2; s > b; s--)
+                    best[s] = best[s - 1];
+                best[b] = k;
+                break;
+            }
+    }
+    if (r->n_layers > 0 && !md->from_dump) {
+        /* without a hidden dump the dimension axis spans the model width */
+        double hid = 0;
+        struct ss_error e;
+        if (runfile_attr_double(r->rf, NULL, "hidden", &hid, &e) == SS_OK && hid > *D)
+            *D = (int)hid;
+    }
+}
+
+/* One run's panel: impulses at (token, dimension, |x|), the three largest labelled. */
+static void massive_panel(struct plot_ctx *c, int i, const struct massive_data *md, const char *name)
+{
+    struct gp *g = &c->g;
+    struct plot_run *r = &c->runs[i];
+    int T, D, best[3];
+    double top;
+    massive_extent(r, md, &T, &D, &top, best);
+    char title[256];
+    snprintf(title, sizeof title, "%s, layer %d: max %.4g", r->label, md->layer + 1, top);
+    gp_printf(g, "set title %s\n", gp_text(g, title));
+    gp_printf(g, "set view 60, 30\nset xyplane at 0\nset border 895\nunset grid\nset grid x y z back lc rgb '#e0e0e0'\n");
+    gp_printf(g, "set xrange [-0.5:%g]\nset yrange [0:%d]\nset zrange [0:*]\n", T - 0.5, D);
+    /* |x| is named in the figure title: a z label falls off the left edge */
+    gp_printf(g, "set xlabel %s rotate parallel\nset ylabel %s rotate parallel\nunset zlabel\n", gp_text(g, "token"),
+              gp_text(g, "dimension"));
+    int ntok = 0;
+    char **toks = plot_tokens(r, md->from_dump ? c->o->seq : 0, &ntok);
+    if (md->from_dump && ntok == T)
+        plot_token_tics(c, "x", toks, T, 12, 1);
+    else
+        gp_printf(g, "set xtics auto\n");
+    plot_strings_free(toks, ntok);
+    gp_printf(g, "set ytics auto\nset ztics auto\nunset key\n");
+    for (int b = 0; b < 3; b++) /* label the three largest, if they stand out */
+        if (best[b] >= 0 && md->rows[(size_t)best[b] * 3 + 2] >= 0.25 * top) {
+            const double *row = md->rows + (size_t)best[b] * 3;
+            char lab[64];
+            snprintf(lab, sizeof lab, "dim %d", (int)row[1]);
+            gp_printf(g, "set label %d %s at %g,%g,%g front offset 0.5,0.5 font ',7'\n", b + 1, gp_text(g, lab),
+                      row[0], row[1], row[2]);
+        }
+    gp_printf(g, "splot %s %s using 1:2:3 with impulses lw 2 lc rgb '%s' notitle\n", gp_q(g, name),
+              plot_table_fmt(md->n, 3), plot_color(i));
+    gp_printf(g, "unset label\n");
+}
+
 enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
 {
     struct gp *g = &c->g;
@@ -532,70 +607,8 @@ enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err)
         gp_printf(g, "set multiplot layout 1,%d title %s\n", c->n_runs,
                   gp_text(g, md[0].from_dump ? "|x| of the residual stream leaving a layer"
                                              : "The 10 largest |x| of the residual stream leaving a layer (all sequences)"));
-        for (int i = 0; i < c->n_runs; i++) {
-            struct plot_run *r = &c->runs[i];
-            int T = r->n_pos > 0 ? r->n_pos : 1, D = 1;
-            double top = 0;
-            int best[3] = {-1, -1, -1};
-            for (int k = 0; k < md[i].n; k++) {
-                const double *row = md[i].rows + (size_t)k * 3;
-                if (row[1] + 1 > D)
-                    D = (int)row[1] + 1;
-                if (row[0] + 1 > T)
-                    T = (int)row[0] + 1;
-                top = fmax(top, row[2]);
-                /* keep the three largest at distinct (token, dimension) for labels */
-                int dup = 0;
-                for (int b = 0; b < 3; b++)
-                    if (best[b] >= 0 && md[i].rows[(size_t)best[b] * 3] == row[0] &&
-                        md[i].rows[(size_t)best[b] * 3 + 1] == row[1]) {
-                        dup = 1;
-                        if (row[2] > md[i].rows[(size_t)best[b] * 3 + 2])
-                            best[b] = k; /* same place: keep the larger (order may change slightly) */
-                    }
-                for (int b = 0; b < 3 && !dup; b++)
-                    if (best[b] < 0 || row[2] > md[i].rows[(size_t)best[b] * 3 + 2]) {
-                        for (int s = 2; s > b; s--)
-                            best[s] = best[s - 1];
-                        best[b] = k;
-                        break;
-                    }
-            }
-            if (r->n_layers > 0 && !md[i].from_dump) {
-                /* without a hidden dump the dimension axis spans the model width */
-                double hid = 0;
-                struct ss_error e;
-                if (runfile_attr_double(r->rf, NULL, "hidden", &hid, &e) == SS_OK && hid > D)
-                    D = (int)hid;
-            }
-            char title[256];
-            snprintf(title, sizeof title, "%s, layer %d: max %.4g", r->label, md[i].layer + 1, top);
-            gp_printf(g, "set title %s\n", gp_text(g, title));
-            gp_printf(g, "set view 60, 30\nset xyplane at 0\nset border 895\nunset grid\nset grid x y z back lc rgb '#e0e0e0'\n");
-            gp_printf(g, "set xrange [-0.5:%g]\nset yrange [0:%d]\nset zrange [0:*]\n", T - 0.5, D);
-            /* |x| is named in the figure title: a z label falls off the left edge */
-            gp_printf(g, "set xlabel %s rotate parallel\nset ylabel %s rotate parallel\nunset zlabel\n",
-                      gp_text(g, "token"), gp_text(g, "dimension"));
-            int ntok = 0;
-            char **toks = plot_tokens(r, md[i].from_dump ? c->o->seq : 0, &ntok);
-            if (md[i].from_dump && ntok == T)
-                plot_token_tics(c, "x", toks, T, 12, 1);
-            else
-                gp_printf(g, "set xtics auto\n");
-            plot_strings_free(toks, ntok);
-            gp_printf(g, "set ytics auto\nset ztics auto\nunset key\n");
-            for (int b = 0; b < 3; b++) /* label the three largest, if they stand out */
-                if (best[b] >= 0 && md[i].rows[(size_t)best[b] * 3 + 2] >= 0.25 * top) {
-                    const double *row = md[i].rows + (size_t)best[b] * 3;
-                    char lab[64];
-                    snprintf(lab, sizeof lab, "dim %d", (int)row[1]);
-                    gp_printf(g, "set label %d %s at %g,%g,%g front offset 0.5,0.5 font ',7'\n", b + 1,
-                              gp_text(g, lab), row[0], row[1], row[2]);
-                }
-            gp_printf(g, "splot %s %s using 1:2:3 with impulses lw 2 lc rgb '%s' notitle\n", gp_q(g, names[i]),
-                      plot_table_fmt(md[i].n, 3), plot_color(i));
-            gp_printf(g, "unset label\n");
-        }
+        for (int i = 0; i < c->n_runs; i++)
+            massive_panel(c, i, &md[i], names[i]);
         gp_printf(g, "unset multiplot\n");
     }
     for (int i = 0; i < c->n_runs; i++)
