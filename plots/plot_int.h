@@ -75,7 +75,7 @@ enum ss_status plot_sdpa_sparsity(struct plot_ctx *c, struct ss_error *err);
 enum ss_status plot_activations(struct plot_ctx *c, struct ss_error *err);
 enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err);
 enum ss_status plot_head_grid(struct plot_ctx *c, struct ss_error *err);
-enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err);
+enum ss_status plot_massive(struct plot_ctx *c, struct ss_error *err); /* kind_massive.c */
 enum ss_status plot_gate_hist(struct plot_ctx *c, struct ss_error *err);
 enum ss_status plot_gate_layers(struct plot_ctx *c, struct ss_error *err);
 enum ss_status plot_context_sweep(struct plot_ctx *c, struct ss_error *err); /* kind_context.c */
