@@ -169,6 +169,41 @@ enum ss_status runfile_attr_names(struct runfile *rf, char ***out, int *n, struc
     return SS_OK;
 }
 
+/* Row seq of the [seq, pos] fixed-length string dataset d (type ft, extent dims) as T strings. */
+static enum ss_status token_row_read(struct runfile *rf, const char *dset, hid_t d, hid_t ft, hid_t space,
+                                     const hsize_t dims[2], int seq, char ***out, struct ss_error *err)
+{
+    int T = (int)dims[1];
+    hsize_t st[2] = {(hsize_t)seq, 0}, ct[2] = {1, dims[1]};
+    if (H5Sselect_hyperslab(space, H5S_SELECT_SET, st, NULL, ct, NULL) < 0)
+        return RF_FAIL(rf, err, "dataset %s: cannot select row %d", dset, seq);
+    if (H5Tis_variable_str(ft) != 0) /* refused: see rf_read_string_attr */
+        return RF_FAIL(rf, err, "dataset %s holds variable-length strings (sinkscope writes fixed-length strings)",
+                       dset);
+    size_t sz = H5Tget_size(ft);
+    char **res = calloc(T ? T : 1, sizeof *res);
+    char *raw = sz && sz < (1u << 16) ? calloc((size_t)(T ? T : 1), sz) : NULL;
+    hid_t mt = H5Tcopy(H5T_C_S1), mem = H5Screate_simple(1, &ct[1], NULL);
+    H5Tset_size(mt, sz ? sz : 1);
+    H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 converts no ASCII <-> UTF-8 */
+    enum ss_status s = SS_OK;
+    if (!res)
+        s = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", rf->path);
+    else if (!raw || (T && H5Dread(d, mt, mem, space, H5P_DEFAULT, raw) < 0))
+        s = RF_FAIL(rf, err, "cannot read %s row %d (truncated or corrupt file?)", dset, seq);
+    for (int i = 0; !s && i < T; i++)
+        if (!(res[i] = strndup(raw + (size_t)i * sz, sz)))
+            s = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", rf->path);
+    free(raw);
+    H5Sclose(mem);
+    H5Tclose(mt);
+    if (s)
+        runfile_strings_free(res, T);
+    else
+        *out = res;
+    return s;
+}
+
 enum ss_status runfile_token_text(struct runfile *rf, int seq, char ***out, int *n,
                                   struct ss_error *err)
 {
@@ -181,69 +216,18 @@ enum ss_status runfile_token_text(struct runfile *rf, int seq, char ***out, int 
     if (d < 0)
         return RF_FAIL(rf, err, "%s is not a readable dataset (corrupt file?)", dset);
     enum ss_status s = SS_OK;
-    hid_t ft = H5Dget_type(d), space = H5Dget_space(d), mt = H5I_INVALID_HID, mem = H5I_INVALID_HID;
+    hid_t ft = H5Dget_type(d), space = H5Dget_space(d);
     hsize_t dims[2];
-    if (ft < 0 || space < 0 || H5Tget_class(ft) != H5T_STRING) {
+    if (ft < 0 || space < 0 || H5Tget_class(ft) != H5T_STRING)
         s = RF_FAIL(rf, err, "dataset %s is not a string dataset", dset);
-        goto done;
-    }
-    if (H5Sget_simple_extent_ndims(space) != 2 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+    else if (H5Sget_simple_extent_ndims(space) != 2 || H5Sget_simple_extent_dims(space, dims, NULL) < 0)
         s = RF_FAIL(rf, err, "dataset %s is not 2-D [seq, pos]", dset);
-        goto done;
-    }
-    if (seq < 0 || (hsize_t)seq >= dims[0]) {
+    else if (seq < 0 || (hsize_t)seq >= dims[0])
         s = RF_FAIL(rf, err, "sequence %d outside %s (%llu sequences)", seq, dset, (unsigned long long)dims[0]);
-        goto done;
-    }
-    if (dims[1] > (1u << 28)) {
+    else if (dims[1] > (1u << 28))
         s = RF_FAIL(rf, err, "dataset %s is too large", dset);
-        goto done;
-    }
-    int T = (int)dims[1];
-    hsize_t st[2] = {(hsize_t)seq, 0}, ct[2] = {1, dims[1]};
-    mem = H5Screate_simple(1, &ct[1], NULL);
-    if (H5Sselect_hyperslab(space, H5S_SELECT_SET, st, NULL, ct, NULL) < 0) {
-        s = RF_FAIL(rf, err, "dataset %s: cannot select row %d", dset, seq);
-        goto done;
-    }
-    char **res = calloc(T ? T : 1, sizeof *res);
-    if (!res) {
-        s = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", rf->path);
-        goto done;
-    }
-    if (H5Tis_variable_str(ft) != 0) { /* refused: see rf_read_string_attr */
-        free(res);
-        s = RF_FAIL(rf, err, "dataset %s holds variable-length strings (sinkscope writes fixed-length strings)", dset);
-        goto done;
-    } else {
-        size_t sz = H5Tget_size(ft);
-        mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz);
-        H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 converts no ASCII <-> UTF-8 */
-        char *raw = sz && sz < (1u << 16) ? calloc((size_t)(T ? T : 1), sz) : NULL;
-        if (!raw || (T && H5Dread(d, mt, mem, space, H5P_DEFAULT, raw) < 0)) {
-            free(raw);
-            free(res);
-            s = RF_FAIL(rf, err, "cannot read %s row %d (truncated or corrupt file?)", dset, seq);
-            goto done;
-        }
-        for (int i = 0; i < T; i++)
-            res[i] = strndup(raw + (size_t)i * sz, sz);
-        free(raw);
-    }
-    for (int i = 0; i < T; i++)
-        if (!res[i]) {
-            runfile_strings_free(res, T);
-            s = ss_fail(err, SS_ERR_NOMEM, "%s: out of memory", rf->path);
-            goto done;
-        }
-    *out = res;
-    *n = T;
-done:
-    if (mem >= 0)
-        H5Sclose(mem);
-    if (mt >= 0)
-        H5Tclose(mt);
+    else if (!(s = token_row_read(rf, dset, d, ft, space, dims, seq, out, err)))
+        *n = (int)dims[1];
     if (ft >= 0)
         H5Tclose(ft);
     if (space >= 0)
