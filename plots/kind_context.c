@@ -37,38 +37,17 @@ static int trained_length(struct plot_run *r)
     return p ? atoi(p + 1) : 0;
 }
 
-enum ss_status plot_context_sweep(struct plot_ctx *c, struct ss_error *err)
+static const struct { enum rf_id dset; const char *title; int log; } sweep_metric[3] = {
+    {RF_SUMMARY_PERPLEXITY, "perplexity", 1},
+    {RF_SUMMARY_FIRST_TOKEN_SHARE, "F-Attn (first-token share)", 0},
+    {RF_SUMMARY_SINK_RATE, "sink rate (key 0)", 0},
+};
+
+/* One data table per series (runs whose labels differ only in the context): rows (context,
+ * the three metrics of v) sorted by context; rows[k] of them in table names[k]. */
+static enum ss_status sweep_tables(struct plot_ctx *c, const int *sid, int ns, double (*v)[3], char (*names)[32],
+                                   int *rows, struct ss_error *err)
 {
-    static const struct { enum rf_id dset; const char *title; int log; } metric[3] = {
-        {RF_SUMMARY_PERPLEXITY, "perplexity", 1},
-        {RF_SUMMARY_FIRST_TOKEN_SHARE, "F-Attn (first-token share)", 0},
-        {RF_SUMMARY_SINK_RATE, "sink rate (key 0)", 0},
-    };
-    char series[PLOT_MAX_RUNS][128];
-    int sid[PLOT_MAX_RUNS], ns = 0, trained = 0;
-    double v[PLOT_MAX_RUNS][3];
-    for (int i = 0; i < c->n_runs; i++) {
-        char s[128];
-        series_of(c->runs[i].label, s, sizeof s);
-        int k = 0;
-        while (k < ns && strcmp(series[k], s))
-            k++;
-        if (k == ns)
-            snprintf(series[ns++], sizeof series[0], "%s", s);
-        sid[i] = k;
-        for (int m = 0; m < 3; m++) {
-            enum ss_status st = plot_need(&c->runs[i], rf_path(metric[m].dset), metric[m].title, HINT_NLL, err);
-            if (!st)
-                st = runfile_read_scalar(c->runs[i].rf, rf_path(metric[m].dset), &v[i][m], err);
-            if (st)
-                return st;
-        }
-        int t = trained_length(&c->runs[i]);
-        trained = t > trained ? t : trained;
-    }
-    /* one table per series: rows (context, ppl, fattn, sink) sorted by context */
-    char names[PLOT_MAX_RUNS][32];
-    int rows[PLOT_MAX_RUNS];
     for (int k = 0; k < ns; k++) {
         double t[PLOT_MAX_RUNS * 4];
         int n = 0;
@@ -88,20 +67,59 @@ enum ss_status plot_context_sweep(struct plot_ctx *c, struct ss_error *err)
         if (st)
             return st;
     }
-    /* x tics at the contexts present: 512, 1k, 2k, ... */
-    char tics[512] = "";
+    return SS_OK;
+}
+
+/* x tics at the contexts present (512, 1k, 2k, ...) and their range. */
+static void sweep_tics(const struct plot_ctx *c, char *tics, size_t cap, double *lo, double *hi)
+{
     size_t o = 0;
-    double lo = 1e30, hi = 0;
+    tics[0] = 0;
+    *lo = 1e30, *hi = 0;
     for (int i = 0; i < c->n_runs; i++) {
         int T = c->runs[i].n_pos, seen = 0;
-        lo = T < lo ? T : lo;
-        hi = T > hi ? T : hi;
+        *lo = T < *lo ? T : *lo;
+        *hi = T > *hi ? T : *hi;
         for (int j = 0; j < i; j++)
             seen |= c->runs[j].n_pos == T;
-        if (!seen && o < sizeof tics - 32)
-            o += snprintf(tics + o, sizeof tics - o, T >= 1024 && T % 1024 == 0 ? "%s'%dk' %d" : "%s'%d' %d",
-                          o ? ", " : "", T >= 1024 && T % 1024 == 0 ? T / 1024 : T, T);
+        if (!seen && o < cap - 32)
+            o += snprintf(tics + o, cap - o, T >= 1024 && T % 1024 == 0 ? "%s'%dk' %d" : "%s'%d' %d", o ? ", " : "",
+                          T >= 1024 && T % 1024 == 0 ? T / 1024 : T, T);
     }
+}
+
+enum ss_status plot_context_sweep(struct plot_ctx *c, struct ss_error *err)
+{
+    char series[PLOT_MAX_RUNS][128];
+    int sid[PLOT_MAX_RUNS], ns = 0, trained = 0;
+    double v[PLOT_MAX_RUNS][3];
+    for (int i = 0; i < c->n_runs; i++) {
+        char s[128];
+        series_of(c->runs[i].label, s, sizeof s);
+        int k = 0;
+        while (k < ns && strcmp(series[k], s))
+            k++;
+        if (k == ns)
+            snprintf(series[ns++], sizeof series[0], "%s", s);
+        sid[i] = k;
+        for (int m = 0; m < 3; m++) {
+            enum ss_status st = plot_need(&c->runs[i], rf_path(sweep_metric[m].dset), sweep_metric[m].title, HINT_NLL,
+                                          err);
+            if (!st)
+                st = runfile_read_scalar(c->runs[i].rf, rf_path(sweep_metric[m].dset), &v[i][m], err);
+            if (st)
+                return st;
+        }
+        int t = trained_length(&c->runs[i]);
+        trained = t > trained ? t : trained;
+    }
+    char names[PLOT_MAX_RUNS][32], tics[512];
+    int rows[PLOT_MAX_RUNS];
+    double lo, hi;
+    enum ss_status st = sweep_tables(c, sid, ns, v, names, rows, err);
+    if (st)
+        return st;
+    sweep_tics(c, tics, sizeof tics, &lo, &hi);
     struct gp *g = &c->g;
     plot_style_page(c);
     gp_printf(g, "set multiplot layout 1,4\n");
@@ -109,8 +127,8 @@ enum ss_status plot_context_sweep(struct plot_ctx *c, struct ss_error *err)
         gp_printf(g, "unset key\n");
         gp_printf(g, "set xrange [%g:%g]\n", lo / 1.25, hi * 1.25);
         gp_printf(g, "set logscale x 2\nset xtics (%s)\nset xlabel %s\nunset ylabel\nset title %s\n", tics,
-                  gp_text(g, "context (tokens)"), gp_text(g, metric[m].title));
-        gp_printf(g, metric[m].log ? "set logscale y\nunset yrange\n" : "unset logscale y\nset yrange [0:*]\n");
+                  gp_text(g, "context (tokens)"), gp_text(g, sweep_metric[m].title));
+        gp_printf(g, sweep_metric[m].log ? "set logscale y\nunset yrange\n" : "unset logscale y\nset yrange [0:*]\n");
         if (trained > 0)
             gp_printf(g, "set arrow 1 from %d, graph 0 to %d, graph 1 nohead dt 2 lc rgb '#888888'\n", trained, trained);
         gp_printf(g, "plot ");
