@@ -188,6 +188,59 @@ static double sgemm_time(const struct weight *w, const float *a, float *out, int
     return t;
 }
 
+/* Two forwards, timed per stage by hooks: without the LM head (*tb; its stages and per-layer
+ * times into stages1 and layer1), then with logits (*tl; sc holds that pass). */
+static void timed_passes(const struct model *m, struct run_state *rs, const int32_t *tok, int T,
+                         const struct forward_opts *fo, struct stage_clock *sc, double *stages1, double *layer1,
+                         double *tb, double *tl)
+{
+    struct ss_error err = {0};
+    struct hook_set hs;
+    hook_set_init(&hs);
+    for (int s = 0; s < N_STAGES; s++) {
+        for (int p = 0; p < HOOK_COUNT; p++)
+            if (!strcmp(hook_point_name(p), stage_hook[s]))
+                sc->stage_of[p] = s;
+        if (hook_set_add(&hs, stage_hook[s], stage_tick, sc, &err))
+            die(err.msg);
+    }
+    *tb = sc->last = now();
+    if (model_forward(m, rs, tok, T, &hs, fo, &err))
+        die(err.msg);
+    *tb = now() - *tb;
+    memcpy(layer1, sc->layer, m->cfg.n_layers * sizeof *layer1);
+    memcpy(stages1, sc->t, N_STAGES * sizeof *stages1);
+    hook_set_add(&hs, "logits", no_op, NULL, &err);
+    *tl = sc->last = now();
+    if (model_forward(m, rs, tok, T, &hs, fo, &err))
+        die(err.msg);
+    *tl = now() - *tl;
+}
+
+/* OpenBLAS sgemm (its own `threads` threads) on every layer's projection shapes and weights
+ * (ts[l], seconds) and on the LM head (returned), over T rows of made-up inputs. */
+static double sgemm_alone(const struct model *m, int T, int threads, double *ts)
+{
+    const struct model_config *c = &m->cfg;
+    openblas_set_num_threads(threads);
+    size_t K = c->ffn > c->hidden ? c->ffn : c->hidden, buf_floats = (size_t)8192 * K;
+    float *a = malloc((size_t)T * K * sizeof *a), *out = malloc((size_t)T * 8192 * sizeof *out),
+          *buf = malloc(buf_floats * sizeof *buf);
+    if (!a || !out || !buf)
+        die("out of memory");
+    for (size_t i = 0; i < (size_t)T * K; i++)
+        a[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+    for (int l = 0; l < c->n_layers; l++) {
+        const struct layer_weights *w = &m->w.layers[l];
+        const struct weight *ws[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+        for (int i = 0; i < 7; i++)
+            ts[l] += sgemm_time(ws[i], a, out, T, buf, buf_floats);
+    }
+    double tlm = sgemm_time(&m->w.lm_head, a, out, T, buf, buf_floats);
+    free(a), free(out), free(buf);
+    return tlm;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "build/bench-models/gated-1b";
@@ -232,47 +285,12 @@ int main(int argc, char **argv)
     /* 1. the forward without, then with the lm_head; stages timed by hooks */
     struct stage_clock sc = {0};
     sc.layer = calloc(L, sizeof *sc.layer);
-    double *layer1 = calloc(L, sizeof *layer1);
-    struct hook_set hs;
-    hook_set_init(&hs);
-    for (int s = 0; s < N_STAGES; s++) {
-        for (int p = 0; p < HOOK_COUNT; p++)
-            if (!strcmp(hook_point_name(p), stage_hook[s]))
-                sc.stage_of[p] = s;
-        if (hook_set_add(&hs, stage_hook[s], stage_tick, &sc, &err))
-            die(err.msg);
-    }
-    double tb = sc.last = now();
-    if (model_forward(&m, rs, tok, T, &hs, &fo, &err))
-        die(err.msg);
-    tb = now() - tb;
-    memcpy(layer1, sc.layer, L * sizeof *layer1);
-    double stages1[N_STAGES];
-    memcpy(stages1, sc.t, sizeof stages1);
-    hook_set_add(&hs, "logits", no_op, NULL, &err);
-    double tl = sc.last = now();
-    if (model_forward(&m, rs, tok, T, &hs, &fo, &err))
-        die(err.msg);
-    tl = now() - tl;
+    double *layer1 = calloc(L, sizeof *layer1), stages1[N_STAGES], tb, tl;
+    timed_passes(&m, rs, tok, T, &fo, &sc, stages1, layer1, &tb, &tl);
     double rss = peak_rss_mb(), limit = ckpt + 0.6 * 1024;
 
     /* 2. sgemm alone (OpenBLAS's own threads) on the same shapes and weights */
-    openblas_set_num_threads(threads);
-    size_t K = c->ffn > c->hidden ? c->ffn : c->hidden, buf_floats = (size_t)8192 * K;
-    float *a = malloc((size_t)T * K * sizeof *a), *out = malloc((size_t)T * 8192 * sizeof *out),
-          *buf = malloc(buf_floats * sizeof *buf);
-    if (!a || !out || !buf)
-        die("out of memory");
-    for (size_t i = 0; i < (size_t)T * K; i++)
-        a[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
-    double *ts = calloc(L, sizeof *ts), tlm;
-    for (int l = 0; l < L; l++) {
-        const struct layer_weights *w = &m.w.layers[l];
-        const struct weight *ws[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
-        for (int i = 0; i < 7; i++)
-            ts[l] += sgemm_time(ws[i], a, out, T, buf, buf_floats);
-    }
-    tlm = sgemm_time(&m.w.lm_head, a, out, T, buf, buf_floats);
+    double *ts = calloc(L, sizeof *ts), tlm = sgemm_alone(&m, T, threads, ts);
 
     double sum_s = 0, lin = 0;
     for (int l = 0; l < L; l++)
@@ -299,7 +317,7 @@ int main(int argc, char **argv)
            "%.3f s\n", 100 * g_body / g_sgemm, fmin(median(layer1, L), median(sc.layer, L)), median(ts, L));
     printf("peak RSS %.0f MB vs checkpoint %.0f MB + 0.6 GB = %.0f MB: %s\n", rss, ckpt, limit,
            rss <= limit ? "ok" : "OVER");
-    free(ts), free(a), free(out), free(buf);
+    free(ts);
     if (m.n_params * 4.0 < 4e9) /* the float32 copy must fit beside the map */
         ab_conversion(&m, rs, tok, T, &fo);
     free(tok), free(sc.layer), free(layer1);
