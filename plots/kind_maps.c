@@ -203,6 +203,31 @@ static void map_panel(struct plot_ctx *c, const char *name, int n, int pool, int
               gp_q(g, name), n, n);
 }
 
+/* Layer l's map of run r (head --head, else the mean over the dumped heads) into data file
+ * name; im keeps its size, pooling and token count (its pixels are freed). */
+static enum ss_status map_layer_load(struct plot_ctx *c, struct plot_run *r, int l, struct map_img *im, char *name,
+                                     struct ss_error *err)
+{
+    int h = -1;
+    enum ss_status st = SS_OK;
+    if (c->o->head >= 0) {
+        char d[64];
+        int nd;
+        int64_t sh[4];
+        attn_name(r, l, d, sizeof d);
+        st = runfile_shape(r->rf, d, &nd, sh, err);
+        if (!st && (h = dumped_head_index(r, d, c->o->head, (int)sh[1], err)) < 0)
+            st = err->status;
+    }
+    if (!st)
+        st = read_map(c, r, l, h, im, err);
+    if (!st)
+        st = gp_data(&c->g, im->px, (size_t)im->n * (size_t)im->n, name, err);
+    free(im->px);
+    im->px = NULL;
+    return st;
+}
+
 enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
 {
     struct gp *g = &c->g;
@@ -222,27 +247,11 @@ enum ss_status plot_attention_map(struct plot_ctx *c, struct ss_error *err)
         return ss_fail(err, SS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < c->n_runs; i++)
         for (int k = 0; k < nl[i]; k++) {
-            struct plot_run *r = &c->runs[i];
             struct map_img im = {0};
-            int h = -1;
-            enum ss_status st = SS_OK;
-            if (o->head >= 0) {
-                char d[64];
-                int nd;
-                int64_t sh[4];
-                attn_name(r, layers[i][k], d, sizeof d);
-                st = runfile_shape(r->rf, d, &nd, sh, err);
-                if (!st && (h = dumped_head_index(r, d, o->head, (int)sh[1], err)) < 0)
-                    st = err->status;
-            }
-            if (!st)
-                st = read_map(c, r, layers[i][k], h, &im, err);
+            enum ss_status st = map_layer_load(c, &c->runs[i], layers[i][k], &im, names[i * PLOT_MAX_LAYERS + k], err);
             T[i][k] = im.n;
             pool[i][k] = im.pool;
             ntk[i][k] = im.n_tok;
-            if (!st)
-                st = gp_data(g, im.px, (size_t)im.n * (size_t)im.n, names[i * PLOT_MAX_LAYERS + k], err);
-            free(im.px);
             if (st) {
                 free(names);
                 return st;
