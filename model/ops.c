@@ -84,61 +84,46 @@ void rope_table_fill(float *cos_t, float *sin_t, const float *inv_freq, float sc
         }
 }
 
+/* One row r[nk] softmaxed together with one more logit `extra` (-INFINITY: none), whose
+ * share goes to *share (NULL: not wanted). NaN anywhere: a NaN row, never a silent row of
+ * zeros; a fully masked row (causally impossible) becomes zeros. */
+static void softmax_row(float *r, int nk, float extra, float *share)
+{
+    float mx = extra;
+    int nan = extra != extra;
+    for (int j = 0; j < nk; j++) {
+        mx = r[j] > mx ? r[j] : mx;
+        nan |= r[j] != r[j];
+    }
+    if (nan || mx == -INFINITY) {
+        for (int j = 0; j < nk; j++)
+            r[j] = nan ? NAN : 0;
+        if (share)
+            *share = nan ? NAN : 0;
+        return;
+    }
+    float e = expf(extra - mx), sum = e; /* e = 0 exactly without an extra logit */
+    for (int j = 0; j < nk; j++) {
+        r[j] = expf(r[j] - mx);
+        sum += r[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < nk; j++)
+        r[j] *= inv;
+    if (share)
+        *share = e * inv;
+}
+
 void softmax_rows(float *s, int nq, int nk)
 {
-    for (int i = 0; i < nq; i++) {
-        float *r = s + (size_t)i * nk, mx = -INFINITY;
-        int nan = 0;
-        for (int j = 0; j < nk; j++) {
-            mx = r[j] > mx ? r[j] : mx;
-            nan |= r[j] != r[j];
-        }
-        if (nan) { /* NaN scores (NaN weights): a NaN row, never a silent row of zeros */
-            for (int j = 0; j < nk; j++)
-                r[j] = NAN;
-            continue;
-        }
-        if (mx == -INFINITY) { /* fully masked row: cannot happen causally */
-            for (int j = 0; j < nk; j++)
-                r[j] = 0;
-            continue;
-        }
-        float sum = 0;
-        for (int j = 0; j < nk; j++) {
-            r[j] = expf(r[j] - mx);
-            sum += r[j];
-        }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < nk; j++)
-            r[j] *= inv;
-    }
+    for (int i = 0; i < nq; i++)
+        softmax_row(s + (size_t)i * nk, nk, -INFINITY, NULL);
 }
 
 void softmax_rows_sink(float *s, int nq, int nk, float sink, float *share, int share_stride)
 {
-    for (int i = 0; i < nq; i++) {
-        float *r = s + (size_t)i * nk, mx = sink, *sh = share + (size_t)i * share_stride;
-        int nan = sink != sink;
-        for (int j = 0; j < nk; j++) {
-            mx = r[j] > mx ? r[j] : mx;
-            nan |= r[j] != r[j];
-        }
-        if (nan) {
-            for (int j = 0; j < nk; j++)
-                r[j] = NAN;
-            *sh = NAN;
-            continue;
-        }
-        float sum = *sh = expf(sink - mx); /* the max is finite: the sink is never masked */
-        for (int j = 0; j < nk; j++) {
-            r[j] = expf(r[j] - mx);
-            sum += r[j];
-        }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < nk; j++)
-            r[j] *= inv;
-        *sh *= inv;
-    }
+    for (int i = 0; i < nq; i++)
+        softmax_row(s + (size_t)i * nk, nk, sink, share + (size_t)i * share_stride);
 }
 
 void swiglu_forward(float *h, const float *g, size_t n)

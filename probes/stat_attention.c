@@ -60,7 +60,6 @@ static size_t run_size(const struct probes_shape *c)
     return tot_layout(c, NULL, &v);
 }
 
-
 static uint32_t float_bits(float v)
 {
     uint32_t u;

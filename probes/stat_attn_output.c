@@ -63,7 +63,6 @@ static size_t run_size(const struct probes_shape *c)
     return tot_layout(c, NULL, &v);
 }
 
-
 /* The layer's gate sums per head, in the order the gate statistics sum them (bit-equal gbar). */
 static void gate_sums(const struct probes_shape *c, struct out_acc *s, int l, const float *g)
 {

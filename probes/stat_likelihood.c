@@ -17,7 +17,6 @@ static void seq_reset(double *acc, const struct probes_shape *c)
     acc[c->T] = 0;
 }
 
-
 /* out[j] = exp(z[j] - mx) for z[j] <= mx: 2^(y) with y = (z - mx) log2 e split
  * into an integer (the exponent bits) and a fraction in [-0.5, 0.5] (degree-6
  * polynomial, relative error ~2e-7); below 2^-126 it is 0. Branch-free, so the

@@ -43,7 +43,6 @@ static size_t run_size(const struct probes_shape *c)
     return layout(c, NULL, &v, 0);
 }
 
-
 /* router_probs [T, E] of layer l: the entropy of every token's distribution (0 ln 0 = 0). */
 static void router_probs(const struct probes_shape *c, struct router_acc *s, int l, const float *p)
 {

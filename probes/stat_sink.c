@@ -46,7 +46,6 @@ static size_t run_size(const struct probes_shape *c)
     return tot_layout(c, NULL, &v);
 }
 
-
 static enum ss_status event(const struct stat_seq *q, double *acc, const struct hook_event *ev,
                             struct ss_error *err)
 {
