@@ -67,15 +67,15 @@ for pre in len yarn; do
         done
     done
 done
-"$SS" plot context-sweep $sweep_files --labels "${sweep_labels#,}" -o "$OUT/context-sweep.png" || exit 1
+"$SS" plot context-sweep $sweep_files --labels "${sweep_labels#,}" --force -o "$OUT/context-sweep.png" || exit 1
 "$SS" plot loss-position "$OUT"/len_baseline-c4096.h5 "$OUT"/yarn_baseline-c4096.h5 \
     "$OUT"/len_gated_elementwise-c4096.h5 "$OUT"/yarn_gated_elementwise-c4096.h5 \
-    --labels "baseline,baseline YaRN x8,elementwise,elementwise YaRN x8" -o "$OUT/loss-position.png" || exit 1
+    --labels "baseline,baseline YaRN x8,elementwise,elementwise YaRN x8" --force -o "$OUT/loss-position.png" || exit 1
 "$SS" plot loss-position "$OUT"/len_baseline-c2048.h5 "$OUT"/stream_baseline_w256_s0.h5 \
     "$OUT"/stream_baseline_w256_s4.h5 "$OUT"/len_gated_elementwise-c2048.h5 \
     "$OUT"/stream_gated_elementwise_w256_s0.h5 "$OUT"/stream_gated_elementwise_w256_s4.h5 \
     --labels "baseline full,baseline w256,baseline w256+4 sinks,elementwise full,elementwise w256,elementwise w256+4 sinks" \
-    -o "$OUT/streaming.png" || exit 1
+    --force -o "$OUT/streaming.png" || exit 1
 
 # tables: every run's summary as JSON, then demo/experiments_tables.py
 for f in "$OUT"/*.h5; do

@@ -40,11 +40,11 @@ echo "== compare"
 "$SS" compare "$B" "$H" "$E" --labels baseline,headwise,elementwise --format markdown > "$OUT/compare.md" || exit 1
 
 fail=0
-plot() {   # plot KIND NAME [args...]: NAME.png and NAME.pdf
+plot() {   # plot KIND NAME [args...]: NAME.png and NAME.pdf (demo/out is the demo's own: --force)
     kind=$1 name=$2
     shift 2
     for ext in png pdf; do
-        if ! "$SS" plot "$kind" "$@" -o "$OUT/$name.$ext"; then
+        if ! "$SS" plot "$kind" "$@" --force -o "$OUT/$name.$ext"; then
             echo "demo/run.sh: plot $kind -> $OUT/$name.$ext failed" >&2
             fail=1
         fi
@@ -64,7 +64,7 @@ plot activations    activations    "$B" "$H" "$E" --labels baseline,headwise,ele
 plot gate-layers    gate-layers    "$H" "$E" --labels headwise,elementwise
 plot massive        massive        "$B" "$E" --labels baseline,elementwise
 # the booklet of the 512-token runs (they hold no maps: the map pages are left out)
-if ! "$SS" plot paper "$B" "$E" --labels baseline,elementwise -o "$OUT/paper.pdf"; then
+if ! "$SS" plot paper "$B" "$E" --labels baseline,elementwise --force -o "$OUT/paper.pdf"; then
     echo "demo/run.sh: plot paper failed" >&2
     fail=1
 fi
