@@ -2,7 +2,8 @@
  * (model_forward_batch). Every dataset of the run file (/stats, /summary, /tokens, the
  * dumps, /dims) must be byte-identical to the one-window-at-a-time run, whatever the batch
  * and the thread count, with a window count the batch does not divide, with interventions,
- * and after an interrupted batch resumed with another batch size; the automatic batch is
+ * and after an interrupted batch resumed with another batch size (also on gpt_oss: routing
+ * and learned-sink statistics from saved records); the automatic batch is
  * the memory plan's. Model: the bf16 gated fixture (conversion exercised), byte tokenizer. */
 #include <hdf5.h>
 #include <stdio.h>
@@ -104,7 +105,8 @@ static void test_batch_forward_families(void)
         check_family(fams[i]);
 }
 
-static char model_dir[512], corpus[600];
+static char model_dir[512], moe_dir[512], corpus[600];
+static const char *run_model = model_dir; /* the checkpoint run() uses */
 
 static const char *text =
     "Attention sinks are tokens that receive a large share of attention regardless of their content. "
@@ -123,6 +125,13 @@ static int suite_init(void)
     if (system(cmd) != 0)
         return 1;
     test_write_byte_tokenizer(model_dir);
+    /* gpt_oss: MoE experts, learned sinks, sliding layers (the routing and sink statistics) */
+    snprintf(moe_dir, sizeof moe_dir, "%s/gpt_oss", base);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp tests/fixtures/gpt_oss_bf16/config.json "
+             "tests/fixtures/gpt_oss_bf16/model.safetensors %s/", moe_dir, moe_dir);
+    if (system(cmd) != 0)
+        return 1;
+    test_write_byte_tokenizer(moe_dir);
     snprintf(corpus, sizeof corpus, "%s/c.txt", base);
     FILE *f = fopen(corpus, "w");
     if (!f)
@@ -190,7 +199,7 @@ static int run(const char *out, const char *batch, const char *threads, const ch
 {
     const char *argv[32];
     int n = 0;
-    const char *fixed[] = {"run", "-m", model_dir, "--corpus", corpus, "-c", "24", "--max-seqs", "5", "--dump",
+    const char *fixed[] = {"run", "-m", run_model, "--corpus", corpus, "-c", "24", "--max-seqs", "5", "--dump",
                            "attention,gates,hidden,logits", "--quiet", "-o", out, "-t", threads};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         argv[n++] = fixed[i];
@@ -239,9 +248,9 @@ static void test_batch_identical_interventions(void)
 
 /* --resume after a batch interrupted midway (2 windows of the batch of 3 finished:
  * RAISE_AFTER=2), finished with batch 2 and 3 threads: the uninterrupted batch-1 file. */
-static void test_batch_resume(void)
+static void resume_check(const char *tag, const char *const *must_have)
 {
-    const char *dir = test_tmpdir("batch-resume");
+    const char *dir = test_tmpdir(tag);
     char ref[600], out[600], partial[700];
     snprintf(ref, sizeof ref, "%s/ref.h5", dir);
     snprintf(out, sizeof out, "%s/r.h5", dir);
@@ -261,6 +270,32 @@ static void test_batch_resume(void)
     CU_ASSERT_EQUAL(kept, 2); /* windows 0 and 1 of the batch 0..2; window 2 computed, not kept */
     CU_ASSERT_EQUAL_FATAL(run(out, "2", "3", NULL, NULL, 1), 0);
     CU_ASSERT_EQUAL(runs_differ(ref, out), 0);
+    hid_t f = H5Fopen(ref, H5F_ACC_RDONLY, H5P_DEFAULT); /* what the comparison covered */
+    CU_ASSERT_FATAL(f >= 0);
+    for (int i = 0; must_have && must_have[i]; i++) {
+        int have = H5Lexists(f, must_have[i], H5P_DEFAULT) > 0;
+        if (!have)
+            printf("\n  %s missing from the run file", must_have[i]);
+        CU_ASSERT(have);
+    }
+    H5Fclose(f);
+}
+
+static void test_batch_resume(void)
+{
+    resume_check("batch-resume", NULL);
+}
+
+/* The same on gpt_oss: the routing and learned-sink statistics fold from saved records
+ * exactly as in one uninterrupted run (expert_load, learned_sink_share, ... compared). */
+static void test_batch_resume_moe(void)
+{
+    static const char *const moe_stats[] = {"/stats", "/stats/expert_load", "/stats/expert_load_pos0",
+                                            "/stats/expert_weight_mean", "/stats/router_entropy",
+                                            "/stats/learned_sink_share", "/stats/learned_sink_share_incl0", NULL};
+    run_model = moe_dir;
+    resume_check("batch-resume-moe", moe_stats);
+    run_model = model_dir;
 }
 
 /* The automatic batch is the largest B <= min(windows, RUN_BATCH_AUTO, RUN_BATCH_POSITIONS / T)
@@ -338,5 +373,6 @@ SS_SUITE(batch)
     CU_add_test(s, "--batch 1/2/3/auto x -t 1/3: run files byte-identical (bf16, all dumps)", test_batch_identical);
     CU_add_test(s, "--batch 3 -t 3 with --gate constant=mean and --window", test_batch_identical_interventions);
     CU_add_test(s, "--resume after an interrupted batch, resumed with another batch: identical", test_batch_resume);
+    CU_add_test(s, "the same on gpt_oss (routing and learned-sink statistics)", test_batch_resume_moe);
     CU_add_test(s, "automatic batch from the memory plan; a batch that cannot fit is refused", test_batch_memory_plan);
 }
