@@ -156,6 +156,11 @@ void arch_describe(const struct model_config *c, char *buf, size_t n)
         snprintf(buf + k, n - k, ", project_in/out %d <-> %d", c->v.embed_dim, c->hidden);
 }
 
+void arch_json_int(json_t *j, const char *k, int v)
+{
+    json_object_set_new(j, k, json_integer(v));
+}
+
 void arch_write_rope(json_t *j, const struct rope_config *r, double partial)
 {
     static const char *const types[] = {"default", "linear", "llama3", "yarn", "longrope"};

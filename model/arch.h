@@ -92,6 +92,11 @@ struct arch {
 
 /* Shared by the writers: "rope_parameters" of r (with partial_rotary_factor when < 1). */
 void arch_write_rope(struct json_t *j, const struct rope_config *r, double partial);
+/* j[k] = v (the config writers' integer keys). */
+void arch_json_int(struct json_t *j, const char *k, int v);
+/* The inverse of arch_parse_llama_shapes' size keys: layers, hidden, heads, KV heads, head_dim,
+ * FFN, vocab and positions, in that order (model/arch_llama.c). */
+void arch_write_llama_shapes(struct json_t *j, const struct model_config *c);
 
 /* The family answering to model_type, or NULL. */
 const struct arch *arch_find(const char *model_type);

@@ -140,19 +140,11 @@ static int parse_gemma3_mm(struct model_config *c, struct cfg_reader *r)
     return rc;
 }
 
-static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
 static void write_config(json_t *j, const struct model_config *c)
 {
     json_object_set_new(j, "architectures", json_pack("[s]", "Gemma2ForCausalLM"));
-    set_int(j, "num_hidden_layers", c->n_layers);
-    set_int(j, "hidden_size", c->hidden);
-    set_int(j, "num_attention_heads", c->n_heads);
-    set_int(j, "num_key_value_heads", c->n_kv_heads);
-    set_int(j, "head_dim", c->head_dim);
-    set_int(j, "intermediate_size", c->ffn);
-    set_int(j, "vocab_size", c->vocab);
-    set_int(j, "max_position_embeddings", c->max_pos);
-    set_int(j, "sliding_window", c->window);
+    arch_write_llama_shapes(j, c);
+    arch_json_int(j, "sliding_window", c->window);
     json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
     json_object_set_new(j, "hidden_activation", json_string("gelu_pytorch_tanh"));
     double qpas = 1.0 / ((double)c->v.attn_scale * c->v.attn_scale); /* back from the float32 scale */

@@ -63,17 +63,16 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
-static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
 static void write_config(json_t *j, const struct model_config *c)
 {
     json_object_set_new(j, "architectures", json_pack("[s]", "GPT2LMHeadModel"));
-    set_int(j, "n_layer", c->n_layers);
-    set_int(j, "n_embd", c->hidden);
-    set_int(j, "n_head", c->n_heads);
-    set_int(j, "n_inner", c->ffn);
-    set_int(j, "n_positions", c->max_pos);
-    set_int(j, "n_ctx", c->max_pos);
-    set_int(j, "vocab_size", c->vocab);
+    arch_json_int(j, "n_layer", c->n_layers);
+    arch_json_int(j, "n_embd", c->hidden);
+    arch_json_int(j, "n_head", c->n_heads);
+    arch_json_int(j, "n_inner", c->ffn);
+    arch_json_int(j, "n_positions", c->max_pos);
+    arch_json_int(j, "n_ctx", c->max_pos);
+    arch_json_int(j, "vocab_size", c->vocab);
     json_object_set_new(j, "layer_norm_epsilon", json_real(c->rms_eps));
     json_object_set_new(j, "activation_function", json_string("gelu_new"));
 }

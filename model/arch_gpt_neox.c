@@ -66,16 +66,15 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
-static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
 static void write_config(json_t *j, const struct model_config *c)
 {
     json_object_set_new(j, "architectures", json_pack("[s]", "GPTNeoXForCausalLM"));
-    set_int(j, "num_hidden_layers", c->n_layers);
-    set_int(j, "hidden_size", c->hidden);
-    set_int(j, "num_attention_heads", c->n_heads);
-    set_int(j, "intermediate_size", c->ffn);
-    set_int(j, "vocab_size", c->vocab);
-    set_int(j, "max_position_embeddings", c->max_pos);
+    arch_json_int(j, "num_hidden_layers", c->n_layers);
+    arch_json_int(j, "hidden_size", c->hidden);
+    arch_json_int(j, "num_attention_heads", c->n_heads);
+    arch_json_int(j, "intermediate_size", c->ffn);
+    arch_json_int(j, "vocab_size", c->vocab);
+    arch_json_int(j, "max_position_embeddings", c->max_pos);
     json_object_set_new(j, "layer_norm_eps", json_real(c->rms_eps));
     json_object_set_new(j, "hidden_act", json_string("gelu"));
     json_object_set_new(j, "rotary_pct", json_real((double)c->v.rope_dim / c->head_dim));

@@ -110,23 +110,15 @@ static int parse_gpt_oss(struct model_config *c, struct cfg_reader *r)
     return gpt_oss_quant(c, r);
 }
 
-static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
 
 /* The keys parse reads, in the released checkpoints' spelling (rope_scaling + rope_theta). */
 static void write_gpt_oss(json_t *j, const struct model_config *c)
 {
     json_object_set_new(j, "architectures", json_pack("[s]", "GptOssForCausalLM"));
-    set_int(j, "num_hidden_layers", c->n_layers);
-    set_int(j, "hidden_size", c->hidden);
-    set_int(j, "num_attention_heads", c->n_heads);
-    set_int(j, "num_key_value_heads", c->n_kv_heads);
-    set_int(j, "head_dim", c->head_dim);
-    set_int(j, "intermediate_size", c->ffn);
-    set_int(j, "vocab_size", c->vocab);
-    set_int(j, "max_position_embeddings", c->max_pos);
-    set_int(j, "num_local_experts", c->v.n_experts);
-    set_int(j, "num_experts_per_tok", c->v.top_k);
-    set_int(j, "sliding_window", c->window);
+    arch_write_llama_shapes(j, c);
+    arch_json_int(j, "num_local_experts", c->v.n_experts);
+    arch_json_int(j, "num_experts_per_tok", c->v.top_k);
+    arch_json_int(j, "sliding_window", c->window);
     json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
     json_object_set_new(j, "hidden_act", json_string("silu"));
     json_object_set_new(j, "attention_bias", json_boolean(c->qkv_bias));

@@ -48,6 +48,19 @@ int arch_parse_llama_shapes(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
+/* model/arch.h */
+void arch_write_llama_shapes(json_t *j, const struct model_config *c)
+{
+    arch_json_int(j, "num_hidden_layers", c->n_layers);
+    arch_json_int(j, "hidden_size", c->hidden);
+    arch_json_int(j, "num_attention_heads", c->n_heads);
+    arch_json_int(j, "num_key_value_heads", c->n_kv_heads);
+    arch_json_int(j, "head_dim", c->head_dim);
+    arch_json_int(j, "intermediate_size", c->ffn);
+    arch_json_int(j, "vocab_size", c->vocab);
+    arch_json_int(j, "max_position_embeddings", c->max_pos);
+}
+
 static int parse(struct model_config *c, struct cfg_reader *r)
 {
     int qwen3 = !strcmp(c->model_type, "qwen3"), qwen2 = !strcmp(c->model_type, "qwen2");
@@ -81,7 +94,6 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
-static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
 /* The keys parse reads, as transformers 5 writes them. */
 static void write_config(json_t *j, const struct model_config *c)
 {
@@ -89,14 +101,7 @@ static void write_config(json_t *j, const struct model_config *c)
                       : !strcmp(c->model_type, "qwen2")   ? "Qwen2ForCausalLM"
                       : !strcmp(c->model_type, "mistral") ? "MistralForCausalLM" : "LlamaForCausalLM";
     json_object_set_new(j, "architectures", json_pack("[s]", cls));
-    set_int(j, "num_hidden_layers", c->n_layers);
-    set_int(j, "hidden_size", c->hidden);
-    set_int(j, "num_attention_heads", c->n_heads);
-    set_int(j, "num_key_value_heads", c->n_kv_heads);
-    set_int(j, "head_dim", c->head_dim);
-    set_int(j, "intermediate_size", c->ffn);
-    set_int(j, "vocab_size", c->vocab);
-    set_int(j, "max_position_embeddings", c->max_pos);
+    arch_write_llama_shapes(j, c);
     json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
     json_object_set_new(j, "hidden_act", json_string("silu"));
     json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));

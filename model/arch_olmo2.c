@@ -42,17 +42,16 @@ static int parse(struct model_config *c, struct cfg_reader *r)
     return 0;
 }
 
-static void set_int(json_t *j, const char *k, int v) { json_object_set_new(j, k, json_integer(v)); }
 static void write_config(json_t *j, const struct model_config *c)
 {
     json_object_set_new(j, "architectures", json_pack("[s]", "Olmo2ForCausalLM"));
-    set_int(j, "num_hidden_layers", c->n_layers);
-    set_int(j, "hidden_size", c->hidden);
-    set_int(j, "num_attention_heads", c->n_heads);
-    set_int(j, "num_key_value_heads", c->n_kv_heads);
-    set_int(j, "intermediate_size", c->ffn);
-    set_int(j, "vocab_size", c->vocab);
-    set_int(j, "max_position_embeddings", c->max_pos);
+    arch_json_int(j, "num_hidden_layers", c->n_layers);
+    arch_json_int(j, "hidden_size", c->hidden);
+    arch_json_int(j, "num_attention_heads", c->n_heads);
+    arch_json_int(j, "num_key_value_heads", c->n_kv_heads);
+    arch_json_int(j, "intermediate_size", c->ffn);
+    arch_json_int(j, "vocab_size", c->vocab);
+    arch_json_int(j, "max_position_embeddings", c->max_pos);
     json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
     json_object_set_new(j, "hidden_act", json_string("silu"));
     json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
